@@ -1,0 +1,151 @@
+package io.tunshape.cli;
+
+import io.tunshape.profile.Mode;
+import io.tunshape.profile.PlanException;
+import io.tunshape.profile.Planner;
+import io.tunshape.profile.ShapingRequest;
+import io.tunshape.shape.Result;
+import io.tunshape.shape.Session;
+import io.tunshape.tc.Duration;
+import io.tunshape.tc.Psched;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.Size;
+import io.tunshape.tc.TcCodec;
+import io.tunshape.tc.UnitException;
+import io.tunshape.tc.Units;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+
+@Command(name = "apply", sortOptions = false,
+        header = "Shape interfaces: install or change tunshape's root qdisc.",
+        description = {
+            "Idempotent: when the kernel already holds what is asked, nothing is sent and the result says "
+                    + "'unchanged' (counters keep counting). A changed rate is changed in place. With several "
+                    + "interfaces everything is validated first, and if the kernel refuses one, those already "
+                    + "changed are put back.",
+            "",
+            "Queue size: --latency bounds the wait (limit = rate x latency + burst; excess is dropped and "
+                    + "counted); --limit sets it in bytes; with neither, backpressure mode sizes it to hold the "
+                    + "default socket send buffer (net.core.wmem_default) of --senders local senders plus the burst, "
+                    + "so local UDP senders block instead of losing packets."
+        })
+public final class ApplyCommand implements Callable<Integer> {
+    @ParentCommand
+    TunshapeCommand top;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(arity = "1..*", paramLabel = "IFACE",
+            description = "Interface names, or quoted globs over the namespace's tun/tap devices ('tap*').")
+    List<String> ifaces;
+
+    @Option(names = "--rate", required = true, paramLabel = "RATE",
+            description = "The backend's payload rate, in tc's units: 9600bit, 1.2kbit, 10mbit, 1gbit; "
+                    + "bps/kbps/mbps mean BYTES per second.")
+    String rate;
+
+    @Option(names = "--ceil", paramLabel = "RATE", description = "htb only: the class may borrow up to this rate "
+            + "(default: the rate).")
+    String ceil;
+
+    @Option(names = "--burst", paramLabel = "SIZE", description = "Bucket size in bytes (k, m = binary). Default: "
+            + "1 ms of traffic, and never less than one full frame (MTU + link header).")
+    String burst;
+
+    @Option(names = "--latency", paramLabel = "TIME", description = "Latency mode: the longest wait in the queue "
+            + "(500ms, 2s; a bare number is microseconds).")
+    String latency;
+
+    @Option(names = "--limit", paramLabel = "SIZE", description = "Queue limit in bytes.")
+    String limit;
+
+    @Option(names = "--mode", paramLabel = "MODE", description = "backpressure or latency (default: latency when "
+            + "--latency or --limit is given, otherwise backpressure).")
+    Mode mode;
+
+    @Option(names = "--senders", paramLabel = "N", defaultValue = "1", description = "Backpressure mode: local "
+            + "sockets whose send buffers the queue must hold (default: ${DEFAULT-VALUE}).")
+    int senders;
+
+    @Option(names = "--qdisc", paramLabel = "tbf|htb", defaultValue = "tbf", description = "Root qdisc kind "
+            + "(default: ${DEFAULT-VALUE}). A tbf change refills its bucket; an htb class change does not.")
+    String qdisc;
+
+    @Option(names = "--overhead", paramLabel = "N", defaultValue = "0", description = "Bytes the backend adds to "
+            + "every frame (framing, preamble), counted against the rate.")
+    int overhead;
+
+    @Option(names = "--mpu", paramLabel = "N", defaultValue = "0", description = "Minimum packet unit in bytes: "
+            + "smaller frames are counted as this size.")
+    int mpu;
+
+    @Option(names = "--txqueuelen", paramLabel = "N", description = "Also set the device's txqueuelen (tun's own "
+            + "ring, in packets).")
+    Long txqueuelen;
+
+    @Option(names = "--dry-run", description = "Show the plan and its explanation; change nothing.")
+    boolean dryRun;
+
+    private static <T> T field(String name, String text, Function<String, T> parse) {
+        if (text == null) {
+            return null;
+        }
+        try {
+            return parse.apply(text);
+        } catch (UnitException e) {
+            throw new PlanException(name, e.getMessage());
+        }
+    }
+
+    ShapingRequest request() {
+        if (senders < 1) {
+            throw new PlanException("--senders", senders + " is out of range; accepted: 1 or more");
+        }
+        Rate r = field("--rate", rate, Units::parseRate);
+        Rate c = field("--ceil", ceil, Units::parseRate);
+        if (c != null && c.bytesPerSecond() == 0) {
+            throw new PlanException("--ceil", "'" + ceil + "' is 0 bytes/s; the smallest rate is 8bit");
+        }
+        Size b = field("--burst", burst, Units::parseSize);
+        Size l = field("--limit", limit, Units::parseSize);
+        Duration t = field("--latency", latency, Units::parseTime);
+        return new ShapingRequest(qdisc, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ShapingRequest req = request();
+        Psched psched = Psched.system();
+        Planner planner = new Planner(psched, Planner.systemWmemDefault());
+        TcCodec codec = new TcCodec(psched);
+        List<Result> results;
+        try {
+            results = top.inNetns(() -> {
+                try (Session s = new Session(top.netns, codec)) {
+                    return s.apply(ifaces, req, planner, dryRun);
+                }
+            });
+        } catch (PlanException e) {
+            // the planner names fields as a profile does; on the command line they are options
+            String f = e.field();
+            throw new PlanException(f.startsWith("--") ? f : "--" + f, e.getMessage().substring(f.length() + 2));
+        }
+        if (top.json) {
+            Json.results(spec.commandLine().getOut(), results);
+        } else {
+            Text.results(spec.commandLine().getOut(), results, dryRun, top.verbose);
+            spec.commandLine().getOut().flush();
+        }
+        Text.warnings(spec.commandLine().getErr(), results);
+        return ExitCodes.OK;
+    }
+}

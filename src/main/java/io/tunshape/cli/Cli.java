@@ -1,0 +1,104 @@
+package io.tunshape.cli;
+
+import io.tunshape.netlink.NetlinkException;
+import io.tunshape.netlink.Netns;
+import io.tunshape.profile.PlanException;
+import io.tunshape.shape.NoSuchInterfaceException;
+import io.tunshape.shape.ShapeException;
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.NativeException;
+import io.tunshape.tc.UnitException;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+/** Builds the command line with its error handling and exit codes; Main and the tests both use it. */
+public final class Cli {
+    private Cli() {
+    }
+
+    public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new TunshapeCommand());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setExecutionExceptionHandler(Cli::handle);
+        cl.setParameterExceptionHandler((ex, args) -> {
+            PrintWriter e = ex.getCommandLine().getErr();
+            e.println("tunshape: " + ex.getMessage());
+            if (!CommandLine.UnmatchedArgumentException.printSuggestions(ex, e)) {
+                e.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            }
+            e.flush();
+            return ExitCodes.USAGE;
+        });
+        return cl;
+    }
+
+    /** Runs a command line; returns its exit status. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        int rc = commandLine(out, err).execute(args);
+        out.flush();
+        err.flush();
+        return rc;
+    }
+
+    private static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        boolean verbose = TunshapeCommand.verbose(cl);
+        int code;
+        String msg;
+        if (ex instanceof PlanException || ex instanceof UnitException) {
+            code = ExitCodes.USAGE;
+            msg = ex.getMessage() + "; nothing was changed";
+        } else if (ex instanceof NoSuchInterfaceException || ex instanceof Netns.NoSuchNamespaceException) {
+            code = ExitCodes.NO_SUCH;
+            msg = ex.getMessage();
+        } else if (ex instanceof ShapeException se) {
+            NetlinkException n = se.netlink();
+            code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
+            msg = se.iface() + ": the kernel refused: " + n.getMessage() + hint(n);
+            if (code == ExitCodes.PERMISSION) {
+                msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
+            }
+            if (se.rollbackFailures().isEmpty()) {
+                msg += "\ntunshape: every interface changed by this command was put back as it was";
+            } else {
+                for (String f : se.rollbackFailures()) {
+                    msg += "\ntunshape: could not put back " + f;
+                }
+            }
+        } else if (ex instanceof NetlinkException n) {
+            code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
+            msg = "the kernel refused: " + n.getMessage()
+                    + (code == ExitCodes.PERMISSION ? "; tunshape needs CAP_NET_ADMIN (run it as root)" : "");
+        } else if (ex instanceof NativeException n) {
+            code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
+            msg = n.getMessage() + (code == ExitCodes.PERMISSION
+                    ? "; tunshape needs CAP_NET_ADMIN, and CAP_SYS_ADMIN for --netns (run it as root)" : "");
+        } else {
+            code = ExitCodes.REFUSED;
+            msg = "internal error: " + ex + (verbose ? "" : " (run with --verbose for details)");
+        }
+        err.println("tunshape: " + msg);
+        if (verbose) {
+            StringWriter sw = new StringWriter();
+            ex.printStackTrace(new PrintWriter(sw));
+            err.print(sw);
+        }
+        err.flush();
+        return code;
+    }
+
+    private static boolean permission(int errno) {
+        return errno == Errno.EPERM || errno == Errno.EACCES;
+    }
+
+    private static String hint(NetlinkException n) {
+        if (n.kernelMessage() == null && n.errno() == Errno.EINVAL) {
+            return " (tbf and htb give no reason for this error; the kernel log, dmesg, may say more)";
+        }
+        return "";
+    }
+}

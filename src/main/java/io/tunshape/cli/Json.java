@@ -1,0 +1,175 @@
+package io.tunshape.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.tunshape.link.LinkInfo;
+import io.tunshape.shape.QdiscView;
+import io.tunshape.shape.Result;
+import io.tunshape.shape.Session;
+import io.tunshape.tc.Handle;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbSpec;
+import io.tunshape.tc.Stats;
+import io.tunshape.tc.TbfSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.util.List;
+
+/** The machine-readable output (SPEC section 4): snake_case, rates in bit/s, sizes in bytes. */
+final class Json {
+    private static final JsonFactory FACTORY = new JsonFactory();
+
+    private Json() {
+    }
+
+    interface Body {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    static void print(PrintWriter out, Body body) {
+        try {
+            JsonGenerator g = FACTORY.createGenerator(out);
+            body.write(g);
+            g.flush();
+            out.println();
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void results(PrintWriter out, List<Result> results) {
+        print(out, g -> {
+            g.writeStartObject();
+            g.writeBooleanField("changed", results.stream().anyMatch(Result::changed));
+            g.writeArrayFieldStart("results");
+            for (Result r : results) {
+                g.writeStartObject();
+                g.writeStringField("interface", r.iface());
+                g.writeStringField("netns", r.netns());
+                g.writeBooleanField("changed", r.changed());
+                g.writeFieldName("before");
+                qdisc(g, r.before(), false);
+                g.writeFieldName("after");
+                qdisc(g, r.after(), false);
+                if (r.txqueuelenBefore() != null) {
+                    g.writeNumberField("txqueuelen_before", r.txqueuelenBefore());
+                    g.writeNumberField("txqueuelen_after", r.txqueuelenAfter());
+                }
+                strings(g, "warnings", r.warnings());
+                strings(g, "explanation", r.explanation());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    static void shown(PrintWriter out, List<Session.Shown> shown) {
+        print(out, g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("interfaces");
+            for (Session.Shown s : shown) {
+                LinkInfo l = s.link();
+                g.writeStartObject();
+                g.writeStringField("interface", l.name());
+                g.writeStringField("netns", s.netns());
+                g.writeStringField("kind", l.kind().isEmpty() ? null : l.kind());
+                g.writeStringField("state", l.operState());
+                g.writeNumberField("mtu", l.mtu());
+                g.writeNumberField("txqueuelen", l.txqueuelen());
+                g.writeNumberField("tx_dropped", l.txDropped());
+                g.writeNumberField("tx_packets", l.txPackets());
+                g.writeNumberField("tx_bytes", l.txBytes());
+                g.writeFieldName("qdisc");
+                qdisc(g, s.qdisc(), true);
+                if (s.defaultStats() != null) {
+                    g.writeFieldName("default_qdisc");
+                    g.writeStartObject();
+                    g.writeStringField("kind", s.defaultKind());
+                    g.writeFieldName("stats");
+                    stats(g, s.defaultStats());
+                    g.writeEndObject();
+                }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    static void qdisc(JsonGenerator g, QdiscView v, boolean withStats) throws IOException {
+        if (v == null) {
+            g.writeNull();
+            return;
+        }
+        g.writeStartObject();
+        g.writeStringField("kind", v.kind());
+        g.writeStringField("handle", v.handle().toString());
+        g.writeBooleanField("managed", v.managed());
+        if (v.tbf() != null) {
+            TbfSpec t = v.tbf();
+            g.writeNumberField("rate_bps", t.rate().bitsPerSecond());
+            g.writeNumberField("burst_bytes", t.burst().bytes());
+            g.writeNumberField("limit_bytes", t.limit().bytes());
+            g.writeNumberField("overhead", t.overhead());
+            g.writeNumberField("mpu", t.mpu());
+        }
+        if (v.htb() != null) {
+            HtbSpec h = v.htb();
+            g.writeStringField("default_class", Handle.of(v.handle().major(), h.defaultMinor()).toString());
+            g.writeNumberField("r2q", h.r2q());
+            g.writeNumberField("direct_qlen", h.directQlen());
+            g.writeArrayFieldStart("classes");
+            for (HtbClassSpec c : h.classes()) {
+                g.writeStartObject();
+                g.writeStringField("classid", Handle.of(v.handle().major(), c.minor()).toString());
+                g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
+                g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());
+                g.writeNumberField("burst_bytes", c.burst().bytes());
+                g.writeNumberField("cburst_bytes", c.cburst().bytes());
+                g.writeNumberField("prio", c.prio());
+                g.writeNumberField("quantum", c.quantum());
+                g.writeNumberField("overhead", c.overhead());
+                g.writeNumberField("mpu", c.mpu());
+                if (c.limit() != null) {
+                    g.writeNumberField("limit_bytes", c.limit().bytes());
+                }
+                Stats cs = v.classStats().get(c.minor());
+                if (withStats && cs != null) {
+                    g.writeFieldName("stats");
+                    stats(g, cs);
+                }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        }
+        if (withStats && v.stats() != null) {
+            g.writeFieldName("stats");
+            stats(g, v.stats());
+        }
+        g.writeEndObject();
+    }
+
+    static void stats(JsonGenerator g, Stats s) throws IOException {
+        g.writeStartObject();
+        g.writeNumberField("sent_bytes", s.bytes());
+        g.writeNumberField("sent_packets", s.packets());
+        g.writeNumberField("backlog_bytes", s.backlog());
+        g.writeNumberField("backlog_packets", s.qlen());
+        g.writeNumberField("drops", s.drops());
+        g.writeNumberField("overlimits", s.overlimits());
+        g.writeNumberField("requeues", s.requeues());
+        g.writeEndObject();
+    }
+
+    static void strings(JsonGenerator g, String name, List<String> list) throws IOException {
+        g.writeArrayFieldStart(name);
+        for (String s : list) {
+            g.writeString(s);
+        }
+        g.writeEndArray();
+    }
+}

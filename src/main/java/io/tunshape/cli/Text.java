@@ -1,0 +1,125 @@
+package io.tunshape.cli;
+
+import io.tunshape.link.LinkInfo;
+import io.tunshape.shape.QdiscView;
+import io.tunshape.shape.Result;
+import io.tunshape.shape.Session;
+import io.tunshape.tc.Handle;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.Stats;
+import io.tunshape.tc.TbfSpec;
+
+import java.io.PrintWriter;
+import java.util.List;
+
+/** Output for people. */
+final class Text {
+    private Text() {
+    }
+
+    static String qdisc(QdiscView v) {
+        if (v == null) {
+            return "kernel default";
+        }
+        StringBuilder b = new StringBuilder(v.kind()).append(' ').append(v.handle());
+        if (!v.managed()) {
+            b.append(" (not tunshape's)");
+        }
+        if (v.tbf() != null) {
+            TbfSpec t = v.tbf();
+            b.append(" rate ").append(t.rate()).append(" burst ").append(t.burst().bytes()).append("b limit ")
+                    .append(t.limit().bytes()).append('b');
+            overhead(b, t.overhead(), t.mpu());
+        }
+        if (v.htb() != null) {
+            b.append(" default ").append(Handle.of(v.handle().major(), v.htb().defaultMinor()));
+        }
+        return b.toString();
+    }
+
+    static String htbClass(QdiscView v, HtbClassSpec c) {
+        StringBuilder b = new StringBuilder("class ").append(Handle.of(v.handle().major(), c.minor()))
+                .append(" rate ").append(c.rate()).append(" ceil ").append(c.ceil()).append(" burst ")
+                .append(c.burst().bytes()).append("b cburst ").append(c.cburst().bytes()).append("b prio ")
+                .append(c.prio()).append(" quantum ").append(c.quantum());
+        overhead(b, c.overhead(), c.mpu());
+        if (c.limit() != null) {
+            b.append(" limit ").append(c.limit().bytes()).append('b');
+        }
+        return b.toString();
+    }
+
+    private static void overhead(StringBuilder b, int overhead, int mpu) {
+        if (overhead != 0 || mpu != 0) {
+            b.append(" overhead ").append(overhead).append(" mpu ").append(mpu);
+        }
+    }
+
+    static String stats(Stats s) {
+        return "sent " + s.bytes() + " bytes " + s.packets() + " pkt, backlog " + s.backlog() + "b " + s.qlen()
+                + "p, dropped " + s.drops() + ", overlimits " + s.overlimits();
+    }
+
+    static void results(PrintWriter out, List<Result> results, boolean dryRun, boolean verbose) {
+        for (Result r : results) {
+            String verb = r.changed() ? (dryRun ? "would change" : "changed") : "unchanged";
+            out.println(r.iface() + ": " + verb + ": " + qdisc(r.after()));
+            if (r.after() != null && r.after().htb() != null) {
+                for (HtbClassSpec c : r.after().htb().classes()) {
+                    out.println("    " + htbClass(r.after(), c));
+                }
+            }
+            if (r.changed()) {
+                out.println("    before: " + qdisc(r.before()));
+            }
+            if (r.txqueuelenAfter() != null && !r.txqueuelenAfter().equals(r.txqueuelenBefore())) {
+                out.println("    txqueuelen: " + r.txqueuelenBefore() + " -> " + r.txqueuelenAfter());
+            }
+            if (dryRun || verbose) {
+                for (String e : r.explanation()) {
+                    out.println("    " + e);
+                }
+            }
+        }
+    }
+
+    static void warnings(PrintWriter err, List<Result> results) {
+        for (Result r : results) {
+            for (String w : r.warnings()) {
+                err.println("warning: " + r.iface() + ": " + w);
+            }
+        }
+    }
+
+    static void shown(PrintWriter out, List<Session.Shown> shown) {
+        if (shown.isEmpty()) {
+            out.println("no tun/tap devices");
+        }
+        for (Session.Shown s : shown) {
+            LinkInfo l = s.link();
+            out.println(l.name() + "  " + (l.kind().isEmpty() ? "-" : l.kind()) + "  " + l.operState() + "  mtu "
+                    + l.mtu() + "  txqueuelen " + l.txqueuelen() + "  tx_dropped " + l.txDropped());
+            QdiscView v = s.qdisc();
+            if (v == null) {
+                out.println("    qdisc " + (s.defaultKind() == null ? "none" : s.defaultKind()) + " (kernel default)");
+                if (s.defaultStats() != null) {
+                    out.println("    " + stats(s.defaultStats()));
+                }
+                continue;
+            }
+            out.println("    qdisc " + qdisc(v));
+            if (v.stats() != null) {
+                out.println("    " + stats(v.stats()));
+            }
+            if (v.htb() != null) {
+                for (HtbClassSpec c : v.htb().classes()) {
+                    out.println("    " + htbClass(v, c));
+                    Stats cs = v.classStats().get(c.minor());
+                    if (cs != null) {
+                        out.println("        " + stats(cs));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package io.tunshape.link;
+
+import io.tunshape.netlink.Attrs;
+import io.tunshape.netlink.Message;
+import io.tunshape.netlink.MessageWriter;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.Nl;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Interfaces of one namespace: list them, and set txqueuelen. */
+public final class LinkClient {
+    public static final int RTM_NEWLINK = 16;
+    public static final int RTM_DELLINK = 17;
+    public static final int RTM_GETLINK = 18;
+    static final int IFINFOMSG_LEN = 16;
+    static final int IFLA_IFNAME = 3;
+    static final int IFLA_MTU = 4;
+    static final int IFLA_TXQLEN = 13;
+    static final int IFLA_OPERSTATE = 16;
+    static final int IFLA_LINKINFO = 18;
+    static final int IFLA_STATS64 = 23;
+    static final int IFLA_MAX = 70;
+    static final int IFLA_INFO_KIND = 1;
+    static final int IFLA_INFO_DATA = 2;
+    static final int IFLA_TUN_TYPE = 3;
+    private static final String[] OPER = {"unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"};
+
+    private final NetlinkSocket sock;
+
+    public LinkClient(NetlinkSocket sock) {
+        this.sock = sock;
+    }
+
+    static MessageWriter ifinfomsg(int type, int flags, int index) {
+        MessageWriter m = new MessageWriter(type, flags);
+        m.u8(0).u8(0).u16(0).u32(index).u32(0).u32(0);
+        return m;
+    }
+
+    public List<LinkInfo> links() {
+        List<LinkInfo> out = new ArrayList<>();
+        for (Message m : sock.dump(ifinfomsg(RTM_GETLINK, Nl.F_REQUEST | Nl.F_DUMP, 0))) {
+            if (m.type() == RTM_NEWLINK) {
+                out.add(decode(m));
+            }
+        }
+        return out;
+    }
+
+    public static LinkInfo decode(Message m) {
+        ByteBuffer b = m.buffer();
+        int type = Short.toUnsignedInt(b.getShort(Nl.HDRLEN + 2));
+        int index = b.getInt(Nl.HDRLEN + 4);
+        int flags = b.getInt(Nl.HDRLEN + 8);
+        Attrs a = m.attrs(IFINFOMSG_LEN, IFLA_MAX);
+        String kind = "";
+        Attrs info = a.nested(IFLA_LINKINFO, IFLA_INFO_DATA);
+        if (info.has(IFLA_INFO_KIND)) {
+            kind = info.string(IFLA_INFO_KIND);
+            if (kind.equals("tun")) {
+                Attrs data = info.nested(IFLA_INFO_DATA, IFLA_TUN_TYPE);
+                if (data.has(IFLA_TUN_TYPE) && data.u8(IFLA_TUN_TYPE) == 2) {
+                    kind = "tap";
+                }
+            }
+        }
+        int op = a.has(IFLA_OPERSTATE) ? a.u8(IFLA_OPERSTATE) : 0;
+        long txPackets = 0;
+        long txBytes = 0;
+        long txDropped = 0;
+        if (a.length(IFLA_STATS64) >= 64) {
+            int o = a.offset(IFLA_STATS64);
+            txPackets = b.getLong(o + 8);
+            txBytes = b.getLong(o + 24);
+            txDropped = b.getLong(o + 56);
+        }
+        return new LinkInfo(index, a.string(IFLA_IFNAME), kind, type, flags, op < OPER.length ? OPER[op] : "unknown",
+                (int) a.u32Or(IFLA_MTU, 0), a.u32Or(IFLA_TXQLEN, 0), txDropped, txPackets, txBytes);
+    }
+
+    /** Sets the device's txqueuelen (tun's ring size): the bytes `ip link set dev X txqueuelen N` sends. */
+    public void setTxqueuelen(int index, long txqueuelen) {
+        MessageWriter m = ifinfomsg(RTM_NEWLINK, Nl.F_REQUEST | Nl.F_ACK, index);
+        m.attrU32(IFLA_TXQLEN, txqueuelen);
+        sock.request(m);
+    }
+
+    public static MessageWriter txqueuelenMessage(int index, long txqueuelen) {
+        return ifinfomsg(RTM_NEWLINK, Nl.F_REQUEST | Nl.F_ACK, index).attrU32(IFLA_TXQLEN, txqueuelen);
+    }
+}

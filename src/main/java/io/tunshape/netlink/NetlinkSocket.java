@@ -1,0 +1,226 @@
+package io.tunshape.netlink;
+
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.Fd;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A NETLINK_ROUTE socket for requests and dumps. Replies are matched on sequence number and port
+ * id; anything else on the socket is skipped. The socket sees the network namespace of the thread
+ * that opened it, for its whole life.
+ */
+public final class NetlinkSocket implements AutoCloseable {
+    private static final int BUFSIZE = 64 * 1024;
+    private static final int DUMP_RETRIES = 5;
+
+    private final Fd fd;
+    private final int portId;
+    private final ByteBuffer rx = ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder());
+    private ByteBuffer tx = ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder());
+    private int seq = (int) (System.currentTimeMillis() / 1000);
+    private long requestsSent;
+
+    private NetlinkSocket(Fd fd, int portId) {
+        this.fd = fd;
+        this.portId = portId;
+    }
+
+    /** Opens a route socket in the calling thread's network namespace, with extended acks on. */
+    public static NetlinkSocket open() {
+        return open(0);
+    }
+
+    /** Opens a route socket subscribed to the multicast groups in {@code groups} (a bit mask). */
+    public static NetlinkSocket open(int groups) {
+        Fd fd = Sys.socket(Nl.AF_NETLINK, Sys.SOCK_RAW | Sys.SOCK_CLOEXEC, Nl.NETLINK_ROUTE);
+        try {
+            Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_SNDBUF, 32768);
+            Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, 1 << 20);
+            Sys.setsockopt(fd, Nl.SOL_NETLINK, Nl.NETLINK_EXT_ACK, 1);
+            ByteBuffer sa = sockaddr(groups);
+            Sys.bind(fd, sa);
+            ByteBuffer got = ByteBuffer.allocateDirect(12).order(ByteOrder.nativeOrder());
+            Sys.getsockname(fd, got);
+            return new NetlinkSocket(fd, got.getInt(4));
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    private static ByteBuffer sockaddr(int groups) {
+        ByteBuffer sa = ByteBuffer.allocateDirect(12).order(ByteOrder.nativeOrder());
+        sa.putShort((short) Nl.AF_NETLINK).putShort((short) 0).putInt(0).putInt(groups).flip();
+        return sa;
+    }
+
+    public int portId() {
+        return portId;
+    }
+
+    /** How many requests and dumps this socket has sent: lets tests prove an idempotent run sent none. */
+    public long requestsSent() {
+        return requestsSent;
+    }
+
+    private int send(MessageWriter m) {
+        int s = ++seq;
+        byte[] bytes = m.toBytes(s);
+        if (tx.capacity() < bytes.length) {
+            tx = ByteBuffer.allocateDirect(bytes.length).order(ByteOrder.nativeOrder());
+        }
+        tx.clear();
+        tx.put(bytes).flip();
+        Sys.sendto(fd, tx, 0, kernel());
+        requestsSent++;
+        return s;
+    }
+
+    private static ByteBuffer kernelAddr;
+
+    private static synchronized ByteBuffer kernel() {
+        if (kernelAddr == null) {
+            kernelAddr = sockaddr(0);
+        }
+        return kernelAddr.duplicate();
+    }
+
+    /** Receives one datagram and splits it into messages. */
+    private List<Message> receive() {
+        long n;
+        while (true) {
+            try {
+                n = Sys.recv(fd, rx, Sys.MSG_TRUNC);
+                break;
+            } catch (NativeException e) {
+                if (e.errno() != Errno.EINTR) {
+                    throw e;
+                }
+            }
+        }
+        if (n > rx.capacity()) {
+            throw new NetlinkException(Errno.ENOBUFS, "netlink reply of " + n + " bytes was truncated", -1);
+        }
+        List<Message> out = new ArrayList<>(4);
+        int p = 0;
+        while (p + Nl.HDRLEN <= n) {
+            int len = rx.getInt(p);
+            if (len < Nl.HDRLEN || p + len > n) {
+                break;
+            }
+            byte[] b = new byte[len];
+            rx.get(p, b);
+            out.add(new Message(b));
+            p += Nl.align(len);
+        }
+        return out;
+    }
+
+    private boolean mine(Message m, int s) {
+        return m.seq() == s && m.pid() == portId;
+    }
+
+    /** Sends a request that asks for an ACK and waits for it. */
+    public Ack request(MessageWriter m) {
+        int s = send(m);
+        while (true) {
+            for (Message r : receive()) {
+                if (!mine(r, s)) {
+                    continue;
+                }
+                if (r.type() == Nl.NLMSG_ERROR) {
+                    return errorOrAck(r);
+                }
+            }
+        }
+    }
+
+    /** Sends a dump request and returns every reply message, redoing the dump if it was interrupted. */
+    public List<Message> dump(MessageWriter m) {
+        for (int attempt = 0; ; attempt++) {
+            List<Message> out = new ArrayList<>();
+            boolean interrupted = false;
+            int s = send(m);
+            boolean done = false;
+            while (!done) {
+                for (Message r : receive()) {
+                    if (!mine(r, s)) {
+                        continue;
+                    }
+                    if ((r.flags() & Nl.F_DUMP_INTR) != 0) {
+                        interrupted = true;
+                    }
+                    if (r.type() == Nl.NLMSG_DONE) {
+                        int err = r.length() >= Nl.HDRLEN + 4 ? r.buffer().getInt(Nl.HDRLEN) : 0;
+                        if (err < 0) {
+                            throw new NetlinkException(-err, extackMessage(r, Nl.HDRLEN + 4), -1);
+                        }
+                        done = true;
+                        break;
+                    }
+                    if (r.type() == Nl.NLMSG_ERROR) {
+                        errorOrAck(r);
+                        continue;
+                    }
+                    out.add(r);
+                }
+            }
+            if (!interrupted || attempt >= DUMP_RETRIES) {
+                return out;
+            }
+        }
+    }
+
+    private static Ack errorOrAck(Message r) {
+        ByteBuffer b = r.buffer();
+        int error = b.getInt(Nl.HDRLEN);
+        int origLen = b.getInt(Nl.HDRLEN + 4);
+        boolean capped = (r.flags() & Nl.F_CAPPED) != 0;
+        int tlvStart = Nl.HDRLEN + 4 + (capped ? Nl.HDRLEN : Nl.align(origLen));
+        String msg = (r.flags() & Nl.F_ACK_TLVS) != 0 ? extackMessage(r, tlvStart) : null;
+        if (error < 0) {
+            int off = -1;
+            if ((r.flags() & Nl.F_ACK_TLVS) != 0) {
+                Attrs a = Attrs.parse(b, tlvStart, r.length(), Nl.NLMSGERR_ATTR_OFFS);
+                if (a.has(Nl.NLMSGERR_ATTR_OFFS)) {
+                    off = (int) a.u32(Nl.NLMSGERR_ATTR_OFFS);
+                }
+            }
+            throw new NetlinkException(-error, msg, off);
+        }
+        return msg == null ? Ack.EMPTY : new Ack(List.of(msg));
+    }
+
+    private static String extackMessage(Message r, int from) {
+        if (from >= r.length()) {
+            return null;
+        }
+        Attrs a = Attrs.parse(r.buffer(), from, r.length(), Nl.NLMSGERR_ATTR_OFFS);
+        if (!a.has(Nl.NLMSGERR_ATTR_MSG)) {
+            return null;
+        }
+        String s = a.string(Nl.NLMSGERR_ATTR_MSG);
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    /** Waits for the next datagram (events, for a subscribed socket). */
+    public List<Message> receiveEvents() {
+        return receive();
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    static String utf8(byte[] b) {
+        return new String(b, StandardCharsets.UTF_8);
+    }
+}

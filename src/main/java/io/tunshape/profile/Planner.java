@@ -1,0 +1,238 @@
+package io.tunshape.profile;
+
+import io.tunshape.tc.Duration;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbSpec;
+import io.tunshape.tc.Psched;
+import io.tunshape.tc.QdiscSpec;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.Size;
+import io.tunshape.tc.TbfSpec;
+
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns a request into the kernel model for one device. Everything that would break traffic is
+ * refused here, before the kernel is touched; what is legal but harmful becomes a warning.
+ */
+public final class Planner {
+    /** The htb class every tunshape htb sends unclassified traffic to. */
+    public static final int HTB_CLASS = 1;
+    public static final int HTB_R2Q = 10;
+    public static final long HTB_DIRECT_QLEN = 16;
+    /** htb warns (and clamps) above this quantum. */
+    public static final int HTB_MAX_QUANTUM = 200_000;
+    /** Default bucket: one millisecond of traffic, and never less than one full frame. */
+    public static final long BURST_MICROS = 1000;
+    private static final long U32 = 0xFFFFFFFFL;
+
+    private final Psched psched;
+    private final long wmemDefault;
+
+    public Planner(Psched psched, long wmemDefault) {
+        this.psched = psched;
+        this.wmemDefault = wmemDefault;
+    }
+
+    public long wmemDefault() {
+        return wmemDefault;
+    }
+
+    public Plan plan(ShapingRequest r, Device dev) {
+        List<String> warnings = new ArrayList<>();
+        String qdisc = r.qdisc() == null ? "tbf" : r.qdisc();
+        if (!qdisc.equals("tbf") && !qdisc.equals("htb")) {
+            throw new PlanException("qdisc", "'" + qdisc + "' is not supported; accepted: tbf, htb");
+        }
+        Rate rate = r.rate();
+        if (rate == null) {
+            throw new PlanException("rate", "missing; give the backend's payload rate, e.g. 9600bit or 1mbit");
+        }
+        if (rate.bytesPerSecond() == 0) {
+            throw new PlanException("rate", "'" + text(r) + "' is 0 bytes/s; the kernel counts whole bytes per second, "
+                    + "so the smallest rate is 8bit (a rate of 0 would let tbf run unshaped at line speed)");
+        }
+        if (r.rateText() != null) {
+            try {
+                BigDecimal bits = io.tunshape.tc.Units.parseRateBits(r.rateText());
+                if (bits.compareTo(BigDecimal.valueOf(rate.bitsPerSecond())) != 0) {
+                    warnings.add("rate " + r.rateText() + " is not a whole number of bytes per second; the kernel holds "
+                            + rate + " (" + rate.bytesPerSecond() + " bytes/s)");
+                }
+            } catch (IllegalArgumentException ignored) {
+                // already parsed once; the text is informative only
+            }
+        }
+        checkRange("overhead", r.overhead(), 0, 65535, "bytes the backend adds to every frame");
+        checkRange("mpu", r.mpu(), 0, 65535, "minimum packet unit in bytes");
+        int frame = dev.maxFrame();
+
+        Size burst = r.burst();
+        if (burst == null) {
+            long oneMs = (long) Math.ceil(rate.bytesPerSecond() * (BURST_MICROS / 1e6));
+            burst = Size.of(Math.max(frame, oneMs));
+        } else if (burst.bytes() < frame) {
+            throw new PlanException("burst", burst.bytes() + " bytes is below one full frame on " + dev.name() + " ("
+                    + frame + " bytes: mtu " + dev.mtu() + " + " + dev.linkHeader() + " link header); the kernel would "
+                    + "accept it and drop every larger packet. Use at least " + frame + "b, or omit --burst");
+        }
+        if (burst.bytes() > U32) {
+            throw new PlanException("burst", burst.bytes() + " bytes does not fit the kernel's 32-bit field");
+        }
+        if (!psched.fits(rate.bytesPerSecond(), burst.bytes())) {
+            throw new PlanException("burst", burst.bytes() + " bytes takes "
+                    + Duration.format(rate.microsFor(burst.bytes())) + " to send at " + rate
+                    + "; the kernel's bucket holds at most " + Duration.format(psched.maxMicros())
+                    + " (32-bit ticks). Use a burst below "
+                    + (long) Math.floor(psched.maxMicros() * rate.bytesPerSecond() / 1e6) + "b");
+        }
+
+        Mode mode = r.mode();
+        if (r.limit() != null && r.latency() != null) {
+            throw new PlanException("limit", "give either a limit or a latency, not both");
+        }
+        if (mode == null) {
+            mode = r.limit() != null || r.latency() != null ? Mode.LATENCY : Mode.BACKPRESSURE;
+        }
+        if (mode == Mode.LATENCY && r.limit() == null && r.latency() == null) {
+            throw new PlanException("latency", "latency mode needs --latency TIME (the longest wait in the queue) or "
+                    + "--limit SIZE");
+        }
+        if (mode == Mode.BACKPRESSURE && r.latency() != null) {
+            throw new PlanException("latency", "backpressure mode sizes the queue from the senders' socket buffers; "
+                    + "--latency belongs to latency mode (--mode latency)");
+        }
+        int senders = r.senders() <= 0 ? 1 : r.senders();
+        long senderBytes = (long) senders * wmemDefault;
+        long limit;
+        if (r.limit() != null) {
+            limit = r.limit().bytes();
+            if (limit == 0) {
+                throw new PlanException("limit", "0 bytes makes the qdisc drop every packet while senders see success; "
+                        + "give a size of at least the burst (" + burst.bytes() + "b)");
+            }
+        } else if (r.latency() != null) {
+            if (r.latency().micros() == 0) {
+                throw new PlanException("latency", "0 leaves no room to queue; give a time such as 500ms or 2s");
+            }
+            // tc's formula: limit = rate * latency + burst
+            BigDecimal l = BigDecimal.valueOf(rate.bytesPerSecond()).multiply(BigDecimal.valueOf(r.latency().micros()))
+                    .divide(BigDecimal.valueOf(1_000_000), 0, java.math.RoundingMode.DOWN).add(BigDecimal.valueOf(burst.bytes()));
+            if (l.compareTo(BigDecimal.valueOf(U32)) > 0) {
+                throw new PlanException("latency", r.latency() + " at " + rate + " is " + l + " bytes of queue, more "
+                        + "than the kernel's 32-bit limit holds; give a shorter latency");
+            }
+            limit = l.longValue();
+        } else {
+            limit = senderBytes + burst.bytes();
+        }
+        if (limit < burst.bytes()) {
+            throw new PlanException("limit", limit + " bytes is below the burst (" + burst.bytes() + " bytes); the queue "
+                    + "must hold at least one bucketful. Raise --limit or lower --burst");
+        }
+        if (limit > U32) {
+            throw new PlanException("limit", limit + " bytes does not fit the kernel's 32-bit field");
+        }
+        Long txq = r.txqueuelen();
+        if (txq != null && (txq < 1 || txq > U32)) {
+            throw new PlanException("txqueuelen", txq + " is out of range; accepted: 1 to 4294967295 packets (0 makes "
+                    + "tun drop every packet)");
+        }
+
+        QdiscSpec spec;
+        Size limitSize = Size.of(limit);
+        String params;
+        if (qdisc.equals("tbf")) {
+            if (r.ceil() != null) {
+                throw new PlanException("ceil", "only htb has a ceiling; use --qdisc htb");
+            }
+            spec = new TbfSpec(rate, burst, limitSize, r.overhead(), r.mpu());
+            params = "tbf rate " + rate + " burst " + burst.bytes() + "b limit " + limit + "b";
+        } else {
+            Rate ceil = r.ceil() == null ? rate : r.ceil();
+            if (ceil.compareTo(rate) < 0) {
+                throw new PlanException("ceil", ceil + " is below the rate " + rate + "; the ceiling must be at least "
+                        + "the rate");
+            }
+            Size cburst = burst;
+            if (ceil.compareTo(rate) > 0 && r.burst() == null) {
+                cburst = Size.of(Math.max(frame, (long) Math.ceil(ceil.bytesPerSecond() * (BURST_MICROS / 1e6))));
+            }
+            if (!psched.fits(ceil.bytesPerSecond(), cburst.bytes())) {
+                throw new PlanException("burst", cburst.bytes() + " bytes at the ceiling " + ceil + " overflows the "
+                        + "kernel's 32-bit ticks");
+            }
+            long q = rate.bytesPerSecond() / HTB_R2Q;
+            int quantum = (int) Math.max(frame, Math.min(q, HTB_MAX_QUANTUM));
+            HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, rate, ceil, burst, cburst, 0, quantum, r.overhead(),
+                    r.mpu(), limitSize);
+            spec = new HtbSpec(HTB_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
+            params = "htb, one class rate " + rate + " ceil " + ceil + " burst " + burst.bytes() + "b cburst "
+                    + cburst.bytes() + "b quantum " + quantum + "b, leaf bfifo limit " + limit + "b";
+        }
+        if (r.overhead() != 0 || r.mpu() != 0) {
+            params += ", overhead " + r.overhead() + "b mpu " + r.mpu() + "b per frame";
+        }
+
+        List<String> explain = new ArrayList<>();
+        explain.add("kernel: " + params + (txq != null ? ", txqueuelen " + txq : ""));
+        double wait = rate.microsFor(limit);
+        explain.add("longest wait in the queue: " + Duration.format(wait) + " (" + limit + " bytes at " + rate + ")");
+        explain.add("a full burst of " + burst.bytes() + " bytes passes at line speed; refilling it takes "
+                + Duration.format(rate.microsFor(burst.bytes())) + " at the rate");
+        if (limit >= senderBytes + frame || (r.limit() == null && r.latency() == null)) {
+            explain.add("a local UDP sender with default socket buffers (" + wmemDefault + " bytes) blocks when the "
+                    + "queue is full; nothing is dropped (backpressure, " + senders + " sender" + (senders > 1 ? "s" : "")
+                    + ")");
+        } else {
+            explain.add("a local UDP sender with default socket buffers (" + wmemDefault + " bytes) is not slowed: "
+                    + "past " + limit + " bytes the qdisc drops, silently (sendto succeeds unless IP_RECVERR is set); "
+                    + "backpressure needs a limit of at least " + (senderBytes + burst.bytes()) + " bytes");
+        }
+        explain.add("forwarded traffic has no local socket to block: it gets the bounded wait, never backpressure");
+        if (mode == Mode.BACKPRESSURE && wait > 10e6) {
+            warnings.add("backpressure costs delay on this link: a full queue waits " + Duration.format(wait)
+                    + "; give applications a smaller SO_SNDBUF, or use --mode latency --latency TIME to bound it");
+        }
+        long ring = txq != null ? txq : dev.txqueuelen();
+        double ringTime = rate.microsFor(ring * (long) frame);
+        if (ringTime > 60e6) {
+            warnings.add("txqueuelen " + ring + " lets tun's own ring hold " + Duration.format(ringTime) + " of full "
+                    + "frames at " + rate + " when the reader stalls; consider --txqueuelen "
+                    + Math.max(2, (long) Math.ceil(rate.bytesPerSecond() * 2.0 / frame)));
+        }
+        if (qdisc.equals("htb")) {
+            long q = rate.bytesPerSecond() / HTB_R2Q;
+            if (q < frame) {
+                explain.add("htb quantum set to one full frame (" + frame + " bytes) instead of rate/r2q (" + q + ")");
+            }
+        }
+        return new Plan(spec, txq, explain, warnings);
+    }
+
+    private static String text(ShapingRequest r) {
+        return r.rateText() != null ? r.rateText() : r.rate().toString();
+    }
+
+    private static void checkRange(String field, long v, long min, long max, String what) {
+        if (v < min || v > max) {
+            throw new PlanException(field, v + " is out of range; accepted: " + min + " to " + max + " (" + what + ")");
+        }
+    }
+
+    /** net.core.wmem_default, the send buffer a socket gets unless it asks otherwise. */
+    public static long systemWmemDefault() {
+        try {
+            // one large read: sysctl files answer a read at a non-zero offset with EOF, and
+            // Files.readString reads a zero-sized file one byte at a time (it would get "2")
+            try (java.io.BufferedReader r = java.nio.file.Files.newBufferedReader(
+                    java.nio.file.Path.of("/proc/sys/net/core/wmem_default"))) {
+                return Long.parseLong(r.readLine().trim());
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return 212992;
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package io.tunshape.shape;
+
+import io.tunshape.link.LinkClient;
+import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.profile.Device;
+import io.tunshape.profile.Plan;
+import io.tunshape.profile.PlanException;
+import io.tunshape.profile.Planner;
+import io.tunshape.profile.ShapingRequest;
+import io.tunshape.tc.TcClient;
+import io.tunshape.tc.TcCodec;
+
+import java.nio.file.FileSystems;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * apply, clear and show for one namespace, over one netlink socket opened by the calling thread
+ * (so the caller runs it inside the namespace).
+ */
+public final class Session implements AutoCloseable {
+    private final NetlinkSocket sock;
+    private final Shaper shaper;
+    private final String netns;
+
+    public Session(String netns, TcCodec codec) {
+        this.sock = NetlinkSocket.open();
+        this.netns = netns;
+        this.shaper = new Shaper(new TcClient(sock, codec), new LinkClient(sock), netns);
+    }
+
+    /** Requests sent so far (dumps included): an idempotent second apply sends only its two dumps. */
+    public long requestsSent() {
+        return sock.requestsSent();
+    }
+
+    public Shaper shaper() {
+        return shaper;
+    }
+
+    /** One line per device: its link, and its root qdisc as people see it. */
+    public record Shown(LinkInfo link, QdiscView qdisc, String netns, String defaultKind,
+                        io.tunshape.tc.Stats defaultStats) {
+    }
+
+    /**
+     * Resolves names and globs to links, in the order given, each once. A glob matches tun/tap
+     * devices only; a plain name may be any device.
+     */
+    public static List<LinkInfo> resolve(List<LinkInfo> all, List<String> names, String netns) {
+        Map<Integer, LinkInfo> out = new LinkedHashMap<>();
+        String where = netns == null ? "this network namespace" : "network namespace '" + netns + "'";
+        for (String n : names) {
+            if (isGlob(n)) {
+                PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + n);
+                boolean any = false;
+                for (LinkInfo l : all) {
+                    if (l.isTunTap() && m.matches(Path.of(l.name()))) {
+                        out.putIfAbsent(l.index(), l);
+                        any = true;
+                    }
+                }
+                if (!any) {
+                    throw new NoSuchInterfaceException("no tun/tap device matches '" + n + "' in " + where);
+                }
+            } else {
+                LinkInfo found = null;
+                for (LinkInfo l : all) {
+                    if (l.name().equals(n)) {
+                        found = l;
+                    }
+                }
+                if (found == null) {
+                    throw new NoSuchInterfaceException("no interface '" + n + "' in " + where);
+                }
+                out.putIfAbsent(found.index(), found);
+            }
+        }
+        return new ArrayList<>(out.values());
+    }
+
+    static boolean isGlob(String n) {
+        return n.indexOf('*') >= 0 || n.indexOf('?') >= 0 || n.indexOf('[') >= 0;
+    }
+
+    public List<Result> apply(List<String> names, ShapingRequest request, Planner planner, boolean dryRun) {
+        Shaper.Snapshot snap = shaper.snapshot();
+        List<LinkInfo> links = resolve(snap.links(), names, netns);
+        List<Shaper.Target> targets = new ArrayList<>();
+        List<Plan> plans = new ArrayList<>();
+        // validate every device before anything is sent
+        for (LinkInfo l : links) {
+            Plan p;
+            try {
+                p = planner.plan(request, new Device(l.name(), l.mtu(), l.linkHeader(), l.txqueuelen()));
+            } catch (PlanException e) {
+                throw new PlanException(e.field(), e.getMessage().substring(e.field().length() + 2)
+                        + (links.size() > 1 ? " (on " + l.name() + ")" : ""));
+            }
+            List<String> warnings = new ArrayList<>(p.warnings());
+            if (!l.isTunTap()) {
+                warnings.add(0, l.name() + " is not a tun/tap device (" + (l.kind().isEmpty() ? "no kind" : l.kind())
+                        + "); shaping it anyway");
+            }
+            DeviceState d = shaper.state(snap, l);
+            targets.add(new Shaper.Target(d, shaper.applySteps(d, p), warnings));
+            plans.add(p);
+        }
+        List<List<String>> kernelWarnings = dryRun ? null : shaper.execute(targets);
+        List<Result> results = new ArrayList<>();
+        for (int i = 0; i < targets.size(); i++) {
+            Shaper.Target t = targets.get(i);
+            Plan p = plans.get(i);
+            List<String> w = new ArrayList<>(t.warnings());
+            if (kernelWarnings != null) {
+                for (String k : kernelWarnings.get(i)) {
+                    w.add("kernel: " + k);
+                }
+            }
+            boolean changed = !t.steps().isEmpty();
+            QdiscView after = Shaper.view(p.qdisc());
+            QdiscView before = changed ? shaper.view(t.before()) : after;
+            List<String> explanation = new ArrayList<>(p.explanation());
+            if (dryRun) {
+                for (Shaper.Step s : t.steps()) {
+                    explanation.add("would " + s.what());
+                }
+                if (!changed) {
+                    explanation.add("the kernel already holds this plan: nothing would be sent");
+                }
+            }
+            long txBefore = t.before().link().txqueuelen();
+            results.add(new Result(t.before().link().name(), netns, changed, before, after, w, explanation, txBefore,
+                    p.txqueuelen() != null ? p.txqueuelen() : txBefore));
+        }
+        return results;
+    }
+
+    public List<Result> clear(List<String> names, boolean dryRun) {
+        Shaper.Snapshot snap = shaper.snapshot();
+        List<LinkInfo> links = resolve(snap.links(), names, netns);
+        List<Shaper.Target> targets = new ArrayList<>();
+        for (LinkInfo l : links) {
+            DeviceState d = shaper.state(snap, l);
+            List<String> warnings = new ArrayList<>();
+            if (d.root() != null && !Shaper.isManaged(d.root())) {
+                warnings.add(l.name() + " has a root " + d.root().kind() + " " + d.root().handle()
+                        + " that tunshape did not install; left alone");
+            }
+            targets.add(new Shaper.Target(d, shaper.clearSteps(d), warnings));
+        }
+        if (!dryRun) {
+            shaper.execute(targets);
+        }
+        List<Result> results = new ArrayList<>();
+        for (Shaper.Target t : targets) {
+            boolean changed = !t.steps().isEmpty();
+            QdiscView before = shaper.view(t.before());
+            List<String> explanation = new ArrayList<>();
+            for (Shaper.Step s : t.steps()) {
+                explanation.add((dryRun ? "would " : "") + s.what());
+            }
+            long tx = t.before().link().txqueuelen();
+            results.add(new Result(t.before().link().name(), netns, changed, before, changed ? null : before,
+                    t.warnings(), explanation, tx, tx));
+        }
+        return results;
+    }
+
+    public List<Shown> show(List<String> names) {
+        Shaper.Snapshot snap = shaper.snapshot();
+        List<LinkInfo> links;
+        if (names.isEmpty()) {
+            links = new ArrayList<>();
+            for (LinkInfo l : snap.links()) {
+                if (l.isTunTap()) {
+                    links.add(l);
+                }
+            }
+        } else {
+            links = resolve(snap.links(), names, netns);
+        }
+        List<Shown> out = new ArrayList<>();
+        for (LinkInfo l : links) {
+            io.tunshape.tc.QdiscInfo dflt = snap.defaults().get(l.index());
+            out.add(new Shown(l, shaper.view(shaper.state(snap, l)), netns, dflt == null ? null : dflt.kind(),
+                    dflt == null ? null : dflt.stats()));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        sock.close();
+    }
+}

@@ -1,0 +1,394 @@
+package io.tunshape.shape;
+
+import io.tunshape.link.LinkClient;
+import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.Ack;
+import io.tunshape.netlink.MessageWriter;
+import io.tunshape.netlink.NetlinkException;
+import io.tunshape.netlink.Nl;
+import io.tunshape.profile.Plan;
+import io.tunshape.tc.Handle;
+import io.tunshape.tc.HtbClassKernel;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbKernel;
+import io.tunshape.tc.HtbSpec;
+import io.tunshape.tc.QdiscInfo;
+import io.tunshape.tc.QdiscSpec;
+import io.tunshape.tc.Stats;
+import io.tunshape.tc.Tc;
+import io.tunshape.tc.TbfSpec;
+import io.tunshape.tc.TcClient;
+import io.tunshape.tc.TcCodec;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Brings devices of one namespace to a plan, idempotently: compares what the kernel holds with what
+ * the plan would make it hold, sends only the difference (changing in place where the kernel can),
+ * and on a refusal puts every device it touched back as it was.
+ *
+ * <p>tunshape's qdiscs are recognised by their handles: {@code 7473:} for tbf, {@code 7474:} for
+ * htb (one major per kind, so switching kinds is a single atomic replace), leaves {@code 75xx:}.
+ */
+public final class Shaper {
+    public static final int TBF_MAJOR = 0x7473;
+    public static final int HTB_MAJOR = 0x7474;
+    public static final int LEAF_BASE = 0x7500;
+    public static final Handle TBF_HANDLE = Handle.of(TBF_MAJOR, 0);
+    public static final Handle HTB_HANDLE = Handle.of(HTB_MAJOR, 0);
+
+    private final TcClient tc;
+    private final LinkClient links;
+    private final TcCodec codec;
+    private final String netns;
+
+    public Shaper(TcClient tc, LinkClient links, String netns) {
+        this.tc = tc;
+        this.links = links;
+        this.codec = tc.codec();
+        this.netns = netns;
+    }
+
+    public static boolean isManaged(QdiscInfo root) {
+        return root != null && ((root.handle().equals(TBF_HANDLE) && "tbf".equals(root.kind()))
+                || (root.handle().equals(HTB_HANDLE) && "htb".equals(root.kind())));
+    }
+
+    public static Handle leafHandle(int classMinor) {
+        return Handle.of(LEAF_BASE + classMinor, 0);
+    }
+
+    /** Links and qdiscs of the namespace, read in two dumps. */
+    public record Snapshot(List<LinkInfo> links, Map<Integer, QdiscInfo> roots, Map<Integer, QdiscInfo> defaults,
+                           Map<Integer, List<QdiscInfo>> children) {
+    }
+
+    public Snapshot snapshot() {
+        List<LinkInfo> l = links.links();
+        Map<Integer, QdiscInfo> roots = new HashMap<>();
+        Map<Integer, QdiscInfo> defaults = new HashMap<>();
+        Map<Integer, List<QdiscInfo>> children = new HashMap<>();
+        for (QdiscInfo q : tc.qdiscs()) {
+            if (q.isRoot()) {
+                // handle 0 is the kernel's default (pfifo_fast, noqueue, noop, mq): not a configured root
+                (q.handle().value() != 0 ? roots : defaults).put(q.ifindex(), q);
+            } else {
+                children.computeIfAbsent(q.ifindex(), k -> new ArrayList<>()).add(q);
+            }
+        }
+        return new Snapshot(l, roots, defaults, children);
+    }
+
+    public DeviceState state(Snapshot s, LinkInfo link) {
+        QdiscInfo root = s.roots().get(link.index());
+        List<QdiscInfo> classes = List.of();
+        List<QdiscInfo> children = s.children().getOrDefault(link.index(), List.of());
+        if (root != null && "htb".equals(root.kind())) {
+            classes = tc.classes(link.index());
+        }
+        return new DeviceState(link, root, classes, children);
+    }
+
+    /** The state of one device now, read afresh. */
+    public DeviceState reread(LinkInfo link) {
+        Snapshot s = snapshot();
+        for (LinkInfo l : s.links()) {
+            if (l.index() == link.index()) {
+                return state(s, l);
+            }
+        }
+        return new DeviceState(link, null, List.of(), List.of());
+    }
+
+    // ---- views ---------------------------------------------------------------------------------
+
+    public QdiscView view(DeviceState d) {
+        QdiscInfo r = d.root();
+        if (r == null) {
+            return null;
+        }
+        TbfSpec tbf = null;
+        HtbSpec htb = null;
+        Map<Integer, Stats> classStats = new LinkedHashMap<>();
+        try {
+            if ("tbf".equals(r.kind()) && r.options() != null) {
+                tbf = codec.toSpec(TcCodec.decodeTbf(r.options()));
+            } else if ("htb".equals(r.kind()) && r.options() != null) {
+                HtbKernel k = TcCodec.decodeHtb(r.options());
+                List<HtbClassSpec> cls = new ArrayList<>();
+                for (QdiscInfo c : d.classes()) {
+                    if (c.options() == null || c.handle().major() != r.handle().major()) {
+                        continue;
+                    }
+                    long leafLimit = -1;
+                    for (QdiscInfo ch : d.children()) {
+                        if (ch.parent().equals(c.handle()) && "bfifo".equals(ch.kind())) {
+                            leafLimit = TcCodec.decodeFifoLimit(ch.options());
+                        }
+                    }
+                    cls.add(codec.toSpec(c.handle().minor(), TcCodec.decodeHtbClass(c.options()), leafLimit));
+                    classStats.put(c.handle().minor(), c.stats());
+                }
+                htb = new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), cls);
+            }
+        } catch (RuntimeException e) {
+            // options the decoder does not understand: show the kind and counters only
+            tbf = null;
+            htb = null;
+        }
+        return new QdiscView(r.kind(), r.handle(), isManaged(r), tbf, htb, r.stats(), classStats);
+    }
+
+    public static QdiscView view(QdiscSpec spec) {
+        if (spec instanceof TbfSpec t) {
+            return new QdiscView("tbf", TBF_HANDLE, true, t, null, null, Map.of());
+        }
+        HtbSpec h = (HtbSpec) spec;
+        return new QdiscView("htb", HTB_HANDLE, true, null, h, null, Map.of());
+    }
+
+    // ---- steps ---------------------------------------------------------------------------------
+
+    /** One request, with words for the plan and for errors. */
+    public record Step(String what, MessageWriter message, boolean toleratesMissing) {
+        Step(String what, MessageWriter message) {
+            this(what, message, false);
+        }
+    }
+
+    /** The requests that take the device from {@code d} to the plan; empty when it is there already. */
+    public List<Step> applySteps(DeviceState d, Plan plan) {
+        List<Step> steps = new ArrayList<>();
+        int ix = d.link().index();
+        QdiscInfo root = d.root();
+        if (plan.qdisc() instanceof TbfSpec t) {
+            boolean ours = root != null && root.handle().equals(TBF_HANDLE) && "tbf".equals(root.kind());
+            if (!ours) {
+                steps.add(new Step("install tbf " + TBF_HANDLE + " as root (replacing " + describe(root) + ")",
+                        codec.tbf(TcClient.REPLACE, ix, TBF_HANDLE, Handle.ROOT, t)));
+            } else if (!codec.predict(t).equals(TcCodec.decodeTbf(root.options()))) {
+                steps.add(new Step("change tbf " + TBF_HANDLE + " in place", codec.tbf(TcClient.CHANGE, ix, TBF_HANDLE,
+                        Handle.ROOT, t)));
+            }
+        } else {
+            HtbSpec h = (HtbSpec) plan.qdisc();
+            boolean ours = root != null && root.handle().equals(HTB_HANDLE) && "htb".equals(root.kind());
+            if (ours && !codec.predict(h, 0).sameSettings(TcCodec.decodeHtb(root.options()))) {
+                // htb cannot change its globals in place: remove it and build it again
+                steps.add(new Step("remove htb " + HTB_HANDLE + " (its globals differ)",
+                        TcCodec.delete(Tc.RTM_DELQDISC, ix, HTB_HANDLE, Handle.ROOT)));
+                ours = false;
+            }
+            if (!ours) {
+                steps.add(new Step("install htb " + HTB_HANDLE + " as root (replacing " + describe(root) + ")",
+                        codec.htb(TcClient.REPLACE, ix, HTB_HANDLE, Handle.ROOT, h)));
+            }
+            Map<Integer, QdiscInfo> have = new HashMap<>();
+            if (ours) {
+                for (QdiscInfo c : d.classes()) {
+                    if (c.handle().major() == HTB_MAJOR) {
+                        have.put(c.handle().minor(), c);
+                    }
+                }
+            }
+            for (HtbClassSpec c : h.classes()) {
+                Handle cid = Handle.of(HTB_MAJOR, c.minor());
+                QdiscInfo cur = have.remove(c.minor());
+                if (cur == null) {
+                    steps.add(new Step("add htb class " + cid, codec.htbClass(TcClient.ADD, ix, cid, HTB_HANDLE, c)));
+                } else if (!codec.predict(c).equals(TcCodec.decodeHtbClass(cur.options()))) {
+                    steps.add(new Step("change htb class " + cid + " in place",
+                            codec.htbClass(TcClient.CHANGE, ix, cid, HTB_HANDLE, c)));
+                }
+                if (c.limit() != null) {
+                    Handle leaf = leafHandle(c.minor());
+                    QdiscInfo child = null;
+                    if (ours) {
+                        for (QdiscInfo q : d.children()) {
+                            if (q.parent().equals(cid)) {
+                                child = q;
+                            }
+                        }
+                    }
+                    boolean leafOurs = child != null && child.handle().equals(leaf) && "bfifo".equals(child.kind());
+                    if (!leafOurs) {
+                        steps.add(new Step("add bfifo " + leaf + " under " + cid,
+                                codec.bfifo(TcClient.REPLACE, ix, leaf, cid, c.limit().bytes())));
+                    } else if (TcCodec.decodeFifoLimit(child.options()) != c.limit().bytes()) {
+                        steps.add(new Step("change bfifo " + leaf + " limit in place",
+                                codec.bfifo(TcClient.CHANGE, ix, leaf, cid, c.limit().bytes())));
+                    }
+                }
+            }
+            for (QdiscInfo extra : have.values()) {
+                steps.add(new Step("remove htb class " + extra.handle(),
+                        TcCodec.delete(Tc.RTM_DELTCLASS, ix, extra.handle(), HTB_HANDLE)));
+            }
+        }
+        if (plan.txqueuelen() != null && plan.txqueuelen() != d.link().txqueuelen()) {
+            steps.add(new Step("set txqueuelen " + plan.txqueuelen(),
+                    LinkClient.txqueuelenMessage(ix, plan.txqueuelen())));
+        }
+        return steps;
+    }
+
+    /** Requests that remove tunshape's root qdisc; none when the device has the default or a foreign one. */
+    public List<Step> clearSteps(DeviceState d) {
+        if (!isManaged(d.root())) {
+            return List.of();
+        }
+        return List.of(new Step("remove " + d.root().kind() + " " + d.root().handle() + " (back to the kernel default)",
+                TcCodec.delete(Tc.RTM_DELQDISC, d.link().index(), d.root().handle(), Handle.ROOT), true));
+    }
+
+    /** Requests that take a device from {@code now} back to {@code before}. */
+    public List<Step> restoreSteps(DeviceState before, DeviceState now) {
+        List<Step> steps = new ArrayList<>();
+        int ix = before.link().index();
+        QdiscInfo b = before.root();
+        QdiscInfo n = now.root();
+        if (b == null) {
+            if (n != null) {
+                steps.add(new Step("remove root " + n.handle(), TcCodec.delete(Tc.RTM_DELQDISC, ix, n.handle(), Handle.ROOT),
+                        true));
+            }
+        } else {
+            boolean sameRoot = n != null && n.handle().equals(b.handle()) && b.kind().equals(n.kind());
+            if (!sameRoot) {
+                steps.add(new Step("put back root " + b.kind() + " " + b.handle(),
+                        TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.REPLACE, ix, b.handle(), Handle.ROOT, b.kind(), b.options())));
+            } else if (!"htb".equals(b.kind()) && !java.util.Arrays.equals(b.options(), n.options())) {
+                steps.add(new Step("put back root " + b.kind() + " " + b.handle(),
+                        TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.CHANGE, ix, b.handle(), Handle.ROOT, b.kind(), b.options())));
+            }
+            Map<Long, QdiscInfo> nowClasses = new HashMap<>();
+            if (sameRoot) {
+                for (QdiscInfo c : now.classes()) {
+                    nowClasses.put(c.handle().value(), c);
+                }
+            }
+            for (QdiscInfo c : parentsFirst(before.classes(), b.handle())) {
+                QdiscInfo cur = nowClasses.remove(c.handle().value());
+                if (cur == null || !java.util.Arrays.equals(cur.options(), c.options())) {
+                    steps.add(new Step("put back class " + c.handle(), TcCodec.raw(Tc.RTM_NEWTCLASS,
+                            Nl.F_REQUEST | Nl.F_ACK | Nl.F_CREATE, ix, c.handle(), c.parent(), c.kind(), c.options())));
+                }
+            }
+            for (QdiscInfo extra : nowClasses.values()) {
+                steps.add(new Step("remove class " + extra.handle(),
+                        TcCodec.delete(Tc.RTM_DELTCLASS, ix, extra.handle(), extra.parent()), true));
+            }
+            for (QdiscInfo ch : before.children()) {
+                boolean same = false;
+                for (QdiscInfo cur : now.children()) {
+                    same |= sameRoot && cur.handle().equals(ch.handle()) && cur.kind().equals(ch.kind())
+                            && java.util.Arrays.equals(cur.options(), ch.options());
+                }
+                if (!same && ch.handle().value() != 0) {
+                    steps.add(new Step("put back qdisc " + ch.handle(), TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.REPLACE, ix,
+                            ch.handle(), ch.parent(), ch.kind(), ch.options())));
+                }
+            }
+        }
+        if (before.link().txqueuelen() != now.link().txqueuelen()) {
+            steps.add(new Step("put back txqueuelen " + before.link().txqueuelen(),
+                    LinkClient.txqueuelenMessage(ix, before.link().txqueuelen())));
+        }
+        return steps;
+    }
+
+    private static List<QdiscInfo> parentsFirst(List<QdiscInfo> classes, Handle root) {
+        List<QdiscInfo> out = new ArrayList<>();
+        List<QdiscInfo> left = new ArrayList<>(classes);
+        java.util.Set<Long> placed = new java.util.HashSet<>();
+        placed.add(root.value());
+        while (!left.isEmpty()) {
+            boolean progress = false;
+            for (java.util.Iterator<QdiscInfo> it = left.iterator(); it.hasNext(); ) {
+                QdiscInfo c = it.next();
+                if (placed.contains(c.parent().value())) {
+                    out.add(c);
+                    placed.add(c.handle().value());
+                    it.remove();
+                    progress = true;
+                }
+            }
+            if (!progress) {
+                out.addAll(left);
+                break;
+            }
+        }
+        return out;
+    }
+
+    private static String describe(QdiscInfo root) {
+        return root == null ? "the kernel default" : root.kind() + " " + root.handle();
+    }
+
+    // ---- running ---------------------------------------------------------------------------------
+
+    /** One device with its state before and the requests planned for it. */
+    public record Target(DeviceState before, List<Step> steps, List<String> warnings) {
+    }
+
+    /**
+     * Sends every target's requests in order. On a refusal, puts back every device already changed
+     * (the failing one included) and throws; warnings the kernel attached to its acks are added to
+     * the target's list.
+     */
+    public List<List<String>> execute(List<Target> targets) {
+        List<List<String>> kernelWarnings = new ArrayList<>();
+        for (int i = 0; i < targets.size(); i++) {
+            Target t = targets.get(i);
+            List<String> w = new ArrayList<>();
+            kernelWarnings.add(w);
+            for (Step s : t.steps()) {
+                try {
+                    Ack ack = tc.send(s.message());
+                    w.addAll(ack.warnings());
+                } catch (NetlinkException e) {
+                    if (s.toleratesMissing() && (e.errno() == io.tunshape.sys.Errno.ENOENT
+                            || e.errno() == io.tunshape.sys.Errno.EINVAL)) {
+                        continue;
+                    }
+                    List<String> failures = rollback(targets.subList(0, i + 1));
+                    throw new ShapeException(t.before().link().name(), s.what(), e, failures);
+                }
+            }
+        }
+        return kernelWarnings;
+    }
+
+    private List<String> rollback(List<Target> done) {
+        List<String> failures = new ArrayList<>();
+        for (int j = done.size() - 1; j >= 0; j--) {
+            Target t = done.get(j);
+            if (t.steps().isEmpty()) {
+                continue;
+            }
+            try {
+                DeviceState now = reread(t.before().link());
+                for (Step s : restoreSteps(t.before(), now)) {
+                    try {
+                        tc.send(s.message());
+                    } catch (NetlinkException e) {
+                        if (!s.toleratesMissing()) {
+                            failures.add(t.before().link().name() + ": " + s.what() + ": " + e.getMessage());
+                        }
+                    }
+                }
+            } catch (RuntimeException e) {
+                failures.add(t.before().link().name() + ": " + e.getMessage());
+            }
+        }
+        return failures;
+    }
+
+    public String netns() {
+        return netns;
+    }
+}

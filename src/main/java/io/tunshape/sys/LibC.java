@@ -1,0 +1,39 @@
+package io.tunshape.sys;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+
+import java.nio.ByteBuffer;
+
+/** Direct-mapped libc calls. The only class that names native functions; nothing outside {@code sys} sees it. */
+final class LibC {
+    static {
+        Native.register(NativeLibrary.getInstance("c"));
+    }
+
+    private LibC() {
+    }
+
+    static native int socket(int domain, int type, int protocol) throws LastErrorException;
+
+    static native int bind(int fd, ByteBuffer addr, int len) throws LastErrorException;
+
+    static native int getsockname(int fd, ByteBuffer addr, int[] len) throws LastErrorException;
+
+    static native int setsockopt(int fd, int level, int name, int[] value, int len) throws LastErrorException;
+
+    static native long sendto(int fd, ByteBuffer buf, long len, int flags, ByteBuffer addr, int addrLen)
+            throws LastErrorException;
+
+    static native long recvfrom(int fd, ByteBuffer buf, long len, int flags, ByteBuffer addr, int[] addrLen)
+            throws LastErrorException;
+
+    static native int open(String path, int flags) throws LastErrorException;
+
+    static native int close(int fd) throws LastErrorException;
+
+    static native int setns(int fd, int nstype) throws LastErrorException;
+
+    static native String strerror(int errnum);
+}

@@ -1,0 +1,125 @@
+package io.tunshape.sys;
+
+import com.sun.jna.LastErrorException;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The system calls tunshape makes, with errno turned into {@link NativeException}. Buffers must be
+ * direct; their position and limit say which bytes are used.
+ */
+public final class Sys {
+    public static final int O_RDONLY = 0;
+    public static final int O_RDWR = 2;
+    public static final int O_CLOEXEC = 0x80000;
+    public static final int SOCK_RAW = 3;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_SNDBUF = 7;
+    public static final int SO_RCVBUF = 8;
+    public static final int SO_RCVBUFFORCE = 33;
+    public static final int MSG_PEEK = 2;
+    public static final int MSG_TRUNC = 0x20;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int CLONE_NEWNET = 0x40000000;
+
+    private Sys() {
+    }
+
+    public static Fd socket(int domain, int type, int protocol) {
+        try {
+            return new Fd(LibC.socket(domain, type, protocol));
+        } catch (LastErrorException e) {
+            throw new NativeException("socket", e.getErrorCode());
+        }
+    }
+
+    public static Fd open(String path, int flags) {
+        try {
+            return new Fd(LibC.open(path, flags));
+        } catch (LastErrorException e) {
+            throw new NativeException("open " + path, e.getErrorCode());
+        }
+    }
+
+    public static void bind(Fd fd, ByteBuffer addr) {
+        int n = fd.acquire();
+        try {
+            LibC.bind(n, addr, addr.remaining());
+        } catch (LastErrorException e) {
+            throw new NativeException("bind", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Fills {@code addr} (from position 0) and returns the address length. */
+    public static int getsockname(Fd fd, ByteBuffer addr) {
+        int n = fd.acquire();
+        try {
+            int[] len = {addr.capacity()};
+            LibC.getsockname(n, addr, len);
+            return len[0];
+        } catch (LastErrorException e) {
+            throw new NativeException("getsockname", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    public static void setsockopt(Fd fd, int level, int name, int value) {
+        int n = fd.acquire();
+        try {
+            LibC.setsockopt(n, level, name, new int[] {value}, 4);
+        } catch (LastErrorException e) {
+            throw new NativeException("setsockopt(" + level + "," + name + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Sends buf[position, limit) to addr (or the connected peer when addr is null). */
+    public static long sendto(Fd fd, ByteBuffer buf, int flags, ByteBuffer addr) {
+        int n = fd.acquire();
+        try {
+            ByteBuffer b = buf.slice();
+            return LibC.sendto(n, b, b.remaining(), flags, addr, addr == null ? 0 : addr.remaining());
+        } catch (LastErrorException e) {
+            throw new NativeException("sendto", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Receives into buf from position 0, up to its capacity; returns the datagram's length. */
+    public static long recv(Fd fd, ByteBuffer buf, int flags) {
+        int n = fd.acquire();
+        try {
+            return LibC.recvfrom(n, buf, buf.capacity(), flags, null, null);
+        } catch (LastErrorException e) {
+            throw new NativeException("recv", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Moves the calling thread into the namespace {@code nsFd} refers to. */
+    public static void setns(Fd nsFd, int nstype) {
+        int n = nsFd.acquire();
+        try {
+            LibC.setns(n, nstype);
+        } catch (LastErrorException e) {
+            throw new NativeException("setns", e.getErrorCode());
+        } finally {
+            nsFd.release();
+        }
+    }
+
+    static void closeQuietly(int fd) {
+        try {
+            LibC.close(fd);
+        } catch (LastErrorException ignored) {
+            // nothing useful to do: the number is gone either way (close(2) never leaves it open on Linux)
+        }
+    }
+}

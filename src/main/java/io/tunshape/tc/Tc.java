@@ -1,0 +1,44 @@
+package io.tunshape.tc;
+
+/** Traffic-control constants (linux/rtnetlink.h, linux/pkt_sched.h). */
+public final class Tc {
+    public static final int RTM_NEWQDISC = 36;
+    public static final int RTM_DELQDISC = 37;
+    public static final int RTM_GETQDISC = 38;
+    public static final int RTM_NEWTCLASS = 40;
+    public static final int RTM_DELTCLASS = 41;
+    public static final int RTM_GETTCLASS = 42;
+
+    public static final int TCA_KIND = 1;
+    public static final int TCA_OPTIONS = 2;
+    public static final int TCA_STATS2 = 7;
+    public static final int TCA_MAX = 16;
+
+    public static final int TCA_STATS_BASIC = 1;
+    public static final int TCA_STATS_QUEUE = 3;
+    public static final int TCA_STATS_PKT64 = 8;
+
+    public static final int TCA_TBF_PARMS = 1;
+    public static final int TCA_TBF_RTAB = 2;
+    public static final int TCA_TBF_RATE64 = 4;
+    public static final int TCA_TBF_BURST = 6;
+    public static final int TCA_TBF_MAX = 8;
+
+    public static final int TCA_HTB_PARMS = 1;
+    public static final int TCA_HTB_INIT = 2;
+    public static final int TCA_HTB_CTAB = 3;
+    public static final int TCA_HTB_RTAB = 4;
+    public static final int TCA_HTB_DIRECT_QLEN = 5;
+    public static final int TCA_HTB_RATE64 = 6;
+    public static final int TCA_HTB_CEIL64 = 7;
+    public static final int TCA_HTB_MAX = 9;
+
+    public static final int TCMSG_LEN = 20;
+    public static final int LINKLAYER_ETHERNET = 1;
+    public static final int HTB_VERSION = 3;
+    /** htb's mtu for rate tables when none is given (q_htb.c). */
+    public static final int HTB_TABLE_MTU = 1600;
+
+    private Tc() {
+    }
+}

@@ -1,0 +1,55 @@
+package io.tunshape.tc;
+
+import io.tunshape.netlink.Ack;
+import io.tunshape.netlink.Message;
+import io.tunshape.netlink.MessageWriter;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.Nl;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Qdisc and class requests over one netlink socket; add, replace and change differ only in flags. */
+public final class TcClient {
+    public static final int ADD = Nl.F_REQUEST | Nl.F_ACK | Nl.F_CREATE | Nl.F_EXCL;
+    public static final int REPLACE = Nl.F_REQUEST | Nl.F_ACK | Nl.F_CREATE | Nl.F_REPLACE;
+    public static final int CHANGE = Nl.F_REQUEST | Nl.F_ACK;
+
+    private final NetlinkSocket sock;
+    private final TcCodec codec;
+
+    public TcClient(NetlinkSocket sock, TcCodec codec) {
+        this.sock = sock;
+        this.codec = codec;
+    }
+
+    public TcCodec codec() {
+        return codec;
+    }
+
+    public Ack send(MessageWriter m) {
+        return sock.request(m);
+    }
+
+    /** Every qdisc of the namespace (the kernel ignores the ifindex in a qdisc dump). */
+    public List<QdiscInfo> qdiscs() {
+        return decodeAll(sock.dump(TcCodec.tcmsg(Tc.RTM_GETQDISC, Nl.F_REQUEST | Nl.F_DUMP, 0, Handle.UNSPEC,
+                Handle.UNSPEC)), Tc.RTM_NEWQDISC);
+    }
+
+    /** The classes of one device. */
+    public List<QdiscInfo> classes(int ifindex) {
+        return decodeAll(sock.dump(TcCodec.tcmsg(Tc.RTM_GETTCLASS, Nl.F_REQUEST | Nl.F_DUMP, ifindex, Handle.UNSPEC,
+                Handle.UNSPEC)), Tc.RTM_NEWTCLASS);
+    }
+
+    private static List<QdiscInfo> decodeAll(List<Message> msgs, int type) {
+        List<QdiscInfo> out = new ArrayList<>(msgs.size());
+        for (Message m : msgs) {
+            if (m.type() == type) {
+                out.add(TcCodec.decode(m));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,280 @@
+package io.tunshape.tc;
+
+import io.tunshape.netlink.Attrs;
+import io.tunshape.netlink.Message;
+import io.tunshape.netlink.MessageWriter;
+import io.tunshape.netlink.Nl;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Between the qdisc model and netlink messages. Encodes byte for byte what tc 6.1 sends (attribute
+ * order, rate tables, zero padding), except that ticks are rounded up instead of truncated.
+ */
+public final class TcCodec {
+    private final Psched psched;
+
+    public TcCodec(Psched psched) {
+        this.psched = psched;
+    }
+
+    public Psched psched() {
+        return psched;
+    }
+
+    public static MessageWriter tcmsg(int type, int flags, int ifindex, Handle handle, Handle parent) {
+        MessageWriter m = new MessageWriter(type, flags);
+        m.u8(0).u8(0).u16(0).u32(ifindex).u32(handle.value()).u32(parent.value()).u32(0);
+        return m;
+    }
+
+    private static void ratespec(MessageWriter m, int cellLog, Rate rate, int overhead, int mpu) {
+        m.u8(cellLog).u8(Tc.LINKLAYER_ETHERNET).u16(overhead).u16(0xFFFF).u16(mpu).u32(rate.u32());
+    }
+
+    private void table(MessageWriter m, int attr, Rate rate, int mtu, int mpu) {
+        int at = m.beginAttr(attr);
+        for (long t : psched.rateTable(rate.u32(), mtu, mpu)) {
+            m.u32(t);
+        }
+        m.endNest(at);
+    }
+
+    /** RTM_NEWQDISC for a tbf. */
+    public MessageWriter tbf(int flags, int ifindex, Handle handle, Handle parent, TbfSpec s) {
+        MessageWriter m = tcmsg(Tc.RTM_NEWQDISC, flags, ifindex, handle, parent);
+        m.attrString(Tc.TCA_KIND, "tbf");
+        int opts = m.beginNest(Tc.TCA_OPTIONS);
+        int parms = m.beginAttr(Tc.TCA_TBF_PARMS);
+        ratespec(m, Psched.cellLog(0), s.rate(), s.overhead(), s.mpu());
+        m.u8(0).u8(0).u16(0).u16(0).u16(0).u32(0); // no peak rate
+        m.u32(s.limit().bytes());
+        m.u32(psched.xmitTicks(s.rate().u32(), s.burst().bytes()));
+        m.u32(0);
+        m.endNest(parms);
+        m.attrU32(Tc.TCA_TBF_BURST, s.burst().bytes());
+        if (s.rate().needs64()) {
+            m.attrU64(Tc.TCA_TBF_RATE64, s.rate().bytesPerSecond());
+        }
+        table(m, Tc.TCA_TBF_RTAB, s.rate(), 0, s.mpu());
+        return m.endNest(opts);
+    }
+
+    /** RTM_NEWQDISC for an htb root. */
+    public MessageWriter htb(int flags, int ifindex, Handle handle, Handle parent, HtbSpec s) {
+        MessageWriter m = tcmsg(Tc.RTM_NEWQDISC, flags, ifindex, handle, parent);
+        m.attrString(Tc.TCA_KIND, "htb");
+        int opts = m.beginNest(Tc.TCA_OPTIONS);
+        int init = m.beginAttr(Tc.TCA_HTB_INIT);
+        m.u32(Tc.HTB_VERSION).u32(s.r2q()).u32(s.defaultMinor()).u32(0).u32(0);
+        m.endNest(init);
+        if (s.directQlen() > 0) {
+            m.attrU32(Tc.TCA_HTB_DIRECT_QLEN, s.directQlen());
+        }
+        return m.endNest(opts);
+    }
+
+    /** RTM_NEWTCLASS for an htb class. */
+    public MessageWriter htbClass(int flags, int ifindex, Handle classid, Handle parent, HtbClassSpec c) {
+        MessageWriter m = tcmsg(Tc.RTM_NEWTCLASS, flags, ifindex, classid, parent);
+        m.attrString(Tc.TCA_KIND, "htb");
+        int opts = m.beginNest(Tc.TCA_OPTIONS);
+        if (c.rate().needs64()) {
+            m.attrU64(Tc.TCA_HTB_RATE64, c.rate().bytesPerSecond());
+        }
+        if (c.ceil().needs64()) {
+            m.attrU64(Tc.TCA_HTB_CEIL64, c.ceil().bytesPerSecond());
+        }
+        int cellLog = Psched.cellLog(Tc.HTB_TABLE_MTU);
+        int parms = m.beginAttr(Tc.TCA_HTB_PARMS);
+        ratespec(m, cellLog, c.rate(), c.overhead(), c.mpu());
+        ratespec(m, cellLog, c.ceil(), c.overhead(), c.mpu());
+        m.u32(psched.xmitTicks(c.rate().bytesPerSecond(), c.burst().bytes()));
+        m.u32(psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()));
+        m.u32(c.quantum()).u32(0).u32(c.prio());
+        m.endNest(parms);
+        table(m, Tc.TCA_HTB_RTAB, c.rate(), Tc.HTB_TABLE_MTU, c.mpu());
+        table(m, Tc.TCA_HTB_CTAB, c.ceil(), Tc.HTB_TABLE_MTU, c.mpu());
+        return m.endNest(opts);
+    }
+
+    /** RTM_NEWQDISC for a bfifo with a byte limit. */
+    public MessageWriter bfifo(int flags, int ifindex, Handle handle, Handle parent, long limit) {
+        MessageWriter m = tcmsg(Tc.RTM_NEWQDISC, flags, ifindex, handle, parent);
+        m.attrString(Tc.TCA_KIND, "bfifo");
+        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt((int) limit);
+        return m.attr(Tc.TCA_OPTIONS, b.array());
+    }
+
+    /** A qdisc or class with options exactly as a dump gave them: used to put back what was there. */
+    public static MessageWriter raw(int type, int flags, int ifindex, Handle handle, Handle parent, String kind,
+                                    byte[] options) {
+        MessageWriter m = tcmsg(type, flags, ifindex, handle, parent);
+        m.attrString(Tc.TCA_KIND, kind);
+        if (options != null) {
+            m.attr(Tc.TCA_OPTIONS, options);
+        }
+        return m;
+    }
+
+    public static MessageWriter delete(int type, int ifindex, Handle handle, Handle parent) {
+        return tcmsg(type, Nl.F_REQUEST | Nl.F_ACK, ifindex, handle, parent);
+    }
+
+    // ---- what the kernel will read back -------------------------------------------------------
+
+    /** The tbf the kernel will dump after being given {@code s} (tbf_change recomputes the bucket from BURST). */
+    public TbfKernel predict(TbfSpec s) {
+        long ns = new KernelRate(s.rate().bytesPerSecond(), s.overhead(), s.mpu()).lengthToNanos(s.burst().bytes());
+        return new TbfKernel(s.rate().bytesPerSecond(), s.limit().bytes(), (ns >> Psched.TICK_NS_SHIFT) & 0xFFFFFFFFL,
+                s.overhead(), s.mpu());
+    }
+
+    public HtbKernel predict(HtbSpec s, long directPackets) {
+        return new HtbKernel(s.r2q(), s.defaultMinor(), s.directQlen(), directPackets);
+    }
+
+    public HtbClassKernel predict(HtbClassSpec c) {
+        return new HtbClassKernel(c.rate().bytesPerSecond(), c.ceil().bytesPerSecond(),
+                psched.xmitTicks(c.rate().bytesPerSecond(), c.burst().bytes()),
+                psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()),
+                c.quantum(), Math.min(c.prio(), 7), c.overhead(), c.mpu());
+    }
+
+    // ---- decoding dumps -----------------------------------------------------------------------
+
+    public static QdiscInfo decode(Message msg) {
+        ByteBuffer b = msg.buffer();
+        int ifindex = b.getInt(Nl.HDRLEN + 4);
+        Handle handle = new Handle(Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 8)));
+        Handle parent = new Handle(Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 12)));
+        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
+        String kind = a.string(Tc.TCA_KIND);
+        byte[] options = a.has(Tc.TCA_OPTIONS) ? a.bytes(Tc.TCA_OPTIONS) : null;
+        return new QdiscInfo(ifindex, handle, parent, kind, options, stats(a.nested(Tc.TCA_STATS2, Tc.TCA_STATS_PKT64)));
+    }
+
+    static Stats stats(Attrs s) {
+        long bytes = 0;
+        long packets = 0;
+        if (s.has(Tc.TCA_STATS_BASIC)) {
+            ByteBuffer b = s.buffer();
+            int o = s.offset(Tc.TCA_STATS_BASIC);
+            bytes = b.getLong(o);
+            packets = Integer.toUnsignedLong(b.getInt(o + 8));
+        }
+        if (s.has(Tc.TCA_STATS_PKT64)) {
+            packets = s.u64(Tc.TCA_STATS_PKT64);
+        }
+        if (!s.has(Tc.TCA_STATS_QUEUE)) {
+            return new Stats(bytes, packets, 0, 0, 0, 0, 0);
+        }
+        ByteBuffer b = s.buffer();
+        int o = s.offset(Tc.TCA_STATS_QUEUE);
+        long qlen = Integer.toUnsignedLong(b.getInt(o));
+        long backlog = Integer.toUnsignedLong(b.getInt(o + 4));
+        long drops = Integer.toUnsignedLong(b.getInt(o + 8));
+        long requeues = Integer.toUnsignedLong(b.getInt(o + 12));
+        long overlimits = Integer.toUnsignedLong(b.getInt(o + 16));
+        return new Stats(bytes, packets, drops, overlimits, requeues, backlog, qlen);
+    }
+
+    private static Attrs options(byte[] options, int max) {
+        ByteBuffer b = ByteBuffer.wrap(options).order(ByteOrder.nativeOrder());
+        return Attrs.parse(b, 0, options.length, max);
+    }
+
+    public static TbfKernel decodeTbf(byte[] options) {
+        Attrs a = options(options, Tc.TCA_TBF_MAX);
+        ByteBuffer b = a.buffer();
+        int p = a.offset(Tc.TCA_TBF_PARMS);
+        long rate = Integer.toUnsignedLong(b.getInt(p + 8));
+        if (a.has(Tc.TCA_TBF_RATE64)) {
+            rate = Math.max(rate, a.u64(Tc.TCA_TBF_RATE64));
+        }
+        int overhead = Short.toUnsignedInt(b.getShort(p + 2));
+        int mpu = Short.toUnsignedInt(b.getShort(p + 6));
+        long limit = Integer.toUnsignedLong(b.getInt(p + 24));
+        long buffer = Integer.toUnsignedLong(b.getInt(p + 28));
+        return new TbfKernel(rate, limit, buffer, overhead, mpu);
+    }
+
+    public static HtbKernel decodeHtb(byte[] options) {
+        Attrs a = options(options, Tc.TCA_HTB_MAX);
+        ByteBuffer b = a.buffer();
+        int p = a.offset(Tc.TCA_HTB_INIT);
+        long r2q = Integer.toUnsignedLong(b.getInt(p + 4));
+        long defcls = Integer.toUnsignedLong(b.getInt(p + 8));
+        long directPkts = Integer.toUnsignedLong(b.getInt(p + 16));
+        long directQlen = a.u32Or(Tc.TCA_HTB_DIRECT_QLEN, 0);
+        return new HtbKernel(r2q, defcls, directQlen, directPkts);
+    }
+
+    public static HtbClassKernel decodeHtbClass(byte[] options) {
+        Attrs a = options(options, Tc.TCA_HTB_MAX);
+        ByteBuffer b = a.buffer();
+        int p = a.offset(Tc.TCA_HTB_PARMS);
+        long rate = Integer.toUnsignedLong(b.getInt(p + 8));
+        long ceil = Integer.toUnsignedLong(b.getInt(p + 20));
+        if (a.has(Tc.TCA_HTB_RATE64)) {
+            rate = Math.max(rate, a.u64(Tc.TCA_HTB_RATE64));
+        }
+        if (a.has(Tc.TCA_HTB_CEIL64)) {
+            ceil = Math.max(ceil, a.u64(Tc.TCA_HTB_CEIL64));
+        }
+        int overhead = Short.toUnsignedInt(b.getShort(p + 2));
+        int mpu = Short.toUnsignedInt(b.getShort(p + 6));
+        return new HtbClassKernel(rate, ceil, Integer.toUnsignedLong(b.getInt(p + 24)),
+                Integer.toUnsignedLong(b.getInt(p + 28)), Integer.toUnsignedLong(b.getInt(p + 32)),
+                Integer.toUnsignedLong(b.getInt(p + 40)), overhead, mpu);
+    }
+
+    public static long decodeFifoLimit(byte[] options) {
+        return options == null || options.length < 4 ? -1
+                : Integer.toUnsignedLong(ByteBuffer.wrap(options).order(ByteOrder.nativeOrder()).getInt(0));
+    }
+
+    // ---- back to the model, for people ----------------------------------------------------------
+
+    /** The burst a tbf holds: the smallest size whose kernel bucket time reaches the dumped ticks. */
+    public static long tbfBurstBytes(TbfKernel k) {
+        KernelRate kr = new KernelRate(k.rateBytes(), k.overhead(), k.mpu());
+        long target = k.bufferTicks();
+        long lo = 0;
+        long hi = Math.min(1L << 33, kr.maxLength());
+        while (lo < hi) {
+            long mid = (lo + hi) >>> 1;
+            if ((kr.lengthToNanos(mid) >> Psched.TICK_NS_SHIFT) >= target) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return lo;
+    }
+
+    /** The burst an htb class holds: the smallest size whose ticks reach the dumped ticks. */
+    public long htbBurstBytes(long rateBytes, long ticks) {
+        long guess = psched.xmitSize(rateBytes, ticks);
+        while (guess > 0 && psched.xmitTicks(rateBytes, guess - 1) >= ticks) {
+            guess--;
+        }
+        while (psched.xmitTicks(rateBytes, guess) < ticks) {
+            guess++;
+        }
+        return guess;
+    }
+
+    public TbfSpec toSpec(TbfKernel k) {
+        return new TbfSpec(Rate.ofBytes(k.rateBytes()), Size.of(tbfBurstBytes(k)), Size.of(k.limit()), k.overhead(),
+                k.mpu());
+    }
+
+    public HtbClassSpec toSpec(int minor, HtbClassKernel k, long leafLimit) {
+        return new HtbClassSpec(minor, Rate.ofBytes(k.rateBytes()), Rate.ofBytes(k.ceilBytes()),
+                Size.of(htbBurstBytes(k.rateBytes(), k.bufferTicks())),
+                Size.of(htbBurstBytes(k.ceilBytes(), k.cbufferTicks())), (int) k.prio(), (int) k.quantum(),
+                k.overhead(), k.mpu(), leafLimit < 0 ? null : Size.of(leafLimit));
+    }
+}
