@@ -178,7 +178,8 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
-    private static Ack errorOrAck(Message r) {
+    /** Reads an NLMSG_ERROR: an exception for an error, the warnings for a success. */
+    static Ack errorOrAck(Message r) {
         ByteBuffer b = r.buffer();
         int error = b.getInt(Nl.HDRLEN);
         int origLen = b.getInt(Nl.HDRLEN + 4);
