@@ -128,6 +128,7 @@ public final class ApplyCommand implements Callable<Integer> {
         Planner planner = new Planner(psched, Planner.systemWmemDefault());
         TcCodec codec = new TcCodec(psched);
         List<Result> results;
+        long t0 = System.nanoTime();
         try {
             results = top.inNetns(() -> {
                 try (Session s = new Session(top.netns, codec)) {
@@ -138,6 +139,12 @@ public final class ApplyCommand implements Callable<Integer> {
             // the planner names fields as a profile does; on the command line they are options
             String f = e.field();
             throw new PlanException(f.startsWith("--") ? f : "--" + f, e.getMessage().substring(f.length() + 2));
+        }
+        long micros = (System.nanoTime() - t0) / 1000;
+        if (top.verbose) {
+            spec.commandLine().getErr().printf("tunshape: apply: %d interface(s), %d changed, %.1f ms in-process "
+                    + "(dumps, planning, kernel requests)%n", results.size(),
+                    results.stream().filter(Result::changed).count(), micros / 1000.0);
         }
         if (top.json) {
             Json.results(spec.commandLine().getOut(), results);

@@ -62,7 +62,9 @@ public final class Cli {
             if (code == ExitCodes.PERMISSION) {
                 msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
             }
-            if (se.rollbackFailures().isEmpty()) {
+            if (!se.changedAny()) {
+                msg += "\ntunshape: nothing was changed";
+            } else if (se.rollbackFailures().isEmpty()) {
                 msg += "\ntunshape: every interface changed by this command was put back as it was";
             } else {
                 for (String f : se.rollbackFailures()) {

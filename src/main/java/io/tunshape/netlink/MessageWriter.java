@@ -17,7 +17,7 @@ public final class MessageWriter {
     public MessageWriter(int type, int flags) {
         this.type = type;
         this.flags = flags;
-        this.buf = ByteBuffer.allocate(256).order(ByteOrder.nativeOrder());
+        this.buf = ByteBuffer.allocate(2304).order(ByteOrder.nativeOrder());
         buf.putInt(0).putShort((short) type).putShort((short) flags).putInt(0).putInt(0);
     }
 
@@ -124,6 +124,23 @@ public final class MessageWriter {
     /** Starts a raw struct attribute written with u8/u16/u32 calls; closed with {@link #endNest}. */
     public int beginAttr(int attrType) {
         return beginNest(attrType);
+    }
+
+    private MessageWriter(MessageWriter from) {
+        this.type = from.type;
+        this.flags = from.flags;
+        this.buf = ByteBuffer.allocate(from.buf.position()).order(ByteOrder.nativeOrder());
+        this.buf.put(from.buf.array(), 0, from.buf.position());
+    }
+
+    /**
+     * A copy with the u32 at {@code offset} replaced: requests for devices alike differ only in
+     * their ifindex, so they are encoded once and copied.
+     */
+    public MessageWriter withU32At(int offset, long value) {
+        MessageWriter m = new MessageWriter(this);
+        m.buf.putInt(offset, (int) value);
+        return m;
     }
 
     public int length() {

@@ -11,13 +11,12 @@ import io.tunshape.profile.ShapingRequest;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
 
-import java.nio.file.FileSystems;
-import java.nio.file.Path;
-import java.nio.file.PathMatcher;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * apply, clear and show for one namespace, over one netlink socket opened by the calling thread
@@ -57,10 +56,10 @@ public final class Session implements AutoCloseable {
         String where = netns == null ? "this network namespace" : "network namespace '" + netns + "'";
         for (String n : names) {
             if (isGlob(n)) {
-                PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + n);
+                Pattern m = globPattern(n);
                 boolean any = false;
                 for (LinkInfo l : all) {
-                    if (l.isTunTap() && m.matches(Path.of(l.name()))) {
+                    if (l.isTunTap() && m.matcher(l.name()).matches()) {
                         out.putIfAbsent(l.index(), l);
                         any = true;
                     }
@@ -84,6 +83,34 @@ public final class Session implements AutoCloseable {
         return new ArrayList<>(out.values());
     }
 
+    /** A shell glob over interface names: *, ? and [...] (with ! or ^ to negate). */
+    static Pattern globPattern(String glob) {
+        StringBuilder re = new StringBuilder();
+        for (int i = 0; i < glob.length(); i++) {
+            char c = glob.charAt(i);
+            if (c == '*') {
+                re.append(".*");
+            } else if (c == '?') {
+                re.append('.');
+            } else if (c == '[') {
+                int end = glob.indexOf(']', i + 2);
+                if (end < 0) {
+                    re.append("\\[");
+                    continue;
+                }
+                String set = glob.substring(i + 1, end);
+                if (set.startsWith("!") || set.startsWith("^")) {
+                    set = "^" + set.substring(1);
+                }
+                re.append('[').append(set.replace("\\", "\\\\")).append(']');
+                i = end;
+            } else {
+                re.append(Pattern.quote(String.valueOf(c)));
+            }
+        }
+        return Pattern.compile(re.toString());
+    }
+
     static boolean isGlob(String n) {
         return n.indexOf('*') >= 0 || n.indexOf('?') >= 0 || n.indexOf('[') >= 0;
     }
@@ -93,14 +120,20 @@ public final class Session implements AutoCloseable {
         List<LinkInfo> links = resolve(snap.links(), names, netns);
         List<Shaper.Target> targets = new ArrayList<>();
         List<Plan> plans = new ArrayList<>();
+        // a plan depends on the device only through its frame size and ring: devices alike share one
+        Map<List<Long>, Plan> planned = new HashMap<>();
         // validate every device before anything is sent
         for (LinkInfo l : links) {
-            Plan p;
-            try {
-                p = planner.plan(request, new Device(l.name(), l.mtu(), l.linkHeader(), l.txqueuelen()));
-            } catch (PlanException e) {
-                throw new PlanException(e.field(), e.getMessage().substring(e.field().length() + 2)
-                        + (links.size() > 1 ? " (on " + l.name() + ")" : ""));
+            List<Long> key = List.of((long) l.mtu(), (long) l.linkHeader(), l.txqueuelen());
+            Plan p = planned.get(key);
+            if (p == null) {
+                try {
+                    p = planner.plan(request, new Device(l.name(), l.mtu(), l.linkHeader(), l.txqueuelen()));
+                } catch (PlanException e) {
+                    throw new PlanException(e.field(), e.getMessage().substring(e.field().length() + 2)
+                            + (links.size() > 1 ? " (on " + l.name() + ")" : ""));
+                }
+                planned.put(key, p);
             }
             List<String> warnings = new ArrayList<>(p.warnings());
             if (!l.isTunTap()) {

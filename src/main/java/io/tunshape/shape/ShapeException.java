@@ -10,12 +10,15 @@ public class ShapeException extends RuntimeException {
     private final String iface;
     private final transient NetlinkException netlink;
     private final List<String> rollbackFailures;
+    private final boolean changedAny;
 
-    public ShapeException(String iface, String what, NetlinkException cause, List<String> rollbackFailures) {
+    public ShapeException(String iface, String what, NetlinkException cause, List<String> rollbackFailures,
+                          boolean changedAny) {
         super(iface + ": " + what + ": " + cause.getMessage(), cause);
         this.iface = iface;
         this.netlink = cause;
         this.rollbackFailures = List.copyOf(rollbackFailures);
+        this.changedAny = changedAny;
     }
 
     public String iface() {
@@ -24,6 +27,11 @@ public class ShapeException extends RuntimeException {
 
     public NetlinkException netlink() {
         return netlink;
+    }
+
+    /** Whether anything had been changed (and so put back) before the refusal. */
+    public boolean changedAny() {
+        return changedAny;
     }
 
     /** Interfaces that could not be put back, with the kernel's reason; empty when rollback succeeded. */

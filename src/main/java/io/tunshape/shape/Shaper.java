@@ -169,10 +169,9 @@ public final class Shaper {
             boolean ours = root != null && root.handle().equals(TBF_HANDLE) && "tbf".equals(root.kind());
             if (!ours) {
                 steps.add(new Step("install tbf " + TBF_HANDLE + " as root (replacing " + describe(root) + ")",
-                        codec.tbf(TcClient.REPLACE, ix, TBF_HANDLE, Handle.ROOT, t)));
+                        encoded(TcClient.REPLACE, t, ix)));
             } else if (!codec.predict(t).equals(TcCodec.decodeTbf(root.options()))) {
-                steps.add(new Step("change tbf " + TBF_HANDLE + " in place", codec.tbf(TcClient.CHANGE, ix, TBF_HANDLE,
-                        Handle.ROOT, t)));
+                steps.add(new Step("change tbf " + TBF_HANDLE + " in place", encoded(TcClient.CHANGE, t, ix)));
             }
         } else {
             HtbSpec h = (HtbSpec) plan.qdisc();
@@ -236,6 +235,18 @@ public final class Shaper {
         return steps;
     }
 
+    private record TbfKey(int flags, TbfSpec spec) {
+    }
+
+    /** tbf requests encoded once per (flags, spec); each device gets a copy with its ifindex. */
+    private final Map<TbfKey, MessageWriter> encodedTbf = new HashMap<>();
+
+    private MessageWriter encoded(int flags, TbfSpec t, int ifindex) {
+        MessageWriter m = encodedTbf.computeIfAbsent(new TbfKey(flags, t),
+                k -> codec.tbf(k.flags(), 0, TBF_HANDLE, Handle.ROOT, k.spec()));
+        return m.withU32At(Nl.HDRLEN + 4, ifindex);
+    }
+
     /** Requests that remove tunshape's root qdisc; none when the device has the default or a foreign one. */
     public List<Step> clearSteps(DeviceState d) {
         if (!isManaged(d.root())) {
@@ -259,8 +270,7 @@ public final class Shaper {
         } else {
             boolean sameRoot = n != null && n.handle().equals(b.handle()) && b.kind().equals(n.kind());
             if (!sameRoot) {
-                steps.add(new Step("put back root " + b.kind() + " " + b.handle(),
-                        TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.REPLACE, ix, b.handle(), Handle.ROOT, b.kind(), b.options())));
+                steps.add(new Step("put back root " + b.kind() + " " + b.handle(), rootAgain(ix, b)));
             } else if (!"htb".equals(b.kind()) && !java.util.Arrays.equals(b.options(), n.options())) {
                 steps.add(new Step("put back root " + b.kind() + " " + b.handle(),
                         TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.CHANGE, ix, b.handle(), Handle.ROOT, b.kind(), b.options())));
@@ -299,6 +309,19 @@ public final class Shaper {
                     LinkClient.txqueuelenMessage(ix, before.link().txqueuelen())));
         }
         return steps;
+    }
+
+    /**
+     * A request that installs a dumped root qdisc again. Options are sent back as dumped, except
+     * htb's: its dump says version 0x30011 where input must say 3, so it is encoded afresh.
+     */
+    private MessageWriter rootAgain(int ix, QdiscInfo b) {
+        if ("htb".equals(b.kind()) && b.options() != null) {
+            HtbKernel k = TcCodec.decodeHtb(b.options());
+            return codec.htb(TcClient.REPLACE, ix, b.handle(), Handle.ROOT,
+                    new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), List.of()));
+        }
+        return TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.REPLACE, ix, b.handle(), Handle.ROOT, b.kind(), b.options());
     }
 
     private static List<QdiscInfo> parentsFirst(List<QdiscInfo> classes, Handle root) {
@@ -342,6 +365,7 @@ public final class Shaper {
      */
     public List<List<String>> execute(List<Target> targets) {
         List<List<String>> kernelWarnings = new ArrayList<>();
+        boolean sentAny = false;
         for (int i = 0; i < targets.size(); i++) {
             Target t = targets.get(i);
             List<String> w = new ArrayList<>();
@@ -349,6 +373,7 @@ public final class Shaper {
             for (Step s : t.steps()) {
                 try {
                     Ack ack = tc.send(s.message());
+                    sentAny = true;
                     w.addAll(ack.warnings());
                 } catch (NetlinkException e) {
                     if (s.toleratesMissing() && (e.errno() == io.tunshape.sys.Errno.ENOENT
@@ -356,7 +381,7 @@ public final class Shaper {
                         continue;
                     }
                     List<String> failures = rollback(targets.subList(0, i + 1));
-                    throw new ShapeException(t.before().link().name(), s.what(), e, failures);
+                    throw new ShapeException(t.before().link().name(), s.what(), e, failures, sentAny);
                 }
             }
         }

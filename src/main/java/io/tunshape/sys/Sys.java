@@ -103,6 +103,30 @@ public final class Sys {
         }
     }
 
+    /** ioctl with a pointer to {@code arg} (read and written back by the kernel). */
+    public static void ioctl(Fd fd, long request, byte[] arg) {
+        int n = fd.acquire();
+        try {
+            LibCVarargs.INSTANCE.ioctl(n, request, arg);
+        } catch (LastErrorException e) {
+            throw new NativeException("ioctl(0x" + Long.toHexString(request) + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** ioctl with an integer argument passed by value. */
+    public static void ioctl(Fd fd, long request, long arg) {
+        int n = fd.acquire();
+        try {
+            LibCVarargs.INSTANCE.ioctl(n, request, arg);
+        } catch (LastErrorException e) {
+            throw new NativeException("ioctl(0x" + Long.toHexString(request) + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
     /** Moves the calling thread into the namespace {@code nsFd} refers to. */
     public static void setns(Fd nsFd, int nstype) {
         int n = nsFd.acquire();

@@ -33,12 +33,21 @@ public final class TcCodec {
         m.u8(cellLog).u8(Tc.LINKLAYER_ETHERNET).u16(overhead).u16(0xFFFF).u16(mpu).u32(rate.u32());
     }
 
+    private record TableKey(long rate, int mtu, int mpu) {
+    }
+
+    /** Rate tables by (rate, mtu, mpu): shaping many devices alike computes each once. */
+    private final java.util.Map<TableKey, byte[]> tables = new java.util.concurrent.ConcurrentHashMap<>();
+
     private void table(MessageWriter m, int attr, Rate rate, int mtu, int mpu) {
-        int at = m.beginAttr(attr);
-        for (long t : psched.rateTable(rate.u32(), mtu, mpu)) {
-            m.u32(t);
-        }
-        m.endNest(at);
+        byte[] t = tables.computeIfAbsent(new TableKey(rate.u32(), mtu, mpu), k -> {
+            ByteBuffer b = ByteBuffer.allocate(256 * 4).order(ByteOrder.nativeOrder());
+            for (long v : psched.rateTable(k.rate(), k.mtu(), k.mpu())) {
+                b.putInt((int) v);
+            }
+            return b.array();
+        });
+        m.attr(attr, t);
     }
 
     /** RTM_NEWQDISC for a tbf. */

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Shape N tun devices in one namespace four ways and print the wall time of each:
+#   tunshape (one command naming all N, JVM start included), tc -batch, pyroute2, a loop of tc.
+# Also prints tunshape's in-process time (-v) for N devices and for one, and the marginal
+# in-process cost per device: (t_N - t_1) / (N - 1).
+# Usage (as root): bench/shape-1000.sh [N]     needs: iproute2, python3-pyroute2, a built jar
+set -euo pipefail
+N=${1:-1000}
+top=$(cd "$(dirname "$0")/.." && pwd)
+jar="$top/target/tunshape.jar"
+[ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
+NS=tsbench$$
+cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -f "/tmp/$NS".*; }
+trap cleanup EXIT INT TERM
+ip netns add "$NS"
+for i in $(seq 0 $((N - 1))); do echo "tuntap add dev t$i mode tun"; done > "/tmp/$NS.mk"
+ip -n "$NS" -batch "/tmp/$NS.mk"
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l | awk '{printf "%.3f", $1}'; }
+reset() { # back to the kernel default on every device
+    for i in $(seq 0 $((N - 1))); do echo "qdisc del dev t$i root"; done > "/tmp/$NS.del"
+    ip netns exec "$NS" tc -force -batch "/tmp/$NS.del" 2>/dev/null || true
+}
+check() { # every device must hold a tbf at the rate
+    local n
+    n=$(ip netns exec "$NS" tc qdisc show | grep -c "qdisc tbf .* rate 1Mbit" || true)
+    [ "$n" -eq "$N" ] || { echo "check failed: $n of $N devices shaped" >&2; exit 1; }
+}
+java_opts="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto"
+
+reset
+t0=$(now); java $java_opts -jar "$jar" --netns "$NS" apply 't*' --rate 1mbit --latency 100ms >/dev/null; t1=$(now)
+check; tunshape_all=$(secs "$t0" "$t1")
+inproc() { # median of 5 runs of tunshape's in-process time (ms); $1 = "reset" to start each from the default
+    local runs=() v
+    for _ in 1 2 3 4 5; do
+        [ "$1" = reset ] && reset
+        v=$(java $java_opts -jar "$jar" -v --netns "$NS" apply "${@:2}" --rate 1mbit --latency 100ms 2>&1 >/dev/null \
+            | sed -n 's/.* \([0-9.]*\) ms in-process.*/\1/p')
+        runs+=("$v")
+    done
+    printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p
+}
+inproc_n=$(inproc keep 't*')
+inproc_n_changed=$(inproc reset 't*')
+inproc_1=$(inproc reset t0)
+
+reset
+for i in $(seq 0 $((N - 1))); do echo "qdisc replace dev t$i root handle 7473: tbf rate 1mbit burst 1500 latency 100ms"; done > "/tmp/$NS.tc"
+t0=$(now); ip netns exec "$NS" tc -batch "/tmp/$NS.tc"; t1=$(now)
+check; tcbatch=$(secs "$t0" "$t1")
+
+reset
+cat > "/tmp/$NS.py" <<PY
+from pyroute2 import NetNS
+ns = NetNS("$NS")
+for link in ns.get_links():
+    name = link.get_attr("IFLA_IFNAME")
+    if name.startswith("t"):
+        ns.tc("replace", "tbf", link["index"], 0x74730000, rate="1mbit", burst=1500, latency="100ms")
+ns.close()
+PY
+t0=$(now); /usr/bin/python3 "/tmp/$NS.py"; t1=$(now)
+check; pyroute2=$(secs "$t0" "$t1")
+
+reset
+t0=$(now)
+for i in $(seq 0 $((N - 1))); do ip netns exec "$NS" tc qdisc replace dev "t$i" root handle 7473: tbf rate 1mbit burst 1500 latency 100ms; done
+t1=$(now)
+check; tcloop=$(secs "$t0" "$t1")
+
+per_dev=$(echo "($inproc_n_changed - $inproc_1) * 1000 / ($N - 1)" | bc -l | awk '{printf "%.1f", $1}')
+tc_per_dev=$(echo "$tcbatch * 1000000 / $N" | bc -l | awk '{printf "%.1f", $1}')
+echo "devices: $N"
+echo "tunshape apply (one command, JVM start included): ${tunshape_all} s"
+echo "tunshape in-process (median of 5), all changed: ${inproc_n_changed} ms; all unchanged: ${inproc_n} ms; one device: ${inproc_1} ms"
+echo "tunshape marginal in-process cost per device: ${per_dev} us"
+echo "tc -batch: ${tcbatch} s (${tc_per_dev} us per device)"
+echo "pyroute2: ${pyroute2} s"
+echo "loop of tc processes: ${tcloop} s"

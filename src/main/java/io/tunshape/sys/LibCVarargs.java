@@ -1,0 +1,14 @@
+package io.tunshape.sys;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+
+/** libc calls that are variadic (ioctl) and so cannot be direct-mapped: a fixed signature per use. */
+interface LibCVarargs extends Library {
+    LibCVarargs INSTANCE = Native.load("c", LibCVarargs.class);
+
+    int ioctl(int fd, long request, byte[] arg) throws LastErrorException;
+
+    int ioctl(int fd, long request, long arg) throws LastErrorException;
+}
