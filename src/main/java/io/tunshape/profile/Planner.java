@@ -81,14 +81,23 @@ public final class Planner {
         if (burst.bytes() > U32) {
             throw new PlanException("burst", burst.bytes() + " bytes does not fit the kernel's 32-bit field");
         }
-        if (!psched.fits(rate.bytesPerSecond(), burst.bytes())) {
-            throw new PlanException("burst", burst.bytes() + " bytes takes "
-                    + Duration.format(rate.microsFor(burst.bytes())) + " to send at " + rate
-                    + "; the kernel's bucket holds at most " + Duration.format(psched.maxMicros())
-                    + " (32-bit ticks). Use a burst below "
-                    + (long) Math.floor(psched.maxMicros() * rate.bytesPerSecond() / 1e6) + "b");
+        boolean htb = qdisc.equals("htb");
+        long maxBucket = (long) Math.floor(psched.maxMicros() * rate.bytesPerSecond() / 1e6);
+        String bucketNote = null;
+        if (htb && !psched.fits(rate.bytesPerSecond(), burst.bytes())) {
+            // htb keeps its bucket in 32-bit ticks (tbf keeps bytes and recomputes in 64-bit ns)
+            if (r.burst() != null) {
+                throw new PlanException("burst", burst.bytes() + " bytes takes "
+                        + Duration.format(rate.microsFor(burst.bytes())) + " to send at " + rate
+                        + "; htb's bucket holds at most " + String.format(java.util.Locale.ROOT, "%.1f s",
+                        psched.maxMicros() / 1e6) + " of traffic (32-bit ticks of 64 ns). Use a burst of at most "
+                        + maxBucket + "b, or tbf");
+            }
+            burst = Size.of(maxBucket);
+            bucketNote = "htb's bucket holds at most " + String.format(java.util.Locale.ROOT, "%.1f s",
+                    psched.maxMicros() / 1e6) + " of traffic (" + maxBucket + " bytes at " + rate + "), less than one "
+                    + "frame: frames still pass at the rate, each sent on credit";
         }
-
         Mode mode = r.mode();
         if (r.limit() != null && r.latency() != null) {
             throw new PlanException("limit", "give either a limit or a latency, not both");
@@ -144,7 +153,7 @@ public final class Planner {
         QdiscSpec spec;
         Size limitSize = Size.of(limit);
         String params;
-        if (qdisc.equals("tbf")) {
+        if (!htb) {
             if (r.ceil() != null) {
                 throw new PlanException("ceil", "only htb has a ceiling; use --qdisc htb");
             }
@@ -159,10 +168,8 @@ public final class Planner {
             Size cburst = burst;
             if (ceil.compareTo(rate) > 0 && r.burst() == null) {
                 cburst = Size.of(Math.max(frame, (long) Math.ceil(ceil.bytesPerSecond() * (BURST_MICROS / 1e6))));
-            }
-            if (!psched.fits(ceil.bytesPerSecond(), cburst.bytes())) {
-                throw new PlanException("burst", cburst.bytes() + " bytes at the ceiling " + ceil + " overflows the "
-                        + "kernel's 32-bit ticks");
+                cburst = Size.of(Math.min(cburst.bytes(),
+                        (long) Math.floor(psched.maxMicros() * ceil.bytesPerSecond() / 1e6)));
             }
             long q = rate.bytesPerSecond() / HTB_R2Q;
             int quantum = (int) Math.max(frame, Math.min(q, HTB_MAX_QUANTUM));
@@ -203,7 +210,10 @@ public final class Planner {
                     + "frames at " + rate + " when the reader stalls; consider --txqueuelen "
                     + Math.max(2, (long) Math.ceil(rate.bytesPerSecond() * 2.0 / frame)));
         }
-        if (qdisc.equals("htb")) {
+        if (bucketNote != null) {
+            explain.add(bucketNote);
+        }
+        if (htb) {
             long q = rate.bytesPerSecond() / HTB_R2Q;
             if (q < frame) {
                 explain.add("htb quantum set to one full frame (" + frame + " bytes) instead of rate/r2q (" + q + ")");

@@ -246,7 +246,7 @@ class ApplyKernelTest {
             String[][] bad = {
                 {"--rate", "0bit"}, {"--rate", "7bit"}, {"--rate", "9600kbitz"}, {"--rate", "1mbit", "--limit", "0"},
                 {"--rate", "1mbit", "--burst", "1000"}, {"--rate", "1mbit", "--burst", "10k", "--limit", "5k"},
-                {"--rate", "9600bit", "--burst", "1mb"}, {"--rate", "1mbit", "--latency", "1s", "--limit", "1m"},
+                {"--rate", "9600bit", "--qdisc", "htb", "--burst", "1mb"}, {"--rate", "1mbit", "--latency", "1s", "--limit", "1m"},
                 {"--rate", "1mbit", "--qdisc", "sfq"}, {"--rate", "1mbit", "--txqueuelen", "0"},
                 {"--rate", "1mbit", "--qdisc", "htb", "--ceil", "500kbit"}, {"--rate", "1mbit", "--overhead", "70000"},
             };

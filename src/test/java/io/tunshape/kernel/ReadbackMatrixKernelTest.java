@@ -32,6 +32,7 @@ class ReadbackMatrixKernelTest {
     static Stream<String> cases() {
         return Stream.of(
                 // tbf on tun
+                "tun --rate 8bit --latency 60s",
                 "tun --rate 300bit --latency 5s",
                 "tun --rate 1200bit --limit 20k",
                 "tun --rate 9600bit",
@@ -51,12 +52,15 @@ class ReadbackMatrixKernelTest {
                 "tun --rate 40gbit --burst 1mb --latency 10ms",
                 "tun --rate 1000kbps --limit 200k",
                 "tun --rate 1kibit --latency 20s",
+                "tun --rate 100gbit --limit 64mb",
                 // tbf on tap (14-byte link header)
                 "tap --rate 1200bit --latency 30s",
                 "tap --rate 19200bit --burst 1600 --limit 100k",
                 "tap --rate 1mbit --burst 10k --latency 50ms --overhead 14",
                 "tap --rate 1gbit --burst 256k --latency 10ms",
                 // htb
+                "tun --qdisc htb --rate 8bit --latency 60s",
+                "tun --qdisc htb --rate 100gbit --limit 64mb",
                 "tun --qdisc htb --rate 300bit --latency 10s",
                 "tun --qdisc htb --rate 1200bit --limit 20k --overhead 12 --mpu 64",
                 "tun --qdisc htb --rate 9600bit",

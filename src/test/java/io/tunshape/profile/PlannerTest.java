@@ -1,0 +1,138 @@
+package io.tunshape.profile;
+
+import io.tunshape.tc.Duration;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbSpec;
+import io.tunshape.tc.Psched;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.Size;
+import io.tunshape.tc.TbfSpec;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class PlannerTest {
+    private final Planner planner = new Planner(Psched.DEFAULT, 212992);
+    private static final Device TUN = new Device("tun0", 1500, 0, 500);
+    private static final Device TAP = new Device("tap0", 1500, 14, 1000);
+
+    private static ShapingRequest req(String qdisc, String rate, String burst, String limit, String latency, Mode mode) {
+        return new ShapingRequest(qdisc, Rate.parse(rate), rate, null, burst == null ? null : Size.parse(burst),
+                limit == null ? null : Size.parse(limit), latency == null ? null : Duration.parse(latency), mode, 1, 0,
+                0, null);
+    }
+
+    @Test
+    void defaultBurstIsOneFrameAtSlowRatesAndOneMillisecondAtFastOnes() {
+        assertEquals(1500, ((TbfSpec) planner.plan(req("tbf", "9600bit", null, null, "2s", null), TUN).qdisc()).burst().bytes());
+        assertEquals(1514, ((TbfSpec) planner.plan(req("tbf", "9600bit", null, null, "2s", null), TAP).qdisc()).burst().bytes());
+        assertEquals(125_000, ((TbfSpec) planner.plan(req("tbf", "1gbit", null, null, "2ms", null), TUN).qdisc()).burst()
+                .bytes());
+    }
+
+    @Test
+    void latencyModeUsesTcsLimitFormula() {
+        TbfSpec t = (TbfSpec) planner.plan(req("tbf", "9600bit", "1600", null, "2s", null), TUN).qdisc();
+        assertEquals(4000, t.limit().bytes()); // facts example A: 1200 * 2 + 1600
+    }
+
+    @Test
+    void backpressureModeHoldsTheSendersBuffers() {
+        Plan p = planner.plan(req("tbf", "1mbit", null, null, null, null), TUN);
+        assertEquals(212992 + 1500, ((TbfSpec) p.qdisc()).limit().bytes());
+        assertTrue(p.explanation().stream().anyMatch(s -> s.contains("blocks when the queue is full")), p.explanation().toString());
+        ShapingRequest three = new ShapingRequest("tbf", Rate.parse("1mbit"), "1mbit", null, null, null, null,
+                Mode.BACKPRESSURE, 3, 0, 0, null);
+        assertEquals(3 * 212992 + 1500, ((TbfSpec) planner.plan(three, TUN).qdisc()).limit().bytes());
+    }
+
+    @Test
+    void aSmallLimitIsExplainedAsSilentLoss() {
+        Plan p = planner.plan(req("tbf", "1mbit", null, "64k", null, null), TUN);
+        assertTrue(p.explanation().stream().anyMatch(s -> s.contains("drops, silently")), p.explanation().toString());
+    }
+
+    @Test
+    void slowBackpressureWarnsOfTheDelay() {
+        Plan p = planner.plan(req("tbf", "9600bit", null, null, null, null), TUN);
+        assertTrue(p.warnings().stream().anyMatch(w -> w.contains("2min 59s") && w.contains("SO_SNDBUF")), p.warnings().toString());
+        assertTrue(p.warnings().stream().anyMatch(w -> w.contains("txqueuelen 500")), p.warnings().toString());
+        assertFalse(planner.plan(req("tbf", "100mbit", null, null, null, null), TUN).warnings().stream()
+                .anyMatch(w -> w.contains("txqueuelen")));
+    }
+
+    @Test
+    void aRateThatIsNotWholeBytesIsReported() {
+        Plan p = planner.plan(req("tbf", "300bit", null, null, "10s", null), TUN);
+        assertTrue(p.warnings().stream().anyMatch(w -> w.contains("296bit")), p.warnings().toString());
+    }
+
+    @Test
+    void htbHasOneClassWithQuantumAtLeastOneFrame() {
+        HtbSpec h = (HtbSpec) planner.plan(req("htb", "9600bit", null, null, "2s", null), TAP).qdisc();
+        HtbClassSpec c = h.classes().get(0);
+        assertEquals(1, h.defaultMinor());
+        assertEquals(1514, c.quantum());
+        assertEquals(c.rate(), c.ceil());
+        assertEquals(1200 * 2 + 1514, c.limit().bytes());
+        HtbClassSpec fast = ((HtbSpec) planner.plan(req("htb", "1gbit", null, null, "1ms", null), TAP).qdisc()).classes().get(0);
+        assertEquals(200_000, fast.quantum(), "capped where htb would warn");
+        HtbClassSpec mid = ((HtbSpec) planner.plan(req("htb", "1mbit", null, null, "1s", null), TAP).qdisc()).classes().get(0);
+        assertEquals(12_500, mid.quantum(), "rate / r2q in between");
+    }
+
+    @Test
+    void valuesThatBreakTrafficAreRefusedWithTheFieldNamed() {
+        assertEquals("rate", assertThrows(PlanException.class,
+                () -> planner.plan(req("tbf", "7bit", null, null, "1s", null), TUN)).field());
+        assertEquals("limit", assertThrows(PlanException.class,
+                () -> planner.plan(req("tbf", "1mbit", null, "0", null, null), TUN)).field());
+        PlanException burst = assertThrows(PlanException.class,
+                () -> planner.plan(req("tbf", "1mbit", "1513", "100k", null, null), TAP));
+        assertEquals("burst", burst.field());
+        assertTrue(burst.getMessage().contains("1514"), burst.getMessage());
+        assertEquals("limit", assertThrows(PlanException.class,
+                () -> planner.plan(req("tbf", "1mbit", "10k", "5k", null, null), TUN)).field());
+        PlanException ticks = assertThrows(PlanException.class,
+                () -> planner.plan(req("htb", "9600bit", "1mb", "2mb", null, null), TUN));
+        assertTrue(ticks.getMessage().contains("274.9 s") && ticks.getMessage().contains("at most 329853b"), ticks.getMessage());
+        assertEquals("latency", assertThrows(PlanException.class,
+                () -> planner.plan(req("tbf", "1mbit", null, null, null, Mode.LATENCY), TUN)).field());
+        assertEquals("latency", assertThrows(PlanException.class,
+                () -> planner.plan(req("tbf", "1mbit", null, null, "1s", Mode.BACKPRESSURE), TUN)).field());
+        assertEquals("qdisc", assertThrows(PlanException.class,
+                () -> planner.plan(req("sfq", "1mbit", null, null, "1s", null), TUN)).field());
+        ShapingRequest lowCeil = new ShapingRequest("htb", Rate.parse("1mbit"), "1mbit", Rate.parse("500kbit"), null,
+                null, Duration.parse("1s"), null, 1, 0, 0, null);
+        assertEquals("ceil", assertThrows(PlanException.class, () -> planner.plan(lowCeil, TUN)).field());
+        ShapingRequest txq = new ShapingRequest("tbf", Rate.parse("1mbit"), "1mbit", null, null, null,
+                Duration.parse("1s"), null, 1, 0, 0, 0L);
+        assertEquals("txqueuelen", assertThrows(PlanException.class, () -> planner.plan(txq, TUN)).field());
+    }
+
+    @Test
+    void tbfKeepsAFullFrameBucketEvenWhenItTakesLongerThanTheTickRange() {
+        // 8 bit/s: one frame is 1500 s of tokens; tbf's BURST is bytes and the kernel computes in 64-bit ns
+        TbfSpec t = (TbfSpec) planner.plan(req("tbf", "8bit", null, null, "3600s", null), TUN).qdisc();
+        assertEquals(1500, t.burst().bytes());
+        Plan h = planner.plan(req("htb", "8bit", null, null, "3600s", null), TUN);
+        assertEquals(274, ((HtbSpec) h.qdisc()).classes().get(0).burst().bytes());
+        assertTrue(h.explanation().stream().anyMatch(s -> s.contains("less than one frame")), h.explanation().toString());
+    }
+
+    @Test
+    void everyRateFromEightBitsToOneHundredGigabitsPlans() {
+        for (String r : new String[] {"8bit", "300bit", "9600bit", "1mbit", "1gbit", "34gbit", "35gbit", "40gbit",
+            "100gbit"}) {
+            TbfSpec t = (TbfSpec) planner.plan(req("tbf", r, null, null, "10ms", null), TUN).qdisc();
+            assertTrue(t.burst().bytes() >= 1500, r);
+            HtbSpec h = (HtbSpec) planner.plan(req("htb", r, null, null, "10ms", null), TUN).qdisc();
+            HtbClassSpec c = h.classes().get(0);
+            long ticks = Psched.DEFAULT.exactTicks(c.rate().bytesPerSecond(), c.burst().bytes());
+            assertTrue(ticks > 0 && ticks <= Psched.MAX_TICKS, r + ": htb's bucket fits its 32-bit ticks");
+        }
+    }
+}
