@@ -81,13 +81,7 @@ public final class LinkClient {
                 (int) a.u32Or(IFLA_MTU, 0), a.u32Or(IFLA_TXQLEN, 0), txDropped, txPackets, txBytes);
     }
 
-    /** Sets the device's txqueuelen (tun's ring size): the bytes `ip link set dev X txqueuelen N` sends. */
-    public void setTxqueuelen(int index, long txqueuelen) {
-        MessageWriter m = ifinfomsg(RTM_NEWLINK, Nl.F_REQUEST | Nl.F_ACK, index);
-        m.attrU32(IFLA_TXQLEN, txqueuelen);
-        sock.request(m);
-    }
-
+    /** Sets the device's txqueuelen (tun's ring): the bytes `ip link set dev X txqueuelen N` sends. */
     public static MessageWriter txqueuelenMessage(int index, long txqueuelen) {
         return ifinfomsg(RTM_NEWLINK, Nl.F_REQUEST | Nl.F_ACK, index).attrU32(IFLA_TXQLEN, txqueuelen);
     }

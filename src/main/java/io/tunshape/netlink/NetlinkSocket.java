@@ -7,7 +7,6 @@ import io.tunshape.sys.Sys;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -219,9 +218,5 @@ public final class NetlinkSocket implements AutoCloseable {
     @Override
     public void close() {
         fd.close();
-    }
-
-    static String utf8(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
     }
 }

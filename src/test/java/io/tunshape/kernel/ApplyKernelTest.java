@@ -374,6 +374,19 @@ class ApplyKernelTest {
     }
 
     @Test
+    void aTbfBucketLongerThanTheTickRangeIsKeptAndStaysIdempotent() {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("t0");
+            // 1 MiB at 9600 bit/s is 14 minutes of tokens: the dump's 32-bit tick field wraps, the bucket does not
+            CliRun r = CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "9600bit", "--burst", "1mb", "--limit", "2mb");
+            assertEquals(0, r.status(), r.toString());
+            CliRun again = CliRun.of("--netns", ns.name(), "--json", "apply", "t0", "--rate", "9600bit", "--burst", "1mb",
+                    "--limit", "2mb");
+            assertFalse(readJson(again.out()).get("changed").asBoolean(), again.out());
+        }
+    }
+
+    @Test
     void txqueuelenIsSetThroughNetlink() {
         try (KernelNs ns = KernelNs.create()) {
             ns.tun("t0");
