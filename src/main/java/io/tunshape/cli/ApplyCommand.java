@@ -3,6 +3,7 @@ package io.tunshape.cli;
 import io.tunshape.profile.Mode;
 import io.tunshape.profile.PlanException;
 import io.tunshape.profile.Planner;
+import io.tunshape.profile.ProfileLoader;
 import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
@@ -48,7 +49,12 @@ public final class ApplyCommand implements Callable<Integer> {
             description = "Interface names, or quoted globs over the namespace's tun/tap devices ('tap*').")
     List<String> ifaces;
 
-    @Option(names = "--rate", required = true, paramLabel = "RATE",
+    @Option(names = {"-p", "--profile"}, paramLabel = "PROFILE",
+            description = "A link profile: a name on the profile path (tunshape profiles list) or a YAML file. "
+                    + "Replaces --rate and the options after it.")
+    String profile;
+
+    @Option(names = "--rate", paramLabel = "RATE",
             description = "The backend's payload rate, in tc's units: 9600bit, 1.2kbit, 10mbit, 1gbit; "
                     + "bps/kbps/mbps mean BYTES per second.")
     String rate;
@@ -106,7 +112,25 @@ public final class ApplyCommand implements Callable<Integer> {
         }
     }
 
-    ShapingRequest request() {
+    ShapingRequest request(Planner planner) {
+        if (profile != null) {
+            List<String> given = new java.util.ArrayList<>();
+            for (String o : new String[] {"--rate", "--ceil", "--burst", "--latency", "--limit", "--mode", "--senders",
+                "--qdisc", "--overhead", "--mpu", "--txqueuelen"}) {
+                if (spec.commandLine().getParseResult().hasMatchedOption(o)) {
+                    given.add(o);
+                }
+            }
+            if (!given.isEmpty()) {
+                throw new PlanException("--profile", "give either a profile or " + String.join(", ", given)
+                        + ", not both; a profile sets them all");
+            }
+            return new ProfileLoader(ProfileLoader.defaultPath(), planner).load(profile).request();
+        }
+        if (rate == null) {
+            throw new PlanException("--rate", "missing; give --rate RATE (the backend's payload rate, e.g. 9600bit) "
+                    + "or --profile PROFILE");
+        }
         if (senders < 1) {
             throw new PlanException("--senders", senders + " is out of range; accepted: 1 or more");
         }
@@ -123,9 +147,9 @@ public final class ApplyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ShapingRequest req = request();
         Psched psched = Psched.system();
         Planner planner = new Planner(psched, Planner.systemWmemDefault());
+        ShapingRequest req = request(planner);
         TcCodec codec = new TcCodec(psched);
         List<Result> results;
         long t0 = System.nanoTime();

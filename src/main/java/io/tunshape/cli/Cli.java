@@ -3,6 +3,7 @@ package io.tunshape.cli;
 import io.tunshape.netlink.NetlinkException;
 import io.tunshape.netlink.Netns;
 import io.tunshape.profile.PlanException;
+import io.tunshape.profile.ProfileException;
 import io.tunshape.shape.NoSuchInterfaceException;
 import io.tunshape.shape.ShapeException;
 import io.tunshape.sys.Errno;
@@ -49,7 +50,10 @@ public final class Cli {
         boolean verbose = TunshapeCommand.verbose(cl);
         int code;
         String msg;
-        if (ex instanceof PlanException || ex instanceof UnitException) {
+        if (ex instanceof ProfileException) {
+            code = ExitCodes.USAGE;
+            msg = ex.getMessage() + (cl.getCommand() instanceof ApplyCommand ? "; nothing was changed" : "");
+        } else if (ex instanceof PlanException || ex instanceof UnitException) {
             code = ExitCodes.USAGE;
             msg = ex.getMessage() + "; nothing was changed";
         } else if (ex instanceof NoSuchInterfaceException || ex instanceof Netns.NoSuchNamespaceException) {

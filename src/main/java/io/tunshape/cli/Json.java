@@ -11,6 +11,7 @@ import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Stats;
 import io.tunshape.tc.TbfSpec;
+import io.tunshape.tc.U32Filter;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -126,6 +127,11 @@ final class Json {
             for (HtbClassSpec c : h.classes()) {
                 g.writeStartObject();
                 g.writeStringField("classid", Handle.of(v.handle().major(), c.minor()).toString());
+                if (c.name() != null) {
+                    g.writeStringField("name", c.name());
+                }
+                g.writeStringField("parent", c.parentMinor() == 0 ? v.handle().toString()
+                        : Handle.of(v.handle().major(), c.parentMinor()).toString());
                 g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
                 g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());
                 g.writeNumberField("burst_bytes", c.burst().bytes());
@@ -142,6 +148,25 @@ final class Json {
                     g.writeFieldName("stats");
                     stats(g, cs);
                 }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("filters");
+            for (U32Filter f : h.filters()) {
+                g.writeStartObject();
+                g.writeNumberField("prio", f.prio());
+                g.writeStringField("protocol", f.protocol() == U32Filter.ETH_P_IP ? "ip"
+                        : f.protocol() == U32Filter.ETH_P_IPV6 ? "ipv6" : Integer.toString(f.protocol()));
+                g.writeStringField("classid", Handle.of(v.handle().major(), f.classMinor()).toString());
+                g.writeArrayFieldStart("match");
+                for (U32Filter.Key k : f.keys()) {
+                    g.writeStartObject();
+                    g.writeNumberField("offset", k.offset());
+                    g.writeStringField("mask", String.format("0x%08x", k.mask()));
+                    g.writeStringField("value", String.format("0x%08x", k.value()));
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
                 g.writeEndObject();
             }
             g.writeEndArray();

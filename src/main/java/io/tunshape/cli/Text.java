@@ -8,6 +8,7 @@ import io.tunshape.tc.Handle;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.Stats;
 import io.tunshape.tc.TbfSpec;
+import io.tunshape.tc.U32Filter;
 
 import java.io.PrintWriter;
 import java.util.List;
@@ -39,6 +40,8 @@ final class Text {
 
     static String htbClass(QdiscView v, HtbClassSpec c) {
         StringBuilder b = new StringBuilder("class ").append(Handle.of(v.handle().major(), c.minor()))
+                .append(c.name() != null ? " (" + c.name() + ")" : "")
+                .append(c.parentMinor() != 0 ? " parent " + Handle.of(v.handle().major(), c.parentMinor()) : "")
                 .append(" rate ").append(c.rate()).append(" ceil ").append(c.ceil()).append(" burst ")
                 .append(c.burst().bytes()).append("b cburst ").append(c.cburst().bytes()).append("b prio ")
                 .append(c.prio()).append(" quantum ").append(c.quantum());
@@ -55,6 +58,17 @@ final class Text {
         }
     }
 
+    static String filter(QdiscView v, U32Filter f) {
+        StringBuilder b = new StringBuilder("filter prio ").append(f.prio()).append(' ')
+                .append(f.protocol() == U32Filter.ETH_P_IP ? "ip" : f.protocol() == U32Filter.ETH_P_IPV6 ? "ipv6"
+                        : String.format("0x%04x", f.protocol()))
+                .append(" u32 -> ").append(Handle.of(v.handle().major(), f.classMinor()));
+        for (U32Filter.Key k : f.keys()) {
+            b.append(String.format(" match %08x/%08x at %d", k.value(), k.mask(), k.offset()));
+        }
+        return b.toString();
+    }
+
     static String stats(Stats s) {
         return "sent " + s.bytes() + " bytes " + s.packets() + " pkt, backlog " + s.backlog() + "b " + s.qlen()
                 + "p, dropped " + s.drops() + ", overlimits " + s.overlimits();
@@ -67,6 +81,9 @@ final class Text {
             if (r.after() != null && r.after().htb() != null) {
                 for (HtbClassSpec c : r.after().htb().classes()) {
                     out.println("    " + htbClass(r.after(), c));
+                }
+                for (U32Filter f : r.after().htb().filters()) {
+                    out.println("    " + filter(r.after(), f));
                 }
             }
             if (r.changed()) {
@@ -118,6 +135,9 @@ final class Text {
                     if (cs != null) {
                         out.println("        " + stats(cs));
                     }
+                }
+                for (U32Filter f : v.htb().filters()) {
+                    out.println("    " + filter(v, f));
                 }
             }
         }

@@ -143,6 +143,11 @@ public final class MessageWriter {
         return m;
     }
 
+    /** The buffer being written, to patch a fixed header field in place. */
+    public ByteBuffer peek() {
+        return buf;
+    }
+
     public int length() {
         return buf.position();
     }

@@ -8,6 +8,7 @@ import io.tunshape.tc.QdiscSpec;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 import io.tunshape.tc.TbfSpec;
+import io.tunshape.tc.U32Filter;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -152,6 +153,7 @@ public final class Planner {
 
         QdiscSpec spec;
         Size limitSize = Size.of(limit);
+        List<String> explainClasses = new ArrayList<>();
         String params;
         if (!htb) {
             if (r.ceil() != null) {
@@ -171,13 +173,18 @@ public final class Planner {
                 cburst = Size.of(Math.min(cburst.bytes(),
                         (long) Math.floor(psched.maxMicros() * ceil.bytesPerSecond() / 1e6)));
             }
-            long q = rate.bytesPerSecond() / HTB_R2Q;
-            int quantum = (int) Math.max(frame, Math.min(q, HTB_MAX_QUANTUM));
-            HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, rate, ceil, burst, cburst, 0, quantum, r.overhead(),
-                    r.mpu(), limitSize);
-            spec = new HtbSpec(HTB_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
-            params = "htb, one class rate " + rate + " ceil " + ceil + " burst " + burst.bytes() + "b cburst "
-                    + cburst.bytes() + "b quantum " + quantum + "b, leaf bfifo limit " + limit + "b";
+            int quantum = quantum(rate, frame);
+            if (r.classes().isEmpty()) {
+                HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, rate, ceil, burst, cburst, 0, quantum, r.overhead(),
+                        r.mpu(), limitSize);
+                spec = new HtbSpec(HTB_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
+                params = "htb, one class rate " + rate + " ceil " + ceil + " burst " + burst.bytes() + "b cburst "
+                        + cburst.bytes() + "b quantum " + quantum + "b, leaf bfifo limit " + limit + "b";
+            } else {
+                spec = classes(r, rate, ceil, burst, cburst, quantum, frame, limit, mode, explainClasses);
+                params = "htb, link class rate " + rate + " burst " + burst.bytes() + "b with "
+                        + r.classes().size() + " priority classes";
+            }
         }
         if (r.overhead() != 0 || r.mpu() != 0) {
             params += ", overhead " + r.overhead() + "b mpu " + r.mpu() + "b per frame";
@@ -213,6 +220,7 @@ public final class Planner {
         if (bucketNote != null) {
             explain.add(bucketNote);
         }
+        explain.addAll(explainClasses);
         if (htb) {
             long q = rate.bytesPerSecond() / HTB_R2Q;
             if (q < frame) {
@@ -220,6 +228,93 @@ public final class Planner {
             }
         }
         return new Plan(spec, txq, explain, warnings);
+    }
+
+    private static int quantum(Rate rate, int frame) {
+        return (int) Math.max(frame, Math.min(rate.bytesPerSecond() / HTB_R2Q, HTB_MAX_QUANTUM));
+    }
+
+    /** First minor of the priority classes, under the link class {@link #HTB_CLASS}. */
+    public static final int FIRST_CLASS_MINOR = 0x10;
+
+    /**
+     * htb with priority classes: a link class at the link rate, one leaf class per profile class
+     * under it (ceil defaults to the link rate, so idle bandwidth is lent), each with a bfifo, and
+     * u32 filters (IPv4 and IPv6) that send matching traffic to its class.
+     */
+    private HtbSpec classes(ShapingRequest r, Rate rate, Rate ceil, Size burst, Size cburst, int quantum, int frame,
+                            long limit, Mode mode, List<String> explain) {
+        List<HtbClassSpec> out = new ArrayList<>();
+        List<U32Filter> filters = new ArrayList<>();
+        out.add(new HtbClassSpec(HTB_CLASS, 0, rate, ceil, burst, cburst, 0, quantum, r.overhead(), r.mpu(), null,
+                "link"));
+        int dflt = 0;
+        int prio = 1;
+        for (int i = 0; i < r.classes().size(); i++) {
+            Profile.ClassDef c = r.classes().get(i);
+            int minor = FIRST_CLASS_MINOR + i;
+            Rate cceil = c.ceil() != null ? c.ceil() : ceil;
+            long maxBurst = (long) Math.floor(psched.maxMicros() * c.rate().bytesPerSecond() / 1e6);
+            Size cb = Size.of(Math.min(Math.max(burst.bytes(), frame), Math.max(1, maxBurst)));
+            long maxCburst = (long) Math.floor(psched.maxMicros() * cceil.bytesPerSecond() / 1e6);
+            Size ccb = Size.of(Math.min(Math.max(cburst.bytes(), frame), Math.max(1, maxCburst)));
+            long climit = limit;
+            if (mode == Mode.LATENCY && r.latency() != null) {
+                climit = c.rate().bytesPerSecond() * r.latency().micros() / 1_000_000 + cb.bytes();
+            }
+            int q = c.quantum() != null ? c.quantum() : quantum(c.rate(), frame);
+            out.add(new HtbClassSpec(minor, HTB_CLASS, c.rate(), cceil, cb, ccb, c.prio(), q, r.overhead(), r.mpu(),
+                    Size.of(climit), c.name()));
+            if (c.isDefault()) {
+                dflt = minor;
+            }
+            if (c.match() != null) {
+                filters.add(new U32Filter(prio++, U32Filter.ETH_P_IP, keys(c.match(), false), minor));
+                filters.add(new U32Filter(prio++, U32Filter.ETH_P_IPV6, keys(c.match(), true), minor));
+            }
+            explain.add("class " + c.name() + " (" + Integer.toHexString(minor) + "): rate " + c.rate() + " ceil "
+                    + cceil + " prio " + c.prio() + ", queue " + climit + " bytes"
+                    + (c.isDefault() ? ", takes unmatched traffic" : ", takes " + describe(c.match())));
+        }
+        return new HtbSpec(dflt, HTB_R2Q, HTB_DIRECT_QLEN, out, filters);
+    }
+
+    /** u32 keys for a match: offsets from the IP header (IPv6 without extension headers). */
+    static List<U32Filter.Key> keys(Profile.Match m, boolean v6) {
+        List<U32Filter.Key> k = new ArrayList<>();
+        if (m.dscp() != null) {
+            k.add(v6 ? new U32Filter.Key(0x0fc00000L, (long) m.dscp() << 22, 0)
+                    : new U32Filter.Key(0x00fc0000L, (long) m.dscp() << 18, 0));
+        }
+        if (m.protocol() != null) {
+            k.add(v6 ? new U32Filter.Key(0x0000ff00L, (long) m.protocol() << 8, 4)
+                    : new U32Filter.Key(0x00ff0000L, (long) m.protocol() << 16, 8));
+        }
+        int l4 = v6 ? 40 : 20;
+        if (m.sport() != null) {
+            k.add(new U32Filter.Key(0xffff0000L, (long) m.sport() << 16, l4));
+        }
+        if (m.dport() != null) {
+            k.add(new U32Filter.Key(0x0000ffffL, m.dport(), l4));
+        }
+        return k;
+    }
+
+    private static String describe(Profile.Match m) {
+        List<String> w = new ArrayList<>();
+        if (m.dscp() != null) {
+            w.add("DSCP " + m.dscp());
+        }
+        if (m.protocol() != null) {
+            w.add("protocol " + m.protocol());
+        }
+        if (m.sport() != null) {
+            w.add("source port " + m.sport());
+        }
+        if (m.dport() != null) {
+            w.add("destination port " + m.dport());
+        }
+        return String.join(", ", w);
     }
 
     private static String text(ShapingRequest r) {

@@ -4,10 +4,22 @@ import io.tunshape.tc.Duration;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 
+import java.util.List;
+
 /**
  * What a user asked for, before it is fitted to a device: from command-line flags or a profile.
  * Null means "derive it". {@code rateText} keeps the words the rate was given in, for messages.
  */
 public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
-                             Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen) {
+                             Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
+                             List<Profile.ClassDef> classes) {
+    public ShapingRequest {
+        classes = classes == null ? List.of() : List.copyOf(classes);
+    }
+
+    /** A request without priority classes (the command line's). */
+    public ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
+                          Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen) {
+        this(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu, txqueuelen, List.of());
+    }
 }

@@ -2,17 +2,24 @@ package io.tunshape.shape;
 
 import io.tunshape.link.LinkInfo;
 import io.tunshape.tc.QdiscInfo;
+import io.tunshape.tc.U32Filter;
 
 import java.util.List;
 
 /**
  * What one device holds now: the link, its root qdisc (null for the kernel default), and, under an
- * htb root, its classes and their leaf qdiscs. Kept so that a failed change can be put back.
+ * htb root, its classes, their leaf qdiscs and its u32 filters. Kept so that a failed change can be put back.
  */
-public record DeviceState(LinkInfo link, QdiscInfo root, List<QdiscInfo> classes, List<QdiscInfo> children) {
+public record DeviceState(LinkInfo link, QdiscInfo root, List<QdiscInfo> classes, List<QdiscInfo> children,
+                          List<U32Filter> filters) {
     public DeviceState {
         classes = List.copyOf(classes);
         children = List.copyOf(children);
+        filters = List.copyOf(filters);
+    }
+
+    public DeviceState(LinkInfo link, QdiscInfo root, List<QdiscInfo> classes, List<QdiscInfo> children) {
+        this(link, root, classes, children, List.of());
     }
 
     public boolean isDefault() {

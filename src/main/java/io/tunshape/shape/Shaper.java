@@ -19,6 +19,7 @@ import io.tunshape.tc.Tc;
 import io.tunshape.tc.TbfSpec;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
+import io.tunshape.tc.U32Filter;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -87,10 +88,12 @@ public final class Shaper {
         QdiscInfo root = s.roots().get(link.index());
         List<QdiscInfo> classes = List.of();
         List<QdiscInfo> children = s.children().getOrDefault(link.index(), List.of());
+        List<U32Filter> filters = List.of();
         if (root != null && "htb".equals(root.kind())) {
             classes = tc.classes(link.index());
+            filters = tc.u32Filters(link.index(), root.handle());
         }
-        return new DeviceState(link, root, classes, children);
+        return new DeviceState(link, root, classes, children, filters);
     }
 
     /** The state of one device now, read afresh. */
@@ -120,7 +123,9 @@ public final class Shaper {
             } else if ("htb".equals(r.kind()) && r.options() != null) {
                 HtbKernel k = TcCodec.decodeHtb(r.options());
                 List<HtbClassSpec> cls = new ArrayList<>();
-                for (QdiscInfo c : d.classes()) {
+                List<QdiscInfo> sorted = new ArrayList<>(d.classes());
+                sorted.sort(java.util.Comparator.comparingLong(c -> c.handle().value()));
+                for (QdiscInfo c : sorted) {
                     if (c.options() == null || c.handle().major() != r.handle().major()) {
                         continue;
                     }
@@ -130,10 +135,13 @@ public final class Shaper {
                             leafLimit = TcCodec.decodeFifoLimit(ch.options());
                         }
                     }
-                    cls.add(codec.toSpec(c.handle().minor(), TcCodec.decodeHtbClass(c.options()), leafLimit));
+                    Handle parent = parentOf(c, r.handle());
+                    int parentMinor = parent.equals(r.handle()) ? 0 : parent.minor();
+                    cls.add(codec.toSpec(c.handle().minor(), parentMinor, TcCodec.decodeHtbClass(c.options()),
+                            leafLimit));
                     classStats.put(c.handle().minor(), c.stats());
                 }
-                htb = new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), cls);
+                htb = new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), cls, d.filters());
             }
         } catch (RuntimeException e) {
             // options the decoder does not understand: show the kind and counters only
@@ -174,65 +182,125 @@ public final class Shaper {
                 steps.add(new Step("change tbf " + TBF_HANDLE + " in place", encoded(TcClient.CHANGE, t, ix)));
             }
         } else {
-            HtbSpec h = (HtbSpec) plan.qdisc();
-            boolean ours = root != null && root.handle().equals(HTB_HANDLE) && "htb".equals(root.kind());
-            if (ours && !codec.predict(h, 0).sameSettings(TcCodec.decodeHtb(root.options()))) {
-                // htb cannot change its globals in place: remove it and build it again
-                steps.add(new Step("remove htb " + HTB_HANDLE + " (its globals differ)",
-                        TcCodec.delete(Tc.RTM_DELQDISC, ix, HTB_HANDLE, Handle.ROOT)));
-                ours = false;
-            }
-            if (!ours) {
-                steps.add(new Step("install htb " + HTB_HANDLE + " as root (replacing " + describe(root) + ")",
-                        codec.htb(TcClient.REPLACE, ix, HTB_HANDLE, Handle.ROOT, h)));
-            }
-            Map<Integer, QdiscInfo> have = new HashMap<>();
-            if (ours) {
-                for (QdiscInfo c : d.classes()) {
-                    if (c.handle().major() == HTB_MAJOR) {
-                        have.put(c.handle().minor(), c);
-                    }
-                }
-            }
-            for (HtbClassSpec c : h.classes()) {
-                Handle cid = Handle.of(HTB_MAJOR, c.minor());
-                QdiscInfo cur = have.remove(c.minor());
-                if (cur == null) {
-                    steps.add(new Step("add htb class " + cid, codec.htbClass(TcClient.ADD, ix, cid, HTB_HANDLE, c)));
-                } else if (!codec.predict(c).equals(TcCodec.decodeHtbClass(cur.options()))) {
-                    steps.add(new Step("change htb class " + cid + " in place",
-                            codec.htbClass(TcClient.CHANGE, ix, cid, HTB_HANDLE, c)));
-                }
-                if (c.limit() != null) {
-                    Handle leaf = leafHandle(c.minor());
-                    QdiscInfo child = null;
-                    if (ours) {
-                        for (QdiscInfo q : d.children()) {
-                            if (q.parent().equals(cid)) {
-                                child = q;
-                            }
-                        }
-                    }
-                    boolean leafOurs = child != null && child.handle().equals(leaf) && "bfifo".equals(child.kind());
-                    if (!leafOurs) {
-                        steps.add(new Step("add bfifo " + leaf + " under " + cid,
-                                codec.bfifo(TcClient.REPLACE, ix, leaf, cid, c.limit().bytes())));
-                    } else if (TcCodec.decodeFifoLimit(child.options()) != c.limit().bytes()) {
-                        steps.add(new Step("change bfifo " + leaf + " limit in place",
-                                codec.bfifo(TcClient.CHANGE, ix, leaf, cid, c.limit().bytes())));
-                    }
-                }
-            }
-            for (QdiscInfo extra : have.values()) {
-                steps.add(new Step("remove htb class " + extra.handle(),
-                        TcCodec.delete(Tc.RTM_DELTCLASS, ix, extra.handle(), HTB_HANDLE)));
-            }
+            htbSteps(d, (HtbSpec) plan.qdisc(), steps);
         }
         if (plan.txqueuelen() != null && plan.txqueuelen() != d.link().txqueuelen()) {
             steps.add(new Step("set txqueuelen " + plan.txqueuelen(),
                     LinkClient.txqueuelenMessage(ix, plan.txqueuelen())));
         }
         return steps;
+    }
+
+    /** A class's parent as a handle; htb dumps top-level classes with parent TC_H_ROOT, meaning the qdisc. */
+    static Handle parentOf(QdiscInfo cls, Handle qdisc) {
+        return cls.parent().equals(Handle.ROOT) ? qdisc : cls.parent();
+    }
+
+    private static Handle classHandle(int minor) {
+        return Handle.of(HTB_MAJOR, minor);
+    }
+
+    private static Handle parentHandle(HtbClassSpec c) {
+        return c.parentMinor() == 0 ? HTB_HANDLE : classHandle(c.parentMinor());
+    }
+
+    /**
+     * htb: the root, then (in an order the kernel accepts) filter removal, removal of classes no
+     * longer wanted (children first), classes added or changed in place (parents first), their leaf
+     * bfifos, and the filters.
+     */
+    private void htbSteps(DeviceState d, HtbSpec h, List<Step> steps) {
+        int ix = d.link().index();
+        QdiscInfo root = d.root();
+        boolean ours = root != null && root.handle().equals(HTB_HANDLE) && "htb".equals(root.kind());
+        Map<Integer, QdiscInfo> have = new HashMap<>();
+        if (ours) {
+            for (QdiscInfo c : d.classes()) {
+                if (c.handle().major() == HTB_MAJOR) {
+                    have.put(c.handle().minor(), c);
+                }
+            }
+        }
+        boolean rebuild = ours && !codec.predict(h, 0).sameSettings(TcCodec.decodeHtb(root.options()));
+        for (HtbClassSpec c : h.classes()) {
+            QdiscInfo cur = have.get(c.minor());
+            // a class cannot move to another parent in place
+            rebuild |= cur != null && !parentOf(cur, HTB_HANDLE).equals(parentHandle(c));
+        }
+        if (rebuild) {
+            // htb cannot change its globals, nor move a class, in place: remove it and build it again
+            steps.add(new Step("remove htb " + HTB_HANDLE + " to rebuild it",
+                    TcCodec.delete(Tc.RTM_DELQDISC, ix, HTB_HANDLE, Handle.ROOT)));
+            ours = false;
+            have.clear();
+        }
+        if (!ours) {
+            steps.add(new Step("install htb " + HTB_HANDLE + " as root (replacing " + describe(root) + ")",
+                    codec.htb(TcClient.REPLACE, ix, HTB_HANDLE, Handle.ROOT, h)));
+        }
+        List<U32Filter> filtersNow = ours ? d.filters() : List.of();
+        boolean filtersDiffer = !filtersNow.equals(h.filters());
+        if (filtersDiffer && !filtersNow.isEmpty()) {
+            steps.add(new Step("remove the filters under " + HTB_HANDLE, deleteFilters(ix, HTB_HANDLE), true));
+        }
+        java.util.Set<Integer> wanted = new java.util.HashSet<>();
+        for (HtbClassSpec c : h.classes()) {
+            wanted.add(c.minor());
+        }
+        List<QdiscInfo> extra = new ArrayList<>();
+        for (QdiscInfo c : parentsFirst(new ArrayList<>(have.values()), HTB_HANDLE)) {
+            if (!wanted.contains(c.handle().minor())) {
+                extra.add(0, c);
+            }
+        }
+        for (QdiscInfo c : extra) {
+            steps.add(new Step("remove htb class " + c.handle(), TcCodec.delete(Tc.RTM_DELTCLASS, ix, c.handle(),
+                    parentOf(c, HTB_HANDLE))));
+        }
+        for (HtbClassSpec c : h.classes()) {
+            Handle cid = classHandle(c.minor());
+            QdiscInfo cur = have.get(c.minor());
+            if (cur == null) {
+                steps.add(new Step("add htb class " + cid, codec.htbClass(TcClient.ADD, ix, cid, parentHandle(c), c)));
+            } else if (!codec.predict(c).equals(TcCodec.decodeHtbClass(cur.options()))) {
+                steps.add(new Step("change htb class " + cid + " in place",
+                        codec.htbClass(TcClient.CHANGE, ix, cid, parentHandle(c), c)));
+            }
+        }
+        for (HtbClassSpec c : h.classes()) {
+            if (c.limit() == null) {
+                continue;
+            }
+            Handle cid = classHandle(c.minor());
+            Handle leaf = leafHandle(c.minor());
+            QdiscInfo child = null;
+            if (ours) {
+                for (QdiscInfo q : d.children()) {
+                    if (q.parent().equals(cid)) {
+                        child = q;
+                    }
+                }
+            }
+            boolean leafOurs = child != null && child.handle().equals(leaf) && "bfifo".equals(child.kind());
+            if (!leafOurs) {
+                steps.add(new Step("add bfifo " + leaf + " under " + cid,
+                        codec.bfifo(TcClient.REPLACE, ix, leaf, cid, c.limit().bytes())));
+            } else if (TcCodec.decodeFifoLimit(child.options()) != c.limit().bytes()) {
+                steps.add(new Step("change bfifo " + leaf + " limit in place",
+                        codec.bfifo(TcClient.CHANGE, ix, leaf, cid, c.limit().bytes())));
+            }
+        }
+        if (filtersDiffer) {
+            for (U32Filter f : h.filters()) {
+                steps.add(new Step("add u32 filter prio " + f.prio() + " to " + classHandle(f.classMinor()),
+                        TcCodec.u32(TcClient.ADD, ix, HTB_HANDLE, f)));
+            }
+        }
+    }
+
+    /** RTM_DELTFILTER with priority 0: every filter under the parent. */
+    private static MessageWriter deleteFilters(int ix, Handle parent) {
+        return TcCodec.tcmsg(Tc.RTM_DELTFILTER, Nl.F_REQUEST | Nl.F_ACK, ix, Handle.UNSPEC, parent);
     }
 
     private record TbfKey(int flags, TbfSpec spec) {
@@ -275,22 +343,38 @@ public final class Shaper {
                 steps.add(new Step("put back root " + b.kind() + " " + b.handle(),
                         TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.CHANGE, ix, b.handle(), Handle.ROOT, b.kind(), b.options())));
             }
+            List<U32Filter> filtersNow = sameRoot ? now.filters() : List.of();
+            boolean filtersDiffer = !filtersNow.equals(before.filters());
+            if (filtersDiffer && !filtersNow.isEmpty()) {
+                steps.add(new Step("remove the filters under " + b.handle(), deleteFilters(ix, b.handle()), true));
+            }
             Map<Long, QdiscInfo> nowClasses = new HashMap<>();
             if (sameRoot) {
                 for (QdiscInfo c : now.classes()) {
                     nowClasses.put(c.handle().value(), c);
                 }
             }
-            for (QdiscInfo c : parentsFirst(before.classes(), b.handle())) {
-                QdiscInfo cur = nowClasses.remove(c.handle().value());
-                if (cur == null || !java.util.Arrays.equals(cur.options(), c.options())) {
-                    steps.add(new Step("put back class " + c.handle(), TcCodec.raw(Tc.RTM_NEWTCLASS,
-                            Nl.F_REQUEST | Nl.F_ACK | Nl.F_CREATE, ix, c.handle(), c.parent(), c.kind(), c.options())));
+            java.util.Set<Long> keep = new java.util.HashSet<>();
+            for (QdiscInfo c : before.classes()) {
+                keep.add(c.handle().value());
+            }
+            List<QdiscInfo> extra = new ArrayList<>();
+            for (QdiscInfo c : parentsFirst(new ArrayList<>(nowClasses.values()), b.handle())) {
+                if (!keep.contains(c.handle().value())) {
+                    extra.add(0, c);
                 }
             }
-            for (QdiscInfo extra : nowClasses.values()) {
-                steps.add(new Step("remove class " + extra.handle(),
-                        TcCodec.delete(Tc.RTM_DELTCLASS, ix, extra.handle(), extra.parent()), true));
+            for (QdiscInfo c : extra) {
+                steps.add(new Step("remove class " + c.handle(),
+                        TcCodec.delete(Tc.RTM_DELTCLASS, ix, c.handle(), parentOf(c, b.handle())), true));
+            }
+            for (QdiscInfo c : parentsFirst(before.classes(), b.handle())) {
+                QdiscInfo cur = nowClasses.get(c.handle().value());
+                if (cur == null || !java.util.Arrays.equals(cur.options(), c.options())) {
+                    steps.add(new Step("put back class " + c.handle(), TcCodec.raw(Tc.RTM_NEWTCLASS,
+                            Nl.F_REQUEST | Nl.F_ACK | Nl.F_CREATE, ix, c.handle(), parentOf(c, b.handle()), c.kind(),
+                            c.options())));
+                }
             }
             for (QdiscInfo ch : before.children()) {
                 boolean same = false;
@@ -301,6 +385,11 @@ public final class Shaper {
                 if (!same && ch.handle().value() != 0) {
                     steps.add(new Step("put back qdisc " + ch.handle(), TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.REPLACE, ix,
                             ch.handle(), ch.parent(), ch.kind(), ch.options())));
+                }
+            }
+            if (filtersDiffer) {
+                for (U32Filter f : before.filters()) {
+                    steps.add(new Step("put back u32 filter prio " + f.prio(), TcCodec.u32(TcClient.ADD, ix, b.handle(), f)));
                 }
             }
         }
@@ -329,6 +418,7 @@ public final class Shaper {
         List<QdiscInfo> left = new ArrayList<>(classes);
         java.util.Set<Long> placed = new java.util.HashSet<>();
         placed.add(root.value());
+        placed.add(Handle.ROOT.value());
         while (!left.isEmpty()) {
             boolean progress = false;
             for (java.util.Iterator<QdiscInfo> it = left.iterator(); it.hasNext(); ) {

@@ -9,6 +9,15 @@ public final class Tc {
     public static final int RTM_DELTCLASS = 41;
     public static final int RTM_GETTCLASS = 42;
 
+    public static final int RTM_NEWTFILTER = 44;
+    public static final int RTM_DELTFILTER = 45;
+    public static final int RTM_GETTFILTER = 46;
+
+    public static final int TCA_U32_CLASSID = 1;
+    public static final int TCA_U32_SEL = 5;
+    public static final int TCA_U32_MAX = 12;
+    public static final int TC_U32_TERMINAL = 1;
+
     public static final int TCA_KIND = 1;
     public static final int TCA_OPTIONS = 2;
     public static final int TCA_STATS2 = 7;

@@ -43,6 +43,21 @@ public final class TcClient {
                 Handle.UNSPEC)), Tc.RTM_NEWTCLASS);
     }
 
+    /** The u32 filters under {@code parent} on one device (hash-table nodes left out). */
+    public List<U32Filter> u32Filters(int ifindex, Handle parent) {
+        List<U32Filter> out = new ArrayList<>();
+        for (Message m : sock.dump(TcCodec.tcmsg(Tc.RTM_GETTFILTER, Nl.F_REQUEST | Nl.F_DUMP, ifindex, Handle.UNSPEC,
+                parent))) {
+            if (m.type() == Tc.RTM_NEWTFILTER) {
+                U32Filter f = TcCodec.decodeU32(m);
+                if (f != null) {
+                    out.add(f);
+                }
+            }
+        }
+        return out;
+    }
+
     private static List<QdiscInfo> decodeAll(List<Message> msgs, int type) {
         List<QdiscInfo> out = new ArrayList<>(msgs.size());
         for (Message m : msgs) {

@@ -131,6 +131,50 @@ public final class TcCodec {
         return tcmsg(type, Nl.F_REQUEST | Nl.F_ACK, ifindex, handle, parent);
     }
 
+    /** RTM_NEWTFILTER for a u32 filter under {@code parent} (as `tc filter add ... u32 match ... flowid`). */
+    public static MessageWriter u32(int flags, int ifindex, Handle parent, U32Filter f) {
+        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, ifindex, Handle.UNSPEC, parent);
+        // tcm_info: priority in the high half, the protocol in network byte order in the low half
+        ByteBuffer b = m.peek();
+        b.putInt(Nl.HDRLEN + 16, (f.prio() << 16) | Short.toUnsignedInt(Short.reverseBytes((short) f.protocol())));
+        m.attrString(Tc.TCA_KIND, "u32");
+        int opts = m.beginNest(Tc.TCA_OPTIONS);
+        m.attrU32(Tc.TCA_U32_CLASSID, Handle.of(parent.major(), f.classMinor()).value());
+        int sel = m.beginAttr(Tc.TCA_U32_SEL);
+        m.u8(Tc.TC_U32_TERMINAL).u8(0).u8(f.keys().size()).u8(0).u16(0).u16(0).u16(0).u16(0).u32(0);
+        for (U32Filter.Key k : f.keys()) {
+            m.u32(Integer.reverseBytes((int) k.mask())).u32(Integer.reverseBytes((int) k.value())).u32(k.offset()).u32(0);
+        }
+        m.endNest(sel);
+        return m.endNest(opts);
+    }
+
+    /** A u32 key node from a filter dump as a {@link U32Filter}, or null for hash-table nodes. */
+    public static U32Filter decodeU32(Message msg) {
+        ByteBuffer b = msg.buffer();
+        long info = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 16));
+        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
+        if (!"u32".equals(a.string(Tc.TCA_KIND))) {
+            return null;
+        }
+        Attrs o = a.nested(Tc.TCA_OPTIONS, Tc.TCA_U32_MAX);
+        if (!o.has(Tc.TCA_U32_SEL) || !o.has(Tc.TCA_U32_CLASSID)) {
+            return null;
+        }
+        ByteBuffer ob = o.buffer();
+        int p = o.offset(Tc.TCA_U32_SEL);
+        int nkeys = Byte.toUnsignedInt(ob.get(p + 2));
+        java.util.List<U32Filter.Key> keys = new java.util.ArrayList<>();
+        for (int i = 0; i < nkeys; i++) {
+            int k = p + 16 + 16 * i;
+            keys.add(new U32Filter.Key(Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k))),
+                    Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k + 4))), ob.getInt(k + 8)));
+        }
+        int prio = (int) (info >>> 16);
+        int proto = Short.toUnsignedInt(Short.reverseBytes((short) (info & 0xFFFF)));
+        return new U32Filter(prio, proto, keys, new Handle(o.u32(Tc.TCA_U32_CLASSID)).minor());
+    }
+
     // ---- what the kernel will read back -------------------------------------------------------
 
     /** The tbf the kernel will dump after being given {@code s} (tbf_change recomputes the bucket from BURST). */
@@ -280,10 +324,10 @@ public final class TcCodec {
                 k.mpu());
     }
 
-    public HtbClassSpec toSpec(int minor, HtbClassKernel k, long leafLimit) {
-        return new HtbClassSpec(minor, Rate.ofBytes(k.rateBytes()), Rate.ofBytes(k.ceilBytes()),
+    public HtbClassSpec toSpec(int minor, int parentMinor, HtbClassKernel k, long leafLimit) {
+        return new HtbClassSpec(minor, parentMinor, Rate.ofBytes(k.rateBytes()), Rate.ofBytes(k.ceilBytes()),
                 Size.of(htbBurstBytes(k.rateBytes(), k.bufferTicks())),
                 Size.of(htbBurstBytes(k.ceilBytes(), k.cbufferTicks())), (int) k.prio(), (int) k.quantum(),
-                k.overhead(), k.mpu(), leafLimit < 0 ? null : Size.of(leafLimit));
+                k.overhead(), k.mpu(), leafLimit < 0 ? null : Size.of(leafLimit), null);
     }
 }

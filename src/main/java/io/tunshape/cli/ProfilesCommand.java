@@ -1,0 +1,278 @@
+package io.tunshape.cli;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.tunshape.profile.Device;
+import io.tunshape.profile.Plan;
+import io.tunshape.profile.Planner;
+import io.tunshape.profile.Profile;
+import io.tunshape.profile.ProfileException;
+import io.tunshape.profile.ProfileLoader;
+import io.tunshape.shape.Shaper;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.Psched;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "profiles", header = "The link profile library: list, show, validate.",
+        description = "Profiles are YAML files (see tunshape-profile(5)) found by name along the profile path: "
+                + "./profiles, $XDG_CONFIG_HOME/tunshape/profiles, /etc/tunshape/profiles, "
+                + "/usr/share/tunshape/profiles and the installation's profiles/ (or $TUNSHAPE_PROFILE_PATH, "
+                + "colon-separated, when set).",
+        subcommands = {ProfilesCommand.ListCommand.class, ProfilesCommand.ShowCommand.class,
+            ProfilesCommand.ValidateCommand.class})
+public final class ProfilesCommand implements Callable<Integer> {
+    @ParentCommand
+    TunshapeCommand top;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+        return ExitCodes.USAGE;
+    }
+
+    static ProfileLoader loader() {
+        return new ProfileLoader(ProfileLoader.defaultPath(), planner());
+    }
+
+    static Planner planner() {
+        return new Planner(Psched.system(), Planner.systemWmemDefault());
+    }
+
+    @Command(name = "list", header = "List the profiles on the profile path.")
+    static final class ListCommand implements Callable<Integer> {
+        @ParentCommand
+        ProfilesCommand parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            ProfileLoader loader = loader();
+            PrintWriter out = spec.commandLine().getOut();
+            Map<String, Path> all = loader.list();
+            List<Object> rows = new ArrayList<>();
+            for (Map.Entry<String, Path> e : all.entrySet()) {
+                try {
+                    rows.add(loader.loadFile(e.getValue()));
+                } catch (ProfileException x) {
+                    rows.add(x);
+                }
+            }
+            if (parent.top.json) {
+                Json.print(out, g -> {
+                    g.writeStartObject();
+                    g.writeArrayFieldStart("profiles");
+                    for (Object o : rows) {
+                        g.writeStartObject();
+                        if (o instanceof Profile p) {
+                            g.writeStringField("name", p.name());
+                            g.writeStringField("file", p.file());
+                            g.writeBooleanField("valid", true);
+                            g.writeNumberField("rate_bps", p.link().rate().bitsPerSecond());
+                            g.writeStringField("qdisc", p.shaping().qdisc());
+                            g.writeStringField("mode", p.shaping().mode().word());
+                            g.writeStringField("description", p.description());
+                        } else {
+                            ProfileException x = (ProfileException) o;
+                            g.writeStringField("file", x.file());
+                            g.writeBooleanField("valid", false);
+                            g.writeStringField("error", x.getMessage());
+                        }
+                        g.writeEndObject();
+                    }
+                    g.writeEndArray();
+                    g.writeEndObject();
+                });
+                return ExitCodes.OK;
+            }
+            if (rows.isEmpty()) {
+                out.println("no profiles on the profile path: " + loader.path());
+            }
+            for (Object o : rows) {
+                if (o instanceof Profile p) {
+                    out.printf("%-28s %-10s %s %-12s %s%n", p.name(), p.link().rate(), p.shaping().qdisc(),
+                            p.shaping().mode().word(), p.description());
+                } else {
+                    out.println("invalid: " + ((ProfileException) o).getMessage());
+                }
+            }
+            out.flush();
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "show", header = "Show a profile, the kernel parameters it produces, and what they mean.")
+    static final class ShowCommand implements Callable<Integer> {
+        @ParentCommand
+        ProfilesCommand parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(paramLabel = "PROFILE", description = "A profile name or a YAML file.")
+        String name;
+
+        @Override
+        public Integer call() {
+            Planner planner = planner();
+            Profile p = new ProfileLoader(ProfileLoader.defaultPath(), planner).load(name);
+            Device tun = new Device("tun", p.link().mtu(), 0, 500);
+            Device tap = new Device("tap", p.link().mtu(), 14, 1000);
+            Plan onTun = planner.plan(p.request(), tun);
+            Plan onTap = planner.plan(p.request(), tap);
+            PrintWriter out = spec.commandLine().getOut();
+            if (parent.top.json) {
+                Json.print(out, g -> {
+                    g.writeStartObject();
+                    g.writeStringField("name", p.name());
+                    g.writeStringField("file", p.file());
+                    g.writeStringField("description", p.description());
+                    g.writeStringField("source", p.source());
+                    g.writeObjectFieldStart("link");
+                    g.writeNumberField("rate_bps", p.link().rate().bitsPerSecond());
+                    g.writeNumberField("overhead", p.link().overhead());
+                    g.writeNumberField("mpu", p.link().mpu());
+                    g.writeNumberField("mtu", p.link().mtu());
+                    g.writeEndObject();
+                    g.writeStringField("qdisc", p.shaping().qdisc());
+                    g.writeStringField("mode", p.shaping().mode().word());
+                    if (p.adaptive() != null) {
+                        g.writeObjectFieldStart("adaptive");
+                        g.writeNumberField("min_rate_bps", p.adaptive().minRate().bitsPerSecond());
+                        g.writeNumberField("max_rate_bps", p.adaptive().maxRate().bitsPerSecond());
+                        g.writeNumberField("headroom", p.adaptive().headroom());
+                        g.writeEndObject();
+                    }
+                    g.writeObjectFieldStart("plans");
+                    plan(g, "tun", onTun);
+                    plan(g, "tap", onTap);
+                    g.writeEndObject();
+                    g.writeEndObject();
+                });
+                return ExitCodes.OK;
+            }
+            out.println(p.name() + ": " + p.description());
+            out.println("  file: " + p.file());
+            out.println("  source: " + p.source().strip().replace("\n", "\n          "));
+            out.println("  link: rate " + p.link().rate() + ", overhead " + p.link().overhead() + "b, mpu "
+                    + p.link().mpu() + "b, mtu " + p.link().mtu());
+            out.println("  shaping: " + p.shaping().qdisc() + ", " + p.shaping().mode().word() + " mode"
+                    + (p.shaping().latency() != null ? ", latency " + p.shaping().latency() : "")
+                    + (p.shaping().limit() != null ? ", limit " + p.shaping().limit().bytes() + "b" : ""));
+            if (p.adaptive() != null) {
+                out.printf("  adaptive: %s to %s, headroom %.0f%%%n", p.adaptive().minRate(), p.adaptive().maxRate(),
+                        p.adaptive().headroom() * 100);
+            }
+            text(out, "tun device, mtu " + tun.mtu(), onTun);
+            text(out, "tap device, mtu " + tap.mtu() + " + 14", onTap);
+            out.flush();
+            return ExitCodes.OK;
+        }
+
+        private static void text(PrintWriter out, String what, Plan plan) {
+            out.println("  on a " + what + ":");
+            out.println("    " + Text.qdisc(Shaper.view(plan.qdisc())));
+            if (plan.qdisc() instanceof io.tunshape.tc.HtbSpec h) {
+                for (HtbClassSpec c : h.classes()) {
+                    out.println("      " + Text.htbClass(Shaper.view(plan.qdisc()), c));
+                }
+                for (io.tunshape.tc.U32Filter f : h.filters()) {
+                    out.println("      " + Text.filter(Shaper.view(plan.qdisc()), f));
+                }
+            }
+            for (String e : plan.explanation()) {
+                out.println("    " + e);
+            }
+            for (String w : plan.warnings()) {
+                out.println("    warning: " + w);
+            }
+        }
+
+        private static void plan(JsonGenerator g, String name, Plan plan) throws IOException {
+            g.writeObjectFieldStart(name);
+            g.writeFieldName("qdisc");
+            Json.qdisc(g, Shaper.view(plan.qdisc()), false);
+            if (plan.txqueuelen() != null) {
+                g.writeNumberField("txqueuelen", plan.txqueuelen());
+            }
+            Json.strings(g, "explanation", plan.explanation());
+            Json.strings(g, "warnings", plan.warnings());
+            g.writeEndObject();
+        }
+    }
+
+    @Command(name = "validate", header = "Validate profile files; exit 0 only if every one is valid.")
+    static final class ValidateCommand implements Callable<Integer> {
+        @ParentCommand
+        ProfilesCommand parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(arity = "1..*", paramLabel = "FILE", description = "Profile files (or names on the path).")
+        List<String> files;
+
+        @Override
+        public Integer call() {
+            ProfileLoader loader = loader();
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            List<String[]> results = new ArrayList<>();
+            boolean allOk = true;
+            for (String f : files) {
+                try {
+                    Profile p = ProfileLoader.isFile(f) ? loader.loadFile(Path.of(f)) : loader.load(f);
+                    results.add(new String[] {f, null, p.name()});
+                } catch (ProfileException e) {
+                    results.add(new String[] {f, e.getMessage(), null});
+                    allOk = false;
+                }
+            }
+            if (parent.top.json) {
+                Json.print(out, g -> {
+                    g.writeStartObject();
+                    boolean ok = results.stream().allMatch(r -> r[1] == null);
+                    g.writeBooleanField("valid", ok);
+                    g.writeArrayFieldStart("files");
+                    for (String[] r : results) {
+                        g.writeStartObject();
+                        g.writeStringField("file", r[0]);
+                        g.writeBooleanField("valid", r[1] == null);
+                        if (r[1] != null) {
+                            g.writeStringField("error", r[1]);
+                        }
+                        g.writeEndObject();
+                    }
+                    g.writeEndArray();
+                    g.writeEndObject();
+                });
+            } else {
+                for (String[] r : results) {
+                    if (r[1] == null) {
+                        out.println(r[0] + ": ok (" + r[2] + ")");
+                    } else {
+                        err.println("tunshape: " + r[1]);
+                    }
+                }
+                out.flush();
+                err.flush();
+            }
+            return allOk ? ExitCodes.OK : ExitCodes.USAGE;
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.tunshape.profile;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import org.yaml.snakeyaml.LoaderOptions;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads one small YAML document into a {@link YamlNode} tree, defensively: a size cap, strict
+ * UTF-8, a cap on aliases (no "billion laughs"), a nesting cap, duplicate keys refused, and every
+ * error reported with its line and column.
+ */
+public final class YamlReader {
+    /** Profiles and configs are a few kilobytes; anything this large is a mistake or an attack. */
+    public static final int MAX_BYTES = 256 * 1024;
+    private static final int MAX_DEPTH = 32;
+    private static final int MAX_ALIASES = 20;
+
+    private YamlReader() {
+    }
+
+    public static YamlNode read(byte[] bytes, String file) {
+        if (bytes.length > MAX_BYTES) {
+            throw new ProfileException(file, 0, 0, "file is " + bytes.length + " bytes; at most " + MAX_BYTES
+                    + " are accepted");
+        }
+        String text = decode(bytes, file);
+        if (text.isBlank()) {
+            throw new ProfileException(file, 1, 1, "the file is empty; a YAML mapping is expected");
+        }
+        LoaderOptions lo = new LoaderOptions();
+        lo.setMaxAliasesForCollections(MAX_ALIASES);
+        lo.setAllowDuplicateKeys(false);
+        lo.setNestingDepthLimit(MAX_DEPTH);
+        lo.setCodePointLimit(MAX_BYTES);
+        YAMLFactory f = YAMLFactory.builder().loaderOptions(lo).build();
+        try (YAMLParser p = (YAMLParser) f.createParser(text)) {
+            JsonToken t = p.nextToken();
+            if (t == null) {
+                throw new ProfileException(file, 1, 1, "the file holds no YAML document");
+            }
+            YamlNode root = node(p, t, file, 0);
+            JsonToken next = p.nextToken();
+            if (next != null) {
+                JsonLocation l = p.currentTokenLocation();
+                throw new ProfileException(file, l.getLineNr(), l.getColumnNr(), "a second YAML document; one "
+                        + "document per file is accepted");
+            }
+            return root;
+        } catch (ProfileException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw syntax(file, e);
+        }
+    }
+
+    private static String decode(byte[] bytes, String file) {
+        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        try {
+            return d.decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            // find the first bad byte and say where it is
+            int bad = 0;
+            for (int end = 1; end <= bytes.length; end++) {
+                try {
+                    StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                            .decode(ByteBuffer.wrap(bytes, 0, end));
+                } catch (MalformedInputException m) {
+                    if (end == bytes.length || m.getInputLength() > 0) {
+                        bad = end - 1;
+                        break;
+                    }
+                } catch (CharacterCodingException ignored) {
+                    // keep looking
+                }
+            }
+            int line = 1;
+            int col = 1;
+            for (int i = 0; i < bad && i < bytes.length; i++) {
+                if (bytes[i] == '\n') {
+                    line++;
+                    col = 1;
+                } else if ((bytes[i] & 0xC0) != 0x80) {
+                    col++;
+                }
+            }
+            throw new ProfileException(file, line, col, String.format("byte 0x%02x is not UTF-8; the file must be "
+                    + "UTF-8 text", bytes[Math.min(bad, bytes.length - 1)] & 0xFF));
+        }
+    }
+
+    private static ProfileException syntax(String file, Exception e) {
+        String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+        int line = 0;
+        int col = 0;
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j && j.getLocation() != null) {
+            line = j.getLocation().getLineNr();
+            col = j.getLocation().getColumnNr();
+            msg = j.getOriginalMessage();
+        }
+        Throwable c = e.getCause();
+        if (c instanceof org.yaml.snakeyaml.error.MarkedYAMLException m && m.getProblemMark() != null) {
+            line = m.getProblemMark().getLine() + 1;
+            col = m.getProblemMark().getColumn() + 1;
+            msg = (m.getContext() == null ? "" : m.getContext() + ", ") + m.getProblem();
+        } else if (c != null && c.getMessage() != null && msg.contains("exceeded")) {
+            msg = c.getMessage();
+        }
+        msg = msg.replaceAll("\\s+", " ").trim();
+        return new ProfileException(file, line, col, "YAML syntax error: " + msg);
+    }
+
+    private static YamlNode node(YAMLParser p, JsonToken t, String file, int depth) throws IOException {
+        JsonLocation at = p.currentTokenLocation();
+        int line = at.getLineNr();
+        int col = at.getColumnNr();
+        if (depth > MAX_DEPTH) {
+            throw new ProfileException(file, line, col, "nested more than " + MAX_DEPTH + " levels deep");
+        }
+        switch (t) {
+            case START_OBJECT: {
+                Map<String, YamlNode.Entry> entries = new LinkedHashMap<>();
+                JsonToken k;
+                while ((k = p.nextToken()) == JsonToken.FIELD_NAME) {
+                    JsonLocation kl = p.currentTokenLocation();
+                    String key = p.currentName();
+                    if (entries.containsKey(key)) {
+                        throw new ProfileException(file, kl.getLineNr(), kl.getColumnNr(), "key '" + key
+                                + "' appears twice in this mapping");
+                    }
+                    YamlNode v = node(p, p.nextToken(), file, depth + 1);
+                    entries.put(key, new YamlNode.Entry(key, kl.getLineNr(), kl.getColumnNr(), v));
+                }
+                return new YamlNode.Mapping(entries, line, col);
+            }
+            case START_ARRAY: {
+                List<YamlNode> items = new ArrayList<>();
+                JsonToken i;
+                while ((i = p.nextToken()) != JsonToken.END_ARRAY && i != null) {
+                    items.add(node(p, i, file, depth + 1));
+                }
+                return new YamlNode.Sequence(items, line, col);
+            }
+            case VALUE_NULL:
+                return new YamlNode.Scalar(null, false, false, line, col);
+            case VALUE_NUMBER_INT:
+            case VALUE_NUMBER_FLOAT:
+                return new YamlNode.Scalar(p.getText(), true, false, line, col);
+            case VALUE_TRUE:
+            case VALUE_FALSE:
+                return new YamlNode.Scalar(p.getText(), false, true, line, col);
+            case VALUE_STRING:
+                return new YamlNode.Scalar(p.getText(), false, false, line, col);
+            default:
+                throw new ProfileException(file, line, col, "unexpected YAML content (" + t + ")");
+        }
+    }
+}
