@@ -77,7 +77,7 @@ public final class Planner {
         } else if (burst.bytes() < frame) {
             throw new PlanException("burst", burst.bytes() + " bytes is below one full frame on " + dev.name() + " ("
                     + frame + " bytes: mtu " + dev.mtu() + " + " + dev.linkHeader() + " link header); the kernel would "
-                    + "accept it and drop every larger packet. Use at least " + frame + "b, or omit --burst");
+                    + "accept it and drop every larger packet. Use at least " + frame + "b, or leave the burst to tunshape");
         }
         if (burst.bytes() > U32) {
             throw new PlanException("burst", burst.bytes() + " bytes does not fit the kernel's 32-bit field");
@@ -140,7 +140,7 @@ public final class Planner {
         }
         if (limit < burst.bytes()) {
             throw new PlanException("limit", limit + " bytes is below the burst (" + burst.bytes() + " bytes); the queue "
-                    + "must hold at least one bucketful. Raise --limit or lower --burst");
+                    + "must hold at least one bucketful. Raise the limit or lower the burst");
         }
         if (limit > U32) {
             throw new PlanException("limit", limit + " bytes does not fit the kernel's 32-bit field");

@@ -20,8 +20,8 @@ import java.util.Map;
 
 /**
  * Reads one small YAML document into a {@link YamlNode} tree, defensively: a size cap, strict
- * UTF-8, a cap on aliases (no "billion laughs"), a nesting cap, duplicate keys refused, and every
- * error reported with its line and column.
+ * UTF-8, no aliases (so no "billion laughs"), a nesting cap, duplicate keys refused, and every error
+ * reported with its line and column.
  */
 public final class YamlReader {
     /** Profiles and configs are a few kilobytes; anything this large is a mistake or an attack. */
@@ -128,6 +128,11 @@ public final class YamlReader {
         JsonLocation at = p.currentTokenLocation();
         int line = at.getLineNr();
         int col = at.getColumnNr();
+        if (p.isCurrentAlias()) {
+            // the streaming parser would hand the alias over as its anchor's name: refuse rather than misread
+            throw new ProfileException(file, line, col, "alias '*" + p.getText() + "': anchors and aliases are not "
+                    + "accepted; write the value out");
+        }
         if (depth > MAX_DEPTH) {
             throw new ProfileException(file, line, col, "nested more than " + MAX_DEPTH + " levels deep");
         }
