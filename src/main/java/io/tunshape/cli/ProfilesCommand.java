@@ -52,7 +52,9 @@ public final class ProfilesCommand implements Callable<Integer> {
         return new Planner(Psched.system(), Planner.systemWmemDefault());
     }
 
-    @Command(name = "list", header = "List the profiles on the profile path.")
+    @Command(name = "list", header = "List the profiles on the profile path.",
+            description = "One line per profile: name, rate, qdisc, mode and description; profiles that do not "
+                    + "validate are listed with their error.")
     static final class ListCommand implements Callable<Integer> {
         @ParentCommand
         ProfilesCommand parent;
@@ -116,7 +118,9 @@ public final class ProfilesCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "show", header = "Show a profile, the kernel parameters it produces, and what they mean.")
+    @Command(name = "show", header = "Show a profile, the kernel parameters it produces, and what they mean.",
+            description = "The plan is shown for a tun and for a tap device of the profile's MTU: qdisc, classes "
+                    + "and filters, the longest wait, the burst, and what a local UDP sender will experience.")
     static final class ShowCommand implements Callable<Integer> {
         @ParentCommand
         ProfilesCommand parent;
@@ -216,7 +220,9 @@ public final class ProfilesCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "validate", header = "Validate profile files; exit 0 only if every one is valid.")
+    @Command(name = "validate", header = "Validate profile files; exit 0 only if every one is valid.",
+            description = "Each file is read as YAML, checked against the format (tunshape-profile(5)) and planned "
+                    + "for a tun and a tap device; errors give file:line:column, what is wrong and what is accepted.")
     static final class ValidateCommand implements Callable<Integer> {
         @ParentCommand
         ProfilesCommand parent;
