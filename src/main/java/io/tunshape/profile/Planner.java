@@ -28,6 +28,9 @@ public final class Planner {
     /** Default bucket: one millisecond of traffic, and never less than one full frame. */
     public static final long BURST_MICROS = 1000;
     private static final long U32 = 0xFFFFFFFFL;
+    /** Derived txqueuelen: about one second of full frames, within these bounds. */
+    public static final long TXQ_MIN = 2;
+    public static final long TXQ_MAX = 1000;
 
     private final Psched psched;
     private final long wmemDefault;
@@ -146,6 +149,10 @@ public final class Planner {
             throw new PlanException("limit", limit + " bytes does not fit the kernel's 32-bit field");
         }
         Long txq = r.txqueuelen();
+        if (txq == null && r.deriveTxqueuelen()) {
+            // tun's ring sits after the qdisc: keep it to about a second of full frames at the rate
+            txq = Math.max(TXQ_MIN, Math.min(TXQ_MAX, (long) Math.ceil(rate.bytesPerSecond() / (double) frame)));
+        }
         if (txq != null && (txq < 1 || txq > U32)) {
             throw new PlanException("txqueuelen", txq + " is out of range; accepted: 1 to 4294967295 packets (0 makes "
                     + "tun drop every packet)");
@@ -209,6 +216,11 @@ public final class Planner {
         if (mode == Mode.BACKPRESSURE && wait > 10e6) {
             warnings.add("backpressure costs delay on this link: a full queue waits " + Duration.format(wait)
                     + "; give applications a smaller SO_SNDBUF, or use --mode latency --latency TIME to bound it");
+        }
+        if (r.expectedMtu() != null && r.expectedMtu() != dev.mtu()) {
+            warnings.add("the profile is for mtu " + r.expectedMtu() + "; " + dev.name() + " has mtu " + dev.mtu()
+                    + " (frames larger than the backend's MTU may be split or dropped by the driver; "
+                    + "ip link set " + dev.name() + " mtu " + r.expectedMtu() + ")");
         }
         long ring = txq != null ? txq : dev.txqueuelen();
         double ringTime = rate.microsFor(ring * (long) frame);

@@ -8,11 +8,13 @@ import java.util.List;
 
 /**
  * What a user asked for, before it is fitted to a device: from command-line flags or a profile.
- * Null means "derive it". {@code rateText} keeps the words the rate was given in, for messages.
+ * Null means "derive it" (for txqueuelen: leave the device's, unless {@code deriveTxqueuelen}).
+ * {@code rateText} keeps the words the rate was given in, for messages; {@code expectedMtu} is the
+ * MTU a profile was written for (null: none).
  */
 public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
                              Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
-                             List<Profile.ClassDef> classes) {
+                             List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu) {
     public ShapingRequest {
         classes = classes == null ? List.of() : List.copyOf(classes);
     }
@@ -20,6 +22,7 @@ public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil
     /** A request without priority classes (the command line's). */
     public ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
                           Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen) {
-        this(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu, txqueuelen, List.of());
+        this(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu, txqueuelen, List.of(),
+                false, null);
     }
 }

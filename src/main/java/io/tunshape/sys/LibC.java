@@ -35,5 +35,11 @@ final class LibC {
 
     static native int setns(int fd, int nstype) throws LastErrorException;
 
+    static native long read(int fd, ByteBuffer buf, long count) throws LastErrorException;
+
+    static native long write(int fd, ByteBuffer buf, long count) throws LastErrorException;
+
+    static native int poll(ByteBuffer fds, long nfds, int timeout) throws LastErrorException;
+
     static native String strerror(int errnum);
 }

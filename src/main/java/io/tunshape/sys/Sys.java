@@ -127,6 +127,63 @@ public final class Sys {
         }
     }
 
+    public static final short POLLIN = 0x1;
+    public static final short POLLOUT = 0x4;
+    public static final short POLLERR = 0x8;
+    public static final short POLLHUP = 0x10;
+
+    /**
+     * Reads into buf (a direct buffer) from its position up to its limit; returns the byte count
+     * and advances the position.
+     */
+    public static int read(Fd fd, ByteBuffer buf) {
+        int n = fd.acquire();
+        try {
+            long r = LibC.read(n, buf.slice(), buf.remaining());
+            buf.position(buf.position() + (int) r);
+            return (int) r;
+        } catch (LastErrorException e) {
+            throw new NativeException("read", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Writes buf[position, limit) (a direct buffer); returns the byte count and advances the position. */
+    public static int write(Fd fd, ByteBuffer buf) {
+        int n = fd.acquire();
+        try {
+            long r = LibC.write(n, buf.slice(), buf.remaining());
+            buf.position(buf.position() + (int) r);
+            return (int) r;
+        } catch (LastErrorException e) {
+            throw new NativeException("write", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Waits up to {@code timeoutMs} for {@code events} on one descriptor; returns the events seen (0 on timeout). */
+    public static int poll(Fd fd, int events, int timeoutMs) {
+        int n = fd.acquire();
+        try {
+            ByteBuffer p = ByteBuffer.allocateDirect(8).order(java.nio.ByteOrder.nativeOrder());
+            p.putInt(0, n).putShort(4, (short) events).putShort(6, (short) 0);
+            while (true) {
+                try {
+                    int r = LibC.poll(p, 1, timeoutMs);
+                    return r == 0 ? 0 : Short.toUnsignedInt(p.getShort(6));
+                } catch (LastErrorException e) {
+                    if (e.getErrorCode() != Errno.EINTR) {
+                        throw new NativeException("poll", e.getErrorCode());
+                    }
+                }
+            }
+        } finally {
+            fd.release();
+        }
+    }
+
     /** Moves the calling thread into the namespace {@code nsFd} refers to. */
     public static void setns(Fd nsFd, int nstype) {
         int n = nsFd.acquire();
