@@ -224,10 +224,10 @@ public final class Planner {
         }
         long ring = txq != null ? txq : dev.txqueuelen();
         double ringTime = rate.microsFor(ring * (long) frame);
-        if (ringTime > 60e6) {
+        long suggested = Math.max(TXQ_MIN, (long) Math.ceil(rate.bytesPerSecond() * 2.0 / frame));
+        if (ringTime > 60e6 && ring > suggested) {
             warnings.add("txqueuelen " + ring + " lets tun's own ring hold " + Duration.format(ringTime) + " of full "
-                    + "frames at " + rate + " when the reader stalls; consider --txqueuelen "
-                    + Math.max(2, (long) Math.ceil(rate.bytesPerSecond() * 2.0 / frame)));
+                    + "frames at " + rate + " when the reader stalls; consider a txqueuelen of " + suggested);
         }
         if (bucketNote != null) {
             explain.add(bucketNote);

@@ -9,7 +9,8 @@ public class ProfileException extends IllegalArgumentException {
     private final String problem;
 
     public ProfileException(String file, int line, int column, String problem) {
-        super(file + (line > 0 ? ":" + line + ":" + column : "") + ": " + problem);
+        super(file == null || file.isEmpty() ? problem
+                : file + (line > 0 ? ":" + line + ":" + column : "") + ": " + problem);
         this.file = file;
         this.line = line;
         this.column = column;

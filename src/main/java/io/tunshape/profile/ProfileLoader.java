@@ -98,7 +98,7 @@ public final class ProfileLoader {
         for (Path d : path) {
             where.append(where.length() == 0 ? "" : ", ").append(d);
         }
-        throw new ProfileException(name, 0, 0, "no profile named '" + name + "' on the profile path (" + where + ")"
+        throw new ProfileException("", 0, 0, "no profile named '" + name + "' on the profile path (" + where + ")"
                 + (near != null ? "; did you mean '" + near + "'?" : "; 'tunshape profiles list' shows them"));
     }
 
