@@ -239,6 +239,47 @@ class ApplyKernelTest {
     }
 
     @Test
+    void rollbackRestoresHtbClassesAndFilters() {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("t0").tun("t1");
+            CliRun first = CliRun.of("--netns", ns.name(), "apply", "t0", "-p", "profiles/manet-80211a-olsr.yaml");
+            assertEquals(0, first.status(), first.toString());
+            ns.tc("qdisc", "add", "dev", "t1", "root", "handle", "7473:", "pfifo", "limit", "10");
+            String before = ns.tc("-d", "qdisc", "show", "dev", "t0") + ns.tc("-d", "class", "show", "dev", "t0")
+                    + ns.tc("filter", "show", "dev", "t0");
+            assertTrue(before.contains("flowid 7474:10"), before);
+            CliRun r = CliRun.of("--netns", ns.name(), "apply", "t0", "t1", "--rate", "1mbit");
+            assertEquals(1, r.status(), r.toString());
+            String after = ns.tc("-d", "qdisc", "show", "dev", "t0") + ns.tc("-d", "class", "show", "dev", "t0")
+                    + ns.tc("filter", "show", "dev", "t0");
+            // the u32 hash-table ids are allocated anew; everything else is as it was
+            assertEquals(before.replaceAll("\\b8[0-9a-f]{2}:", "HT:").replaceAll("ht 8[0-9a-f]{2}", "ht HT"),
+                    after.replaceAll("\\b8[0-9a-f]{2}:", "HT:").replaceAll("ht 8[0-9a-f]{2}", "ht HT"));
+            CliRun again = CliRun.of("--netns", ns.name(), "--json", "apply", "t0", "-p", "profiles/manet-80211a-olsr.yaml");
+            assertFalse(readJson(again.out()).get("changed").asBoolean(), "the put-back state is the profile's: "
+                    + again.out());
+        }
+    }
+
+    @Test
+    void badProfilesChangeNothingInTheKernel() {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("t0");
+            assertEquals(0, CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "1mbit").status());
+            String before = ns.tc("-d", "qdisc", "show");
+            for (String bad : new String[] {"burst-below-frame", "class-rates-sum-above-link", "alias-bomb",
+                "unknown-nested-key", "two-default-classes", "htb-burst-over-ticks"}) {
+                String file = "src/test/resources/bad-profiles/" + bad + ".yaml";
+                CliRun r = CliRun.of("--netns", ns.name(), "apply", "t0", "-p", file);
+                assertEquals(2, r.status(), bad + ": " + r);
+                assertTrue(r.err().startsWith("tunshape: " + file + ":"), r.err());
+                assertTrue(r.err().contains("nothing was changed"), r.err());
+            }
+            assertEquals(before, ns.tc("-d", "qdisc", "show"));
+        }
+    }
+
+    @Test
     void badValueExitsTwoAndChangesNothing() {
         try (KernelNs ns = KernelNs.create()) {
             ns.tun("t0").tun("t1");
