@@ -50,6 +50,11 @@ public final class LinkClient {
         return out;
     }
 
+    /** One interface by index (RTM_GETLINK without dump). */
+    public LinkInfo get(int index) {
+        return decode(sock.get(ifinfomsg(RTM_GETLINK, Nl.F_REQUEST, index)));
+    }
+
     public static LinkInfo decode(Message m) {
         ByteBuffer b = m.buffer();
         int type = Short.toUnsignedInt(b.getShort(Nl.HDRLEN + 2));

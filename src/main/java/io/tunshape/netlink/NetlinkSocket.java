@@ -141,6 +141,23 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
+    /** Sends a get request (no dump) and returns its one reply. */
+    public Message get(MessageWriter m) {
+        int s = send(m);
+        while (true) {
+            for (Message r : receive()) {
+                if (!mine(r, s)) {
+                    continue;
+                }
+                if (r.type() == Nl.NLMSG_ERROR) {
+                    errorOrAck(r);
+                    continue;
+                }
+                return r;
+            }
+        }
+    }
+
     /** Sends a dump request and returns every reply message, redoing the dump if it was interrupted. */
     public List<Message> dump(MessageWriter m) {
         for (int attempt = 0; ; attempt++) {

@@ -1,0 +1,230 @@
+package io.tunshape.cli;
+
+import io.tunshape.link.LinkClient;
+import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.profile.PlanException;
+import io.tunshape.pump.Backend;
+import io.tunshape.pump.Backends;
+import io.tunshape.pump.Interval;
+import io.tunshape.pump.LinkModel;
+import io.tunshape.pump.Pump;
+import io.tunshape.pump.Reporter;
+import io.tunshape.pump.TraceModel;
+import io.tunshape.shape.NoSuchInterfaceException;
+import io.tunshape.tc.Duration;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.Units;
+import io.tunshape.tun.TunDevice;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "pump", sortOptions = false,
+        header = "Move frames between a tun/tap device and a backend, and measure what the backend delivers.",
+        description = {
+            "Frames read from the device go to the backend; frames from the backend are written to the device. "
+                    + "The pump reads from the device only while its small queue has room, so a slow backend "
+                    + "leaves packets in the kernel, where tunshape's qdisc holds them.",
+            "",
+            "Backends: sink (discard), udp:HOST:PORT with --listen HOST:PORT (one frame per datagram; two pumps "
+                    + "make a virtual link), exec:COMMAND (a driver process; frames as a 2-byte big-endian length "
+                    + "and the frame, on its stdin and stdout), serial:DEVICE with --baud and --framing slip|kiss, "
+                    + "tcp:HOST:PORT with --framing kiss (a KISS TNC such as Direwolf).",
+            "",
+            "Every --report-interval the pump measures bytes and frames handed to the backend, the time the "
+                    + "backend was busy, the capacity estimate (bytes / busy time), its own backlog and the "
+                    + "device's tx_dropped; --stats prints them (JSON with --json) and each report goes to the "
+                    + "daemon's socket (a missing daemon is not an error). SIGTERM or SIGINT ends it cleanly."
+        })
+public final class PumpCommand implements Callable<Integer> {
+    @ParentCommand
+    TunshapeCommand top;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--dev", required = true, paramLabel = "NAME", description = "The tun/tap device.")
+    String dev;
+
+    @Option(names = "--tun", description = "A tun device (IP packets; the default).")
+    boolean tun;
+
+    @Option(names = "--tap", description = "A tap device (Ethernet frames).")
+    boolean tap;
+
+    @Option(names = "--create", description = "Create the device when it does not exist (it goes away with the "
+            + "pump).")
+    boolean create;
+
+    @Option(names = "--backend", required = true, paramLabel = "SPEC",
+            description = "sink, udp:HOST:PORT, exec:COMMAND, serial:DEVICE or tcp:HOST:PORT.")
+    String backendSpec;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "udp: the local address to receive on "
+            + "(default 0.0.0.0 and the peer's port).")
+    String listen;
+
+    @Option(names = "--baud", paramLabel = "N", defaultValue = "9600", description = "serial: line speed (default: "
+            + "${DEFAULT-VALUE}).")
+    int baud;
+
+    @Option(names = "--framing", paramLabel = "slip|kiss", description = "serial and tcp: how frames are delimited "
+            + "(serial default slip; tcp: kiss).")
+    String framing;
+
+    @Option(names = "--emulate-rate", paramLabel = "RATE", description = "Behave like a link of this capacity "
+            + "(tc units: 9600bit, 1mbit).")
+    String emulateRate;
+
+    @Option(names = "--emulate-trace", paramLabel = "FILE", description = "Behave like a link following this "
+            + "Mahimahi trace (one line per 1500-byte delivery opportunity, in ms).")
+    Path emulateTrace;
+
+    @Option(names = "--trace-scale", paramLabel = "X", defaultValue = "1", description = "Each trace opportunity "
+            + "carries X * 1500 bytes (default: ${DEFAULT-VALUE}).")
+    double traceScale;
+
+    @Option(names = "--report", paramLabel = "PATH", defaultValue = "/run/tunshape/report.sock",
+            description = "The daemon's report socket (default: ${DEFAULT-VALUE}).")
+    String report;
+
+    @Option(names = "--report-interval", paramLabel = "DURATION", defaultValue = "1s",
+            description = "How often to measure and report (default: ${DEFAULT-VALUE}).")
+    String reportInterval;
+
+    @Option(names = "--stats", description = "Print a line per interval on stderr (JSON with --json).")
+    boolean stats;
+
+    private static <T> T field(String name, String text, java.util.function.Function<String, T> parse) {
+        try {
+            return parse.apply(text);
+        } catch (IllegalArgumentException e) {
+            throw new PlanException(name, e.getMessage());
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (tun && tap) {
+            throw new PlanException("--tap", "give --tun or --tap, not both");
+        }
+        Duration interval = field("--report-interval", reportInterval, Units::parseTime);
+        if (interval.micros() < 10_000) {
+            throw new PlanException("--report-interval", interval + " is too short; at least 10ms");
+        }
+        if (emulateRate != null && emulateTrace != null) {
+            throw new PlanException("--emulate-rate", "give --emulate-rate or --emulate-trace, not both");
+        }
+        if (!(traceScale > 0 && traceScale <= 1e6)) {
+            throw new PlanException("--trace-scale", traceScale + " is out of range; accepted: more than 0");
+        }
+        Rate rate = emulateRate == null ? null : field("--emulate-rate", emulateRate, Units::parseRate);
+        if (rate != null && rate.bytesPerSecond() == 0) {
+            throw new PlanException("--emulate-rate", "'" + emulateRate + "' is 0 bytes/s; at least 8bit");
+        }
+        long[] trace = null;
+        if (emulateTrace != null) {
+            try {
+                trace = TraceModel.read(emulateTrace);
+            } catch (IOException e) {
+                throw new PlanException("--emulate-trace", e.getMessage());
+            }
+        }
+        Backend backend = field("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
+        PrintWriter err = spec.commandLine().getErr();
+        java.util.function.Consumer<String> log = line -> {
+            synchronized (err) {
+                err.println("tunshape: pump " + dev + ": " + line);
+                err.flush();
+            }
+        };
+        long[] traceFinal = trace;
+        Pump[] running = new Pump[1];
+        Object signals = Signals.install(() -> {
+            synchronized (running) {
+                if (running[0] != null) {
+                    running[0].stop();
+                }
+            }
+        });
+        try {
+            top.inNetns(() -> {
+                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log);
+                     Reporter rep = new Reporter(report)) {
+                    LinkClient links = new LinkClient(nl);
+                    int index = find(links, d.name()).index();
+                    long epoch = System.nanoTime();
+                    LinkModel model = rate != null ? LinkModel.rate(rate.bytesPerSecond())
+                            : traceFinal != null ? new TraceModel(traceFinal, traceScale, epoch) : null;
+                    Pump pump = new Pump(d, backend, new Pump.Options(top.netns, model, interval.micros() / 1000,
+                            rep, stats ? this::printStats : null, log, () -> links.get(index).txDropped(), 2, epoch));
+                    synchronized (running) {
+                        running[0] = pump;
+                    }
+                    log.accept("moving frames between " + d.name() + " and " + backend.describe()
+                            + (rate != null ? ", emulating " + rate : "")
+                            + (traceFinal != null ? ", emulating trace " + emulateTrace + " x" + traceScale : ""));
+                    pump.run();
+                    log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
+                            + " from it");
+                    return null;
+                } finally {
+                    backend.close();
+                }
+            });
+        } catch (Pump.DeviceGoneException e) {
+            err.println("tunshape: pump " + dev + ": " + e.getMessage());
+            err.flush();
+            return ExitCodes.REFUSED;
+        } finally {
+            Signals.uninstall(signals);
+        }
+        return ExitCodes.OK;
+    }
+
+    private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log) {
+        LinkInfo existing = null;
+        for (LinkInfo l : new LinkClient(nl).links()) {
+            if (l.name().equals(dev)) {
+                existing = l;
+            }
+        }
+        if (existing == null && !create) {
+            throw new NoSuchInterfaceException("no device '" + dev + "'" + (top.netns != null ? " in network "
+                    + "namespace '" + top.netns + "'" : "") + "; use --create to make one");
+        }
+        if (existing != null && !existing.isTunTap()) {
+            throw new NoSuchInterfaceException(dev + " is not a tun/tap device (" + existing.kind() + ")");
+        }
+        if (existing != null && existing.kind().equals("tap") != tap) {
+            throw new PlanException(tap ? "--tap" : "--tun", dev + " is a " + existing.kind() + " device; use --"
+                    + existing.kind());
+        }
+        return TunDevice.open(dev, tap);
+    }
+
+    private static LinkInfo find(LinkClient links, String name) {
+        for (LinkInfo l : links.links()) {
+            if (l.name().equals(name)) {
+                return l;
+            }
+        }
+        throw new NoSuchInterfaceException("device " + name + " vanished");
+    }
+
+    private void printStats(Interval iv) {
+        PrintWriter err = spec.commandLine().getErr();
+        synchronized (err) {
+            err.println(top.json ? iv.toJson() : iv.toText());
+            err.flush();
+        }
+    }
+}

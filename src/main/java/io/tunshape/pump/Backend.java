@@ -1,0 +1,30 @@
+package io.tunshape.pump;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Where the pump hands frames read from the device, and where frames for the device come from.
+ * {@link #send} may block while the backend is busy (that time is the backend's busy time);
+ * {@link #receive} waits at most {@code timeoutMs}. Either throws {@link IOException} when the
+ * backend is down; the pump then logs once and calls {@link #open} again with backoff.
+ */
+public interface Backend extends AutoCloseable {
+    /** Opens (or reopens) the backend. */
+    void open() throws IOException;
+
+    /** Hands one frame (position to limit) to the backend. */
+    void send(ByteBuffer frame) throws IOException;
+
+    /**
+     * Reads the next frame from the backend into {@code buf} (cleared first); false when none came
+     * within the timeout. Backends that never deliver frames just wait.
+     */
+    boolean receive(ByteBuffer buf, int timeoutMs) throws IOException;
+
+    /** "udp 198.18.0.2:9000", for logs. */
+    String describe();
+
+    @Override
+    void close();
+}

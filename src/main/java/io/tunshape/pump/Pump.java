@@ -1,0 +1,287 @@
+package io.tunshape.pump;
+
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+import io.tunshape.tun.TunDevice;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+/**
+ * Moves frames between a tun/tap device and a backend, in both directions, and measures what the
+ * backend delivers. Device to backend runs on the calling thread: frames are read only while the
+ * pump's small queue has room, so a slow backend leaves them in the kernel (where tunshape's qdisc
+ * holds them). With capacity emulation each frame is handed over when it has crossed the
+ * emulated link. Backend to device runs on a second thread.
+ */
+public final class Pump {
+    /** The device went away under the pump. */
+    public static final class DeviceGoneException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public DeviceGoneException(String message) {
+            super(message);
+        }
+    }
+
+    /** Options; {@code model} null = no emulation, {@code reporter} null = no reports. */
+    public record Options(String netns, LinkModel model, long reportIntervalMs, Reporter reporter,
+                          Consumer<Interval> stats, Consumer<String> log, LongSupplier txDropped, int queue,
+                          long epochNanos) {
+    }
+
+    private record Frame(ByteBuffer buf, long arrival) {
+    }
+
+    private final TunDevice dev;
+    private final Backend backend;
+    private final Options o;
+    private volatile boolean stop;
+    private volatile Throwable rxFailure;
+    private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
+    private final ArrayDeque<Frame> queue = new ArrayDeque<>();
+    private long headFinish = -1;
+    private long headStart;
+    private long lastFinish = Long.MIN_VALUE;
+    private boolean backendUp = true;
+    private long retryAt;
+    private long backoffMs = 100;
+    // counters of the current interval
+    private long txBytes;
+    private long txFrames;
+    private long busyNanos;
+    private long rxFramesTotal;
+    private long rxFramesReported;
+    private long txFramesTotal;
+    private long txBytesTotal;
+
+    public Pump(TunDevice dev, Backend backend, Options options) {
+        this.dev = dev;
+        this.backend = backend;
+        this.o = options;
+        for (int i = 0; i < Math.max(1, options.queue()) + 1; i++) {
+            free.add(ByteBuffer.allocateDirect(65536));
+        }
+    }
+
+    public void stop() {
+        stop = true;
+    }
+
+    public long txFramesTotal() {
+        return txFramesTotal;
+    }
+
+    public long txBytesTotal() {
+        return txBytesTotal;
+    }
+
+    public long rxFramesTotal() {
+        return rxFramesTotal;
+    }
+
+    /** Runs until {@link #stop()}; throws {@link DeviceGoneException} when the device is deleted. */
+    public void run() {
+        openBackend(System.nanoTime());
+        Thread rx = new Thread(this::rxLoop, "pump-rx-" + dev.name());
+        rx.setDaemon(true);
+        rx.start();
+        long intervalNanos = o.reportIntervalMs() * 1_000_000L;
+        long intervalStart = System.nanoTime();
+        long nextReport = intervalStart + intervalNanos;
+        try {
+            while (!stop) {
+                long now = System.nanoTime();
+                if (now >= nextReport) {
+                    report(now - intervalStart);
+                    intervalStart = now;
+                    nextReport = now + intervalNanos;
+                }
+                if (!backendUp && now >= retryAt) {
+                    openBackend(now);
+                }
+                if (headFinish >= 0 && now >= headFinish) {
+                    deliverHead(now);
+                    continue;
+                }
+                long until = Math.min(nextReport, headFinish >= 0 ? headFinish : Long.MAX_VALUE);
+                if (queue.size() < Math.max(1, o.queue()) && backendUp) {
+                    long waitNanos = Math.max(0, until - now);
+                    int ms = (int) Math.min(100, waitNanos / 1_000_000);
+                    int ev = Sys.poll(dev.fd(), Sys.POLLIN, ms);
+                    if ((ev & (Sys.POLLERR | Sys.POLLHUP)) != 0) {
+                        throw gone(null);
+                    }
+                    if ((ev & Sys.POLLIN) != 0) {
+                        readFrame();
+                    } else if (ms == 0 && waitNanos > 0) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(Math.min(waitNanos, 200_000));
+                    }
+                } else {
+                    long wait = Math.min(until - now, 100_000_000L);
+                    if (!backendUp) {
+                        wait = Math.min(wait, Math.max(0, retryAt - now));
+                    }
+                    if (wait > 0) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(wait);
+                    }
+                }
+                if (rxFailure instanceof DeviceGoneException g) {
+                    throw g;
+                }
+            }
+        } finally {
+            stop = true;
+            try {
+                rx.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private DeviceGoneException gone(NativeException e) {
+        return new DeviceGoneException("device " + dev.name() + " went away (deleted?)"
+                + (e != null ? ": " + Errno.text(e.errno()) : ""));
+    }
+
+    private void readFrame() {
+        ByteBuffer b = free.poll();
+        b.clear();
+        try {
+            Sys.read(dev.fd(), b);
+        } catch (NativeException e) {
+            free.add(b);
+            if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EINTR) {
+                return;
+            }
+            throw gone(e);
+        }
+        b.flip();
+        long now = System.nanoTime();
+        queue.add(new Frame(b, now));
+        if (queue.size() == 1) {
+            startHead(now);
+        }
+    }
+
+    /** The head of the queue starts crossing the link: when it arrived, or when the link got free. */
+    private void startHead(long now) {
+        Frame f = queue.peek();
+        if (o.model() == null) {
+            headFinish = now;
+            return;
+        }
+        headStart = Math.max(f.arrival(), lastFinish);
+        headFinish = o.model().finish(f.buf().remaining(), headStart);
+    }
+
+    private void deliverHead(long now) {
+        Frame f = queue.poll();
+        int len = f.buf().remaining();
+        long t0 = System.nanoTime();
+        try {
+            backend.send(f.buf());
+            txBytes += len;
+            txFrames++;
+            txFramesTotal++;
+            txBytesTotal += len;
+        } catch (IOException e) {
+            backendDown(e, now);
+        }
+        // busy time counts with the frame it carried, so bytes / busy is the link's rate exactly
+        busyNanos += o.model() == null ? System.nanoTime() - t0 : Math.max(0, headFinish - headStart);
+        lastFinish = headFinish;
+        free.add(f.buf());
+        headFinish = -1;
+        if (!queue.isEmpty()) {
+            startHead(now);
+        }
+    }
+
+    private void openBackend(long now) {
+        try {
+            backend.open();
+            if (!backendUp) {
+                o.log().accept("backend " + backend.describe() + " is up again");
+            }
+            backendUp = true;
+            backoffMs = 100;
+        } catch (IOException e) {
+            backendDown(e, now);
+        }
+    }
+
+    private synchronized void backendDown(IOException e, long now) {
+        if (backendUp) {
+            o.log().accept("backend " + backend.describe() + " is down: " + e.getMessage() + "; retrying with backoff "
+                    + "(the device stays)");
+        }
+        backendUp = false;
+        retryAt = now + backoffMs * 1_000_000L;
+        backoffMs = Math.min(backoffMs * 2, 5000);
+    }
+
+    private void rxLoop() {
+        ByteBuffer b = ByteBuffer.allocateDirect(65536);
+        boolean said = false;
+        while (!stop) {
+            try {
+                if (!backend.receive(b, 100)) {
+                    continue;
+                }
+                said = false;
+                try {
+                    Sys.write(dev.fd(), b);
+                    rxFramesTotal++;
+                } catch (NativeException e) {
+                    if (e.errno() == Errno.EINVAL) {
+                        continue; // not a packet the device accepts (e.g. not IP on tun): dropped
+                    }
+                    rxFailure = gone(e);
+                    return;
+                }
+            } catch (IOException e) {
+                if (!said && !stop) {
+                    o.log().accept("backend " + backend.describe() + ": " + e.getMessage() + " (receiving; retrying)");
+                    said = true;
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void report(long elapsedNanos) {
+        long capacity = busyNanos >= Interval.MIN_BUSY_NANOS && txFrames >= 2
+                ? Math.round(txBytes * 8e9 / busyNanos) : -1;
+        long dropped = -1;
+        if (o.txDropped() != null) {
+            try {
+                dropped = o.txDropped().getAsLong();
+            } catch (RuntimeException e) {
+                dropped = -1;
+            }
+        }
+        long rx = rxFramesTotal - rxFramesReported;
+        rxFramesReported = rxFramesTotal;
+        Interval iv = new Interval(dev.name(), o.netns(), Math.round(elapsedNanos / 1e6), txBytes, txFrames,
+                busyNanos, capacity, queue.size(), dropped, rx, (System.nanoTime() - o.epochNanos()) / 1_000_000);
+        txBytes = 0;
+        txFrames = 0;
+        busyNanos = 0;
+        if (o.stats() != null) {
+            o.stats().accept(iv);
+        }
+        if (o.reporter() != null) {
+            o.reporter().send(iv.toJson(), o.log());
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package io.tunshape.pump;
+
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.Fd;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Sends reports to the daemon's Unix datagram socket: one JSON object per datagram. A missing
+ * daemon (no socket, nobody bound) is not an error; it is said once.
+ */
+public final class Reporter implements AutoCloseable {
+    private static final int AF_UNIX = 1;
+    private static final int SOCK_DGRAM = 2;
+    public static final int MAX_REPORT = 4096;
+
+    private final String path;
+    private final Fd fd;
+    private final ByteBuffer addr;
+    private final ByteBuffer out = ByteBuffer.allocateDirect(MAX_REPORT);
+    private boolean saidMissing;
+    private long sent;
+
+    public Reporter(String path) {
+        this.path = path;
+        this.fd = Sys.socket(AF_UNIX, SOCK_DGRAM | Sys.SOCK_CLOEXEC, 0);
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        if (p.length >= 108) {
+            fd.close();
+            throw new IllegalArgumentException("report socket path is longer than 107 bytes: " + path);
+        }
+        addr = ByteBuffer.allocateDirect(2 + p.length + 1).order(ByteOrder.nativeOrder());
+        addr.putShort((short) AF_UNIX).put(p).put((byte) 0).flip();
+    }
+
+    /** Sends one report; returns false (and says so once, through {@code log}) when nobody listens. */
+    public boolean send(String json, java.util.function.Consumer<String> log) {
+        byte[] b = json.getBytes(StandardCharsets.UTF_8);
+        if (b.length > MAX_REPORT) {
+            throw new IllegalArgumentException("report of " + b.length + " bytes exceeds " + MAX_REPORT);
+        }
+        out.clear();
+        out.put(b).flip();
+        try {
+            Sys.sendto(fd, out, Sys.MSG_DONTWAIT, addr.duplicate());
+            sent++;
+            saidMissing = false;
+            return true;
+        } catch (NativeException e) {
+            if (!saidMissing) {
+                String why = e.errno() == Errno.ENOENT || e.errno() == 111 ? "no daemon is listening"
+                        : e.errno() == Errno.EAGAIN ? "the daemon is not keeping up"
+                        : e.errno() == Errno.EACCES || e.errno() == Errno.EPERM ? "not permitted to report"
+                        : Errno.describe(e.errno());
+                log.accept("reports to " + path + " are not delivered: " + why + " (the pump goes on)");
+                saidMissing = true;
+            }
+            return false;
+        }
+    }
+
+    public long sent() {
+        return sent;
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}
