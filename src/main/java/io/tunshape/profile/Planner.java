@@ -31,6 +31,8 @@ public final class Planner {
     /** Derived txqueuelen: about one second of full frames, within these bounds. */
     public static final long TXQ_MIN = 2;
     public static final long TXQ_MAX = 1000;
+    /** The small packets a ring must hold a bucketful of (a 64-byte frame). */
+    static final int SMALL_PACKET = 64;
 
     private final Psched psched;
     private final long wmemDefault;
@@ -150,8 +152,11 @@ public final class Planner {
         }
         Long txq = r.txqueuelen();
         if (txq == null && r.deriveTxqueuelen()) {
-            // tun's ring sits after the qdisc: keep it to about a second of full frames at the rate
-            txq = Math.max(TXQ_MIN, Math.min(TXQ_MAX, (long) Math.ceil(rate.bytesPerSecond() / (double) frame)));
+            // tun's ring sits after the qdisc: about a second of full frames at the rate, but never less
+            // than a bucketful of small packets, which the qdisc may release at once
+            long second = (long) Math.ceil(rate.bytesPerSecond() / (double) frame);
+            long bucket = (long) Math.ceil(burst.bytes() / (double) SMALL_PACKET);
+            txq = Math.max(TXQ_MIN, Math.min(TXQ_MAX, Math.max(second, bucket)));
         }
         if (txq != null && (txq < 1 || txq > U32)) {
             throw new PlanException("txqueuelen", txq + " is out of range; accepted: 1 to 4294967295 packets (0 makes "

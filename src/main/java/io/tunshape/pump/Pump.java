@@ -117,7 +117,7 @@ public final class Pump {
                         throw gone(null);
                     }
                     if ((ev & Sys.POLLIN) != 0) {
-                        readFrame();
+                        readFrame(false);
                     } else if (ms == 0 && waitNanos > 0) {
                         java.util.concurrent.locks.LockSupport.parkNanos(Math.min(waitNanos, 200_000));
                     }
@@ -149,7 +149,11 @@ public final class Pump {
                 + (e != null ? ": " + Errno.text(e.errno()) : ""));
     }
 
-    private void readFrame() {
+    /**
+     * Reads one frame. {@code waiting} means it was already in tun's ring when the link got free (read
+     * without blocking right after a delivery): for the emulated link it was queued since then.
+     */
+    private void readFrame(boolean waiting) {
         ByteBuffer b = free.poll();
         b.clear();
         try {
@@ -163,8 +167,8 @@ public final class Pump {
         }
         b.flip();
         long now = System.nanoTime();
-        queue.add(new Frame(b, now));
-        if (queue.size() == 1) {
+        queue.add(new Frame(b, waiting && lastFinish != Long.MIN_VALUE ? Math.min(now, lastFinish) : now));
+        if (queue.size() == 1 && headFinish < 0 && !waiting) {
             startHead(now);
         }
     }
@@ -198,7 +202,11 @@ public final class Pump {
         lastFinish = headFinish;
         free.add(f.buf());
         headFinish = -1;
-        if (!queue.isEmpty()) {
+        // frames already waiting in tun's ring were queued for the link all along: take them now
+        while (queue.size() < Math.max(1, o.queue()) && (Sys.poll(dev.fd(), Sys.POLLIN, 0) & Sys.POLLIN) != 0) {
+            readFrame(true);
+        }
+        if (!queue.isEmpty() && headFinish < 0) {
             startHead(now);
         }
     }
