@@ -18,7 +18,7 @@ class ManPageTest {
     void committedPageMatchesTheCommandModel() throws IOException {
         String committed = Files.readString(Path.of("man/tunshape.8"));
         assertEquals(ManPage.render(), committed, "man/tunshape.8 is stale: regenerate it with "
-                + "'java -cp target/tunshape.jar io.tunshape.cli.ManPage man' (or run bin/tunshape-man)");
+                + "'java -cp target/tunshape.jar io.tunshape.cli.ManPage man'");
     }
 
     @Test
