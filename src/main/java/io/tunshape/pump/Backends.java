@@ -25,6 +25,21 @@ public final class Backends {
                         : new InetSocketAddress("0.0.0.0", peer.getPort());
                 return new UdpBackend(peer, local);
             }
+            case "exec":
+                if (rest.isBlank()) {
+                    throw new IllegalArgumentException("exec needs a command: exec:COMMAND");
+                }
+                return new ExecBackend(rest);
+            case "serial":
+                if (rest.isBlank()) {
+                    throw new IllegalArgumentException("serial needs a device: serial:/dev/ttyUSB0");
+                }
+                return new SerialBackend(rest, baud, framing == null ? Framing.SLIP : Framing.parse(framing));
+            case "tcp":
+                if (framing != null && Framing.parse(framing) != Framing.KISS) {
+                    throw new IllegalArgumentException("tcp carries KISS framing only (--framing kiss)");
+                }
+                return new TcpBackend(hostPort(rest, "tcp:HOST:PORT"), Framing.KISS);
             default:
                 throw new IllegalArgumentException("'" + spec + "' is not a backend; accepted: " + FORMS);
         }

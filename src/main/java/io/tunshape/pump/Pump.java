@@ -48,6 +48,7 @@ public final class Pump {
     private long headStart;
     private long lastFinish = Long.MIN_VALUE;
     private boolean backendUp = true;
+    private boolean reportedDown;
     private long retryAt;
     private long backoffMs = 100;
     // counters of the current interval
@@ -194,6 +195,7 @@ public final class Pump {
             txFrames++;
             txFramesTotal++;
             txBytesTotal += len;
+            backendWorked();
         } catch (IOException e) {
             backendDown(e, now);
         }
@@ -214,24 +216,30 @@ public final class Pump {
     private void openBackend(long now) {
         try {
             backend.open();
-            if (!backendUp) {
-                o.log().accept("backend " + backend.describe() + " is up again");
-            }
             backendUp = true;
-            backoffMs = 100;
         } catch (IOException e) {
             backendDown(e, now);
         }
     }
 
+    /** Says "down" once per outage; retries are silent, with backoff up to 5 s. */
     private synchronized void backendDown(IOException e, long now) {
-        if (backendUp) {
+        if (!reportedDown) {
             o.log().accept("backend " + backend.describe() + " is down: " + e.getMessage() + "; retrying with backoff "
                     + "(the device stays)");
+            reportedDown = true;
         }
         backendUp = false;
         retryAt = now + backoffMs * 1_000_000L;
         backoffMs = Math.min(backoffMs * 2, 5000);
+    }
+
+    private synchronized void backendWorked() {
+        if (reportedDown) {
+            o.log().accept("backend " + backend.describe() + " is up again");
+            reportedDown = false;
+        }
+        backoffMs = 100;
     }
 
     private void rxLoop() {

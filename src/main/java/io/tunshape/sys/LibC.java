@@ -42,4 +42,12 @@ final class LibC {
     static native int poll(ByteBuffer fds, long nfds, int timeout) throws LastErrorException;
 
     static native String strerror(int errnum);
+
+    static native int tcgetattr(int fd, ByteBuffer termios) throws LastErrorException;
+
+    static native int tcsetattr(int fd, int when, ByteBuffer termios) throws LastErrorException;
+
+    static native void cfmakeraw(ByteBuffer termios);
+
+    static native int cfsetspeed(ByteBuffer termios, int speed) throws LastErrorException;
 }

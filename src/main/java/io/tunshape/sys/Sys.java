@@ -184,6 +184,63 @@ public final class Sys {
         }
     }
 
+    public static final int O_NOCTTY = 0x100;
+    private static final int TCSANOW = 0;
+    private static final int VTIME = 5;
+    private static final int VMIN = 6;
+    private static final int CC_OFFSET = 17;
+    private static final int CLOCAL = 0x800;
+    private static final int CREAD = 0x80;
+
+    /** Linux's speed_t codes for the usual line speeds. */
+    private static final int[][] SPEEDS = {
+        {300, 7}, {600, 8}, {1200, 9}, {1800, 10}, {2400, 11}, {4800, 12}, {9600, 13}, {19200, 14}, {38400, 15},
+        {57600, 0x1001}, {115200, 0x1002}, {230400, 0x1003}, {460800, 0x1004}, {500000, 0x1005}, {576000, 0x1006},
+        {921600, 0x1007}, {1000000, 0x1008}, {1152000, 0x1009}, {1500000, 0x100A}, {2000000, 0x100B},
+        {2500000, 0x100C}, {3000000, 0x100D}, {3500000, 0x100E}, {4000000, 0x100F},
+    };
+
+    /** The line speeds {@link #rawSerial} accepts. */
+    public static String serialSpeeds() {
+        StringBuilder b = new StringBuilder();
+        for (int[] s : SPEEDS) {
+            b.append(b.length() == 0 ? "" : ", ").append(s[0]);
+        }
+        return b.toString();
+    }
+
+    /**
+     * Puts a tty in raw mode at {@code baud} (8N1, no flow control, receiver on), with reads that
+     * return after 100 ms without data so a reader can notice it should stop.
+     */
+    public static void rawSerial(Fd fd, int baud) {
+        int code = -1;
+        for (int[] s : SPEEDS) {
+            if (s[0] == baud) {
+                code = s[1];
+            }
+        }
+        if (code < 0) {
+            throw new IllegalArgumentException("baud " + baud + " is not a standard line speed; accepted: "
+                    + serialSpeeds());
+        }
+        int n = fd.acquire();
+        try {
+            ByteBuffer t = ByteBuffer.allocateDirect(64).order(java.nio.ByteOrder.nativeOrder());
+            LibC.tcgetattr(n, t);
+            LibC.cfmakeraw(t);
+            LibC.cfsetspeed(t, code);
+            t.putInt(8, t.getInt(8) | CLOCAL | CREAD);
+            t.put(CC_OFFSET + VMIN, (byte) 0);
+            t.put(CC_OFFSET + VTIME, (byte) 1);
+            LibC.tcsetattr(n, TCSANOW, t);
+        } catch (LastErrorException e) {
+            throw new NativeException("termios", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
     /** Moves the calling thread into the namespace {@code nsFd} refers to. */
     public static void setns(Fd nsFd, int nstype) {
         int n = nsFd.acquire();
