@@ -86,6 +86,22 @@ public final class LinkClient {
                 (int) a.u32Or(IFLA_MTU, 0), a.u32Or(IFLA_TXQLEN, 0), txDropped, txPackets, txBytes);
     }
 
+    /** Brings an interface up (RTM_NEWLINK with IFF_UP set and changed). */
+    public void setUp(int index) {
+        MessageWriter m = new MessageWriter(RTM_NEWLINK, Nl.F_REQUEST | Nl.F_ACK);
+        m.u8(0).u8(0).u16(0).u32(index).u32(1).u32(1);
+        sock.request(m);
+    }
+
+    /** Adds an IPv4 point-to-point address: {@code local} on the interface, {@code peer} at the other end. */
+    public void addPeerAddress(int index, java.net.Inet4Address local, java.net.Inet4Address peer) {
+        MessageWriter m = new MessageWriter(20 /* RTM_NEWADDR */, Nl.F_REQUEST | Nl.F_ACK | Nl.F_CREATE | Nl.F_EXCL);
+        m.u8(2 /* AF_INET */).u8(32).u8(0).u8(0).u32(index);
+        m.attr(2 /* IFA_LOCAL */, local.getAddress());
+        m.attr(1 /* IFA_ADDRESS */, peer.getAddress());
+        sock.request(m);
+    }
+
     /** Sets the device's txqueuelen (tun's ring): the bytes `ip link set dev X txqueuelen N` sends. */
     public static MessageWriter txqueuelenMessage(int index, long txqueuelen) {
         return ifinfomsg(RTM_NEWLINK, Nl.F_REQUEST | Nl.F_ACK, index).attrU32(IFLA_TXQLEN, txqueuelen);

@@ -35,6 +35,8 @@ final class LibC {
 
     static native int setns(int fd, int nstype) throws LastErrorException;
 
+    static native int unshare(int flags) throws LastErrorException;
+
     static native long read(int fd, ByteBuffer buf, long count) throws LastErrorException;
 
     static native long write(int fd, ByteBuffer buf, long count) throws LastErrorException;

@@ -241,6 +241,15 @@ public final class Sys {
         }
     }
 
+    /** Gives the calling thread namespaces of its own (CLONE_NEWNET: a fresh, empty network namespace). */
+    public static void unshare(int flags) {
+        try {
+            LibC.unshare(flags);
+        } catch (LastErrorException e) {
+            throw new NativeException("unshare", e.getErrorCode());
+        }
+    }
+
     /** Moves the calling thread into the namespace {@code nsFd} refers to. */
     public static void setns(Fd nsFd, int nstype) {
         int n = nsFd.acquire();
