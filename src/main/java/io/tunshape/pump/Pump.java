@@ -97,6 +97,14 @@ public final class Pump {
         try {
             while (!stop) {
                 long now = System.nanoTime();
+                if (o.model() == null && backendUp && queue.isEmpty() && now < nextReport) {
+                    // no emulation: straight from the device to the backend, frame by frame
+                    passThrough(nextReport);
+                    if (rxFailure instanceof DeviceGoneException g) {
+                        throw g;
+                    }
+                    continue;
+                }
                 if (now >= nextReport) {
                     report(now - intervalStart);
                     intervalStart = now;
@@ -111,15 +119,17 @@ public final class Pump {
                 }
                 long until = Math.min(nextReport, headFinish >= 0 ? headFinish : Long.MAX_VALUE);
                 if (queue.size() < Math.max(1, o.queue()) && backendUp) {
+                    // try the (non-blocking) device first; poll only when it has nothing
+                    if (readFrame(false)) {
+                        continue;
+                    }
                     long waitNanos = Math.max(0, until - now);
                     int ms = (int) Math.min(100, waitNanos / 1_000_000);
                     int ev = Sys.poll(dev.fd(), Sys.POLLIN, ms);
                     if ((ev & (Sys.POLLERR | Sys.POLLHUP)) != 0) {
                         throw gone(null);
                     }
-                    if ((ev & Sys.POLLIN) != 0) {
-                        readFrame(false);
-                    } else if (ms == 0 && waitNanos > 0) {
+                    if ((ev & Sys.POLLIN) == 0 && ms == 0 && waitNanos > 0) {
                         java.util.concurrent.locks.LockSupport.parkNanos(Math.min(waitNanos, 200_000));
                     }
                 } else {
@@ -137,10 +147,60 @@ public final class Pump {
             }
         } finally {
             stop = true;
+            backend.close(); // wakes a receive blocked in the backend
             try {
                 rx.join(1000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * The fast path without emulation: read a frame, hand it over, until the device has nothing
+     * (then wait on poll), the report is due, or the backend fails. No queue, no bookkeeping.
+     */
+    private void passThrough(long until) {
+        ByteBuffer b = free.peek();
+        while (!stop) {
+            b.clear();
+            int n;
+            try {
+                n = Sys.read(dev.fd(), b);
+            } catch (NativeException e) {
+                if (e.errno() != Errno.EAGAIN && e.errno() != Errno.EINTR) {
+                    throw gone(e);
+                }
+                long now = System.nanoTime();
+                if (now >= until) {
+                    return;
+                }
+                int ev = Sys.poll(dev.fd(), Sys.POLLIN, (int) Math.max(1, Math.min(100, (until - now) / 1_000_000)));
+                if ((ev & (Sys.POLLERR | Sys.POLLHUP)) != 0) {
+                    throw gone(null);
+                }
+                if (rxFailure != null) {
+                    return;
+                }
+                continue;
+            }
+            b.flip();
+            long t0 = System.nanoTime();
+            try {
+                backend.send(b);
+                txBytes += n;
+                txFrames++;
+                txFramesTotal++;
+                txBytesTotal += n;
+                backendWorked();
+            } catch (IOException e) {
+                backendDown(e, t0);
+                return;
+            }
+            long t1 = System.nanoTime();
+            busyNanos += t1 - t0;
+            if (t1 >= until) {
+                return;
             }
         }
     }
@@ -154,7 +214,7 @@ public final class Pump {
      * Reads one frame. {@code waiting} means it was already in tun's ring when the link got free (read
      * without blocking right after a delivery): for the emulated link it was queued since then.
      */
-    private void readFrame(boolean waiting) {
+    private boolean readFrame(boolean waiting) {
         ByteBuffer b = free.poll();
         b.clear();
         try {
@@ -162,7 +222,7 @@ public final class Pump {
         } catch (NativeException e) {
             free.add(b);
             if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EINTR) {
-                return;
+                return false;
             }
             throw gone(e);
         }
@@ -172,6 +232,7 @@ public final class Pump {
         if (queue.size() == 1 && headFinish < 0 && !waiting) {
             startHead(now);
         }
+        return true;
     }
 
     /** The head of the queue starts crossing the link: when it arrived, or when the link got free. */
@@ -205,8 +266,8 @@ public final class Pump {
         free.add(f.buf());
         headFinish = -1;
         // frames already waiting in tun's ring were queued for the link all along: take them now
-        while (queue.size() < Math.max(1, o.queue()) && (Sys.poll(dev.fd(), Sys.POLLIN, 0) & Sys.POLLIN) != 0) {
-            readFrame(true);
+        while (queue.size() < Math.max(1, o.queue()) && readFrame(true)) {
+            // read ahead until the queue is full or the ring is empty
         }
         if (!queue.isEmpty() && headFinish < 0) {
             startHead(now);
@@ -245,6 +306,7 @@ public final class Pump {
     private void rxLoop() {
         ByteBuffer b = ByteBuffer.allocateDirect(65536);
         boolean said = false;
+        boolean saidDown = false;
         while (!stop) {
             try {
                 if (!backend.receive(b, 100)) {
@@ -258,9 +320,18 @@ public final class Pump {
                     if (e.errno() == Errno.EINVAL) {
                         continue; // not a packet the device accepts (e.g. not IP on tun): dropped
                     }
+                    if (e.errno() == Errno.EIO) {
+                        // the device is down: tun refuses writes until it is up again
+                        if (!saidDown) {
+                            o.log().accept(dev.name() + " is down: frames from the backend are dropped until it is up");
+                            saidDown = true;
+                        }
+                        continue;
+                    }
                     rxFailure = gone(e);
                     return;
                 }
+                saidDown = false;
             } catch (IOException e) {
                 if (!said && !stop) {
                     o.log().accept("backend " + backend.describe() + ": " + e.getMessage() + " (receiving; retrying)");

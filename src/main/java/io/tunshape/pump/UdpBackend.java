@@ -1,23 +1,23 @@
 package io.tunshape.pump;
 
 import java.io.IOException;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
-import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
 
 /**
- * One frame per datagram to a peer pump (two pumps make a virtual link). The socket is connected
+ * One frame per datagram to a peer pump (two pumps make a virtual link). The channel is connected
  * to the peer, so an ICMP error (peer down) surfaces as an exception the pump reports and retries.
- * Opened on the pump's thread, so it belongs to the pump's network namespace.
+ * Opened on the pump's thread, so it belongs to the pump's network namespace. Frames move between
+ * direct buffers and the kernel without copies; receiving blocks until a datagram comes or the
+ * backend is closed.
  */
 public final class UdpBackend implements Backend {
     private final InetSocketAddress peer;
     private final InetSocketAddress listen;
-    private volatile DatagramSocket socket;
-    private final byte[] txBuf = new byte[65536];
-    private final byte[] rxBuf = new byte[65536];
+    private volatile DatagramChannel channel;
 
     public UdpBackend(InetSocketAddress peer, InetSocketAddress listen) {
         this.peer = peer;
@@ -27,51 +27,48 @@ public final class UdpBackend implements Backend {
     @Override
     public synchronized void open() throws IOException {
         close();
-        DatagramSocket s = new DatagramSocket(null);
-        s.setReuseAddress(true);
-        s.bind(listen);
-        s.connect(peer);
-        s.setReceiveBufferSize(1 << 20);
-        s.setSendBufferSize(1 << 20);
-        socket = s;
+        DatagramChannel c = DatagramChannel.open();
+        try {
+            c.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            c.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 21);
+            c.setOption(StandardSocketOptions.SO_SNDBUF, 1 << 21);
+            c.bind(listen);
+            c.connect(peer);
+        } catch (IOException e) {
+            c.close();
+            throw e;
+        }
+        channel = c;
     }
 
     @Override
     public void send(ByteBuffer frame) throws IOException {
-        DatagramSocket s = socket;
-        if (s == null) {
+        DatagramChannel c = channel;
+        if (c == null) {
             throw new IOException("not open");
         }
-        int n = frame.remaining();
-        frame.get(txBuf, 0, n);
-        s.send(new DatagramPacket(txBuf, n));
+        c.write(frame);
     }
 
     @Override
     public boolean receive(ByteBuffer buf, int timeoutMs) throws IOException {
-        DatagramSocket s = socket;
-        if (s == null) {
-            sleep(timeoutMs);
-            return false;
-        }
-        DatagramPacket p = new DatagramPacket(rxBuf, rxBuf.length);
-        s.setSoTimeout(Math.max(1, timeoutMs));
-        try {
-            s.receive(p);
-        } catch (SocketTimeoutException e) {
+        DatagramChannel c = channel;
+        if (c == null) {
+            try {
+                Thread.sleep(timeoutMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             return false;
         }
         buf.clear();
-        buf.put(rxBuf, 0, p.getLength()).flip();
-        return true;
-    }
-
-    private static void sleep(int ms) {
         try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            c.read(buf);
+        } catch (ClosedChannelException e) {
+            return false;
         }
+        buf.flip();
+        return true;
     }
 
     @Override
@@ -82,9 +79,13 @@ public final class UdpBackend implements Backend {
 
     @Override
     public synchronized void close() {
-        if (socket != null) {
-            socket.close();
-            socket = null;
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+            channel = null;
         }
     }
 }

@@ -6,8 +6,8 @@ import io.tunshape.sys.Sys;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Opens a tun or tap device through /dev/net/tun. The device belongs to the network namespace of
- * the thread that opens /dev/net/tun (fixed at open, not at TUNSETIFF).
+ * Opens a tun or tap device through /dev/net/tun, non-blocking. The device belongs to the network
+ * namespace of the thread that opens /dev/net/tun (fixed at open, not at TUNSETIFF).
  */
 public final class TunDevice implements AutoCloseable {
     public static final long TUNSETIFF = 0x400454CAL;
@@ -31,7 +31,8 @@ public final class TunDevice implements AutoCloseable {
         if (n.length >= IFNAMSIZ) {
             throw new IllegalArgumentException("interface name '" + name + "' is longer than 15 bytes");
         }
-        Fd fd = Sys.open("/dev/net/tun", Sys.O_RDWR | Sys.O_CLOEXEC);
+        // non-blocking: readers poll, then read until EAGAIN, one syscall per frame
+        Fd fd = Sys.open("/dev/net/tun", Sys.O_RDWR | Sys.O_CLOEXEC | Sys.O_NONBLOCK);
         try {
             byte[] ifr = new byte[40];
             System.arraycopy(n, 0, ifr, 0, n.length);

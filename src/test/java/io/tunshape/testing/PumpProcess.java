@@ -57,6 +57,10 @@ public final class PumpProcess implements AutoCloseable {
         return false;
     }
 
+    public long pid() {
+        return process.pid();
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }
