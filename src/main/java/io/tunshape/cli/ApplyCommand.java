@@ -12,7 +12,6 @@ import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 import io.tunshape.tc.TcCodec;
-import io.tunshape.tc.UnitException;
 import io.tunshape.tc.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +22,6 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 
 @Command(name = "apply", sortOptions = false,
         header = "Shape interfaces: install or change tunshape's root qdisc.",
@@ -101,16 +99,6 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Show the plan and its explanation; change nothing.")
     boolean dryRun;
 
-    private static <T> T field(String name, String text, Function<String, T> parse) {
-        if (text == null) {
-            return null;
-        }
-        try {
-            return parse.apply(text);
-        } catch (UnitException e) {
-            throw new PlanException(name, e.getMessage());
-        }
-    }
 
     ShapingRequest request(Planner planner) {
         if (profile != null) {
@@ -134,14 +122,14 @@ public final class ApplyCommand implements Callable<Integer> {
         if (senders < 1) {
             throw new PlanException("--senders", senders + " is out of range; accepted: 1 or more");
         }
-        Rate r = field("--rate", rate, Units::parseRate);
-        Rate c = field("--ceil", ceil, Units::parseRate);
+        Rate r = OptionValues.parse("--rate", rate, Units::parseRate);
+        Rate c = OptionValues.parse("--ceil", ceil, Units::parseRate);
         if (c != null && c.bytesPerSecond() == 0) {
             throw new PlanException("--ceil", "'" + ceil + "' is 0 bytes/s; the smallest rate is 8bit");
         }
-        Size b = field("--burst", burst, Units::parseSize);
-        Size l = field("--limit", limit, Units::parseSize);
-        Duration t = field("--latency", latency, Units::parseTime);
+        Size b = OptionValues.parse("--burst", burst, Units::parseSize);
+        Size l = OptionValues.parse("--limit", limit, Units::parseSize);
+        Duration t = OptionValues.parse("--latency", latency, Units::parseTime);
         return new ShapingRequest(qdisc, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen);
     }
 

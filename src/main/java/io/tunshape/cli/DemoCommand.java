@@ -68,11 +68,7 @@ public final class DemoCommand implements Callable<Integer> {
             req = p.request();
             name = "profile " + p.name();
         } else {
-            try {
-                r = Units.parseRate(rate);
-            } catch (IllegalArgumentException e) {
-                throw new PlanException("--rate", e.getMessage());
-            }
+            r = OptionValues.parse("--rate", rate, Units::parseRate);
             if (r.bytesPerSecond() == 0) {
                 throw new PlanException("--rate", "'" + rate + "' is 0 bytes/s; at least 8bit");
             }

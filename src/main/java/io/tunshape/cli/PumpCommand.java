@@ -103,20 +103,13 @@ public final class PumpCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "Print a line per interval on stderr (JSON with --json).")
     boolean stats;
 
-    private static <T> T field(String name, String text, java.util.function.Function<String, T> parse) {
-        try {
-            return parse.apply(text);
-        } catch (IllegalArgumentException e) {
-            throw new PlanException(name, e.getMessage());
-        }
-    }
 
     @Override
     public Integer call() throws Exception {
         if (tun && tap) {
             throw new PlanException("--tap", "give --tun or --tap, not both");
         }
-        Duration interval = field("--report-interval", reportInterval, Units::parseTime);
+        Duration interval = OptionValues.parse("--report-interval", reportInterval, Units::parseTime);
         if (interval.micros() < 10_000) {
             throw new PlanException("--report-interval", interval + " is too short; at least 10ms");
         }
@@ -126,7 +119,7 @@ public final class PumpCommand implements Callable<Integer> {
         if (!(traceScale > 0 && traceScale <= 1e6)) {
             throw new PlanException("--trace-scale", traceScale + " is out of range; accepted: more than 0");
         }
-        Rate rate = emulateRate == null ? null : field("--emulate-rate", emulateRate, Units::parseRate);
+        Rate rate = emulateRate == null ? null : OptionValues.parse("--emulate-rate", emulateRate, Units::parseRate);
         if (rate != null && rate.bytesPerSecond() == 0) {
             throw new PlanException("--emulate-rate", "'" + emulateRate + "' is 0 bytes/s; at least 8bit");
         }
@@ -138,7 +131,7 @@ public final class PumpCommand implements Callable<Integer> {
                 throw new PlanException("--emulate-trace", e.getMessage());
             }
         }
-        Backend backend = field("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
+        Backend backend = OptionValues.parse("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
         PrintWriter err = spec.commandLine().getErr();
         java.util.function.Consumer<String> log = line -> {
             synchronized (err) {
