@@ -1,12 +1,10 @@
 package io.tunshape.pump;
 
 import io.tunshape.sys.Errno;
-import io.tunshape.sys.Fd;
 import io.tunshape.sys.NativeException;
-import io.tunshape.sys.Sys;
+import io.tunshape.sys.UnixDatagram;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -14,12 +12,10 @@ import java.nio.charset.StandardCharsets;
  * daemon (no socket, nobody bound) is not an error; it is said once.
  */
 public final class Reporter implements AutoCloseable {
-    private static final int AF_UNIX = 1;
-    private static final int SOCK_DGRAM = 2;
     public static final int MAX_REPORT = 4096;
 
     private final String path;
-    private final Fd fd;
+    private final UnixDatagram socket = new UnixDatagram();
     private final ByteBuffer addr;
     private final ByteBuffer out = ByteBuffer.allocateDirect(MAX_REPORT);
     private boolean saidMissing;
@@ -27,14 +23,12 @@ public final class Reporter implements AutoCloseable {
 
     public Reporter(String path) {
         this.path = path;
-        this.fd = Sys.socket(AF_UNIX, SOCK_DGRAM | Sys.SOCK_CLOEXEC, 0);
-        byte[] p = path.getBytes(StandardCharsets.UTF_8);
-        if (p.length >= 108) {
-            fd.close();
-            throw new IllegalArgumentException("report socket path is longer than 107 bytes: " + path);
+        try {
+            addr = UnixDatagram.address(path);
+        } catch (IllegalArgumentException e) {
+            socket.close();
+            throw new IllegalArgumentException("report " + e.getMessage());
         }
-        addr = ByteBuffer.allocateDirect(2 + p.length + 1).order(ByteOrder.nativeOrder());
-        addr.putShort((short) AF_UNIX).put(p).put((byte) 0).flip();
     }
 
     /** Sends one report; returns false (and says so once, through {@code log}) when nobody listens. */
@@ -46,7 +40,7 @@ public final class Reporter implements AutoCloseable {
         out.clear();
         out.put(b).flip();
         try {
-            Sys.sendto(fd, out, Sys.MSG_DONTWAIT, addr.duplicate());
+            socket.send(out, addr);
             sent++;
             saidMissing = false;
             return true;
@@ -69,6 +63,6 @@ public final class Reporter implements AutoCloseable {
 
     @Override
     public void close() {
-        fd.close();
+        socket.close();
     }
 }

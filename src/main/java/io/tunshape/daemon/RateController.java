@@ -1,0 +1,113 @@
+package io.tunshape.daemon;
+
+/**
+ * Keeps one interface's shaping rate matched to its backend's measured capacity. Pure arithmetic
+ * on an injected millisecond clock:
+ * <ul>
+ * <li>each report's capacity (the driver's {@code capacity_bps}, or tx_bytes / busy time when the
+ * backend was busy long enough) is smoothed with an exponentially weighted moving average;</li>
+ * <li>the target is the estimate less the headroom, clamped to [min_rate, max_rate];</li>
+ * <li>a change is made only when the target differs from the current rate by more than the
+ * hysteresis, and never sooner than the minimum interval after the last change;</li>
+ * <li>when reports stop for {@code staleMs}, the rate returns to the profile's.</li>
+ * </ul>
+ * Rates are in bit/s. The rate never leaves [min, max], so queued packets always drain.
+ */
+public final class RateController {
+    /** Tunables: smoothing weight of a new sample (0..1], hysteresis fraction, minimum interval, staleness. */
+    public record Tuning(double alpha, double hysteresis, long minIntervalMs, long staleMs, long minBusyMs) {
+        public static final Tuning DEFAULT = new Tuning(0.3, 0.05, 1000, 5000, 50);
+    }
+
+    private final long baseBps;
+    private final long minBps;
+    private final long maxBps;
+    private final double headroom;
+    private final Tuning t;
+    private double estimate = -1;
+    private long currentBps;
+    private long lastReportMs = Long.MIN_VALUE;
+    private long lastChangeMs = Long.MIN_VALUE;
+    private long changes;
+
+    public RateController(long baseBps, long minBps, long maxBps, double headroom, Tuning tuning) {
+        if (minBps <= 0 || minBps > maxBps) {
+            throw new IllegalArgumentException("need 0 < min_rate <= max_rate");
+        }
+        this.baseBps = Math.max(minBps, Math.min(maxBps, baseBps));
+        this.minBps = minBps;
+        this.maxBps = maxBps;
+        this.headroom = headroom;
+        this.t = tuning;
+        this.currentBps = this.baseBps;
+    }
+
+    /** The capacity a report tells, in bit/s, or -1 when it tells none. */
+    public long capacityOf(long capacityBps, long txBytes, long busyMs) {
+        if (capacityBps > 0) {
+            return capacityBps;
+        }
+        if (busyMs >= t.minBusyMs() && txBytes > 0) {
+            return txBytes * 8 * 1000 / busyMs;
+        }
+        return -1;
+    }
+
+    /** Takes a report (capacity -1 = none) at {@code nowMs}. */
+    public void report(long capacityBps, long nowMs) {
+        lastReportMs = nowMs;
+        if (capacityBps <= 0) {
+            return;
+        }
+        estimate = estimate < 0 ? capacityBps : t.alpha() * capacityBps + (1 - t.alpha()) * estimate;
+    }
+
+    /** The rate the interface should have now: a new one when it should change, else -1. */
+    public long tick(long nowMs) {
+        long target;
+        boolean stale = lastReportMs == Long.MIN_VALUE || nowMs - lastReportMs > t.staleMs();
+        if (stale || estimate < 0) {
+            target = baseBps;
+            if (stale) {
+                estimate = -1; // start afresh when reports come back
+            }
+        } else {
+            target = Math.round(estimate * (1 - headroom));
+        }
+        target = Math.max(minBps, Math.min(maxBps, target));
+        if (target == currentBps) {
+            return -1;
+        }
+        boolean beyondHysteresis = Math.abs(target - currentBps) > t.hysteresis() * currentBps;
+        boolean tooSoon = lastChangeMs != Long.MIN_VALUE && nowMs - lastChangeMs < t.minIntervalMs();
+        if (!(beyondHysteresis || (stale && target == baseBps)) || tooSoon) {
+            return -1;
+        }
+        currentBps = target;
+        lastChangeMs = nowMs;
+        changes++;
+        return target;
+    }
+
+    public long currentBps() {
+        return currentBps;
+    }
+
+    /** The smoothed capacity estimate in bit/s, or -1 without reports. */
+    public long estimateBps() {
+        return estimate < 0 ? -1 : Math.round(estimate);
+    }
+
+    /** Milliseconds since the last report, or -1 when none came. */
+    public long reportAgeMs(long nowMs) {
+        return lastReportMs == Long.MIN_VALUE ? -1 : nowMs - lastReportMs;
+    }
+
+    public long changes() {
+        return changes;
+    }
+
+    public long baseBps() {
+        return baseBps;
+    }
+}

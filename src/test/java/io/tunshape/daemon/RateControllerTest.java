@@ -1,0 +1,93 @@
+package io.tunshape.daemon;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The control law with an injected clock (milliseconds). */
+class RateControllerTest {
+    private static final RateController.Tuning T = new RateController.Tuning(0.5, 0.05, 1000, 5000, 50);
+
+    private static RateController c() {
+        // profile 9600 bit/s, bounds 2400..19200, headroom 5 %
+        return new RateController(9600, 2400, 19200, 0.05, T);
+    }
+
+    @Test
+    void firstReportSetsTheRateLessHeadroom() {
+        RateController c = c();
+        c.report(12000, 0);
+        assertEquals(11400, c.tick(0));
+        assertEquals(11400, c.currentBps());
+    }
+
+    @Test
+    void samplesAreSmoothed() {
+        RateController c = c();
+        c.report(10000, 0);
+        c.tick(0);
+        c.report(20000, 2000); // EWMA 0.5: 15000
+        assertEquals(15000, c.estimateBps());
+        assertEquals(14250, c.tick(2000));
+    }
+
+    @Test
+    void smallChangesStayWithinHysteresis() {
+        RateController c = c();
+        c.report(10000, 0); // target 9500: 1 % from the profile's 9600
+        assertEquals(-1, c.tick(0));
+        c.report(12000, 2000); // estimate 11000 -> target 10450: 9 % away
+        assertEquals(10450, c.tick(2000));
+        c.report(11400, 4000); // estimate 11200 -> target 10640: 1.8 % away
+        assertEquals(-1, c.tick(4000));
+        assertEquals(10450, c.currentBps());
+    }
+
+    @Test
+    void changesWaitForTheMinimumInterval() {
+        RateController c = c();
+        c.report(12000, 0);
+        assertEquals(11400, c.tick(0));
+        c.report(18000, 300);
+        c.report(18000, 600); // estimate 12000 -> 15000 -> 16500
+        assertEquals(-1, c.tick(600), "too soon after the last change");
+        assertEquals(15675, c.tick(1000));
+    }
+
+    @Test
+    void ratesAreClampedToTheBounds() {
+        RateController c = c();
+        c.report(1_000_000, 0);
+        assertEquals(19200, c.tick(0));
+        RateController d = c();
+        d.report(100, 0);
+        assertEquals(2400, d.tick(0), "never below min_rate, so queued packets drain");
+    }
+
+    @Test
+    void staleReportsFallBackToTheProfileRate() {
+        RateController c = c();
+        c.report(15000, 0);
+        assertEquals(14250, c.tick(0));
+        assertEquals(-1, c.tick(4000));
+        assertEquals(9600, c.tick(5001), "no report for more than 5 s");
+        assertEquals(5001, c.reportAgeMs(5001));
+    }
+
+    @Test
+    void busyTimeGivesTheCapacityWhenTheDriverDoesNotKnowIt() {
+        RateController c = c();
+        assertEquals(9600, c.capacityOf(-1, 1200, 1000));
+        assertEquals(-1, c.capacityOf(-1, 1200, 10), "not busy long enough to tell");
+        assertEquals(4800, c.capacityOf(4800, 1200, 1000), "the driver's own figure wins");
+    }
+
+    @Test
+    void withoutReportsNothingChanges() {
+        RateController c = c();
+        assertEquals(-1, c.tick(0));
+        assertEquals(-1, c.tick(60_000));
+        assertEquals(9600, c.currentBps());
+        assertEquals(0, c.changes());
+    }
+}
