@@ -23,6 +23,16 @@ final class Signals {
         return old;
     }
 
+    /** SIGHUP as a request to reload. */
+    @SuppressWarnings("removal")
+    static Object installHangup(Runnable onHangup) {
+        sun.misc.Signal sig = new sun.misc.Signal("HUP");
+        sun.misc.SignalHandler prev = sun.misc.Signal.handle(sig, s -> onHangup.run());
+        List<Object[]> old = new ArrayList<>();
+        old.add(new Object[] {sig, prev});
+        return old;
+    }
+
     @SuppressWarnings({"removal", "unchecked"})
     static void uninstall(Object token) {
         for (Object[] o : (List<Object[]>) token) {

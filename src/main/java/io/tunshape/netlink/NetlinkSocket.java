@@ -227,6 +227,11 @@ public final class NetlinkSocket implements AutoCloseable {
         return s == null || s.isEmpty() ? null : s;
     }
 
+    /** Whether a datagram is waiting, after waiting up to {@code timeoutMs}. */
+    public boolean poll(int timeoutMs) {
+        return (io.tunshape.sys.Sys.poll(fd, io.tunshape.sys.Sys.POLLIN, timeoutMs) & io.tunshape.sys.Sys.POLLIN) != 0;
+    }
+
     /** Waits for the next datagram (events, for a subscribed socket). */
     public List<Message> receiveEvents() {
         return receive();

@@ -9,6 +9,9 @@ public final class Nl {
     public static final int NETLINK_EXT_ACK = 11;
 
     public static final int HDRLEN = 16;
+    /** Multicast groups as bind masks: link events, traffic-control events. */
+    public static final int RTMGRP_LINK = 1;
+    public static final int RTMGRP_TC = 8;
 
     public static final int NLMSG_NOOP = 1;
     public static final int NLMSG_ERROR = 2;

@@ -478,6 +478,18 @@ public final class Shaper {
         return kernelWarnings;
     }
 
+    /** Sends one step (its kernel warnings are dropped); a missing object is fine when the step says so. */
+    public void send(Step s) {
+        try {
+            tc.send(s.message());
+        } catch (NetlinkException e) {
+            if (!(s.toleratesMissing() && (e.errno() == io.tunshape.sys.Errno.ENOENT
+                    || e.errno() == io.tunshape.sys.Errno.EINVAL))) {
+                throw e;
+            }
+        }
+    }
+
     private List<String> rollback(List<Target> done) {
         List<String> failures = new ArrayList<>();
         for (int j = done.size() - 1; j >= 0; j--) {

@@ -1,0 +1,105 @@
+package io.tunshape.cli;
+
+import io.tunshape.daemon.Daemon;
+import io.tunshape.daemon.DaemonConfig;
+import io.tunshape.daemon.SystemdNotify;
+import io.tunshape.profile.Planner;
+import io.tunshape.profile.ProfileException;
+import io.tunshape.profile.ProfileLoader;
+import io.tunshape.tc.Psched;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "daemon", header = "Keep tun/tap devices shaped, and adaptive ones matched to their backend.",
+        description = {
+            "Applies each configured profile to the matching tun/tap devices of the matching network namespaces, "
+                    + "follows link and traffic-control events so that devices created or re-created later, or "
+                    + "un-shaped by someone else, are shaped again at once, and watches /var/run/netns for new "
+                    + "namespaces. Adaptive devices follow the reports on the report socket (tunshape-report(7)): "
+                    + "the smoothed capacity less the profile's headroom, within [min_rate, max_rate], changed only "
+                    + "past a hysteresis and not more often than a minimum interval, back to the profile's rate "
+                    + "when reports stop; they get htb, whose changes leak no burst.",
+            "",
+            "SIGHUP reloads the configuration (an invalid one is reported and the old one kept); SIGTERM puts "
+                    + "back what the daemon changed (restore_on_exit) and exits 0. Under systemd (Type=notify) it "
+                    + "sends READY=1, STATUS= and, when WatchdogSec= is set, WATCHDOG=1. Logs go to stderr."
+        })
+public final class DaemonCommand implements Callable<Integer> {
+    @ParentCommand
+    TunshapeCommand top;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", defaultValue = "/etc/tunshape/tunshape.yaml",
+            description = "The configuration (default: ${DEFAULT-VALUE}).")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        java.util.function.Consumer<String> log = line -> {
+            synchronized (err) {
+                err.println("tunshape daemon: " + line);
+                err.flush();
+            }
+        };
+        Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+        ProfileLoader loader = new ProfileLoader(ProfileLoader.defaultPath(), planner);
+        DaemonConfig cfg = DaemonConfig.load(config);
+        Daemon.validate(cfg, loader);
+        Daemon daemon = new Daemon(cfg, planner, log);
+        SystemdNotify notify = new SystemdNotify();
+        Object stopSignals = Signals.install(daemon::stop);
+        Object hup = Signals.installHangup(() -> {
+            try {
+                DaemonConfig next = DaemonConfig.load(config);
+                Daemon.validate(next, loader);
+                daemon.reload(next);
+                log.accept("reloaded " + config);
+                notify.send("RELOADING=0\nSTATUS=reloaded " + config);
+            } catch (ProfileException e) {
+                log.accept("reload refused, keeping the running configuration: " + e.getMessage());
+            }
+        });
+        Thread watchdog = null;
+        long wd = notify.watchdogMicros();
+        if (wd > 0) {
+            watchdog = new Thread(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    notify.send("WATCHDOG=1");
+                    try {
+                        Thread.sleep(Math.max(1, wd / 2000));
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "watchdog");
+            watchdog.setDaemon(true);
+            watchdog.start();
+        }
+        try {
+            daemon.run(() -> {
+                log.accept("running with " + config + ": " + cfg.interfaces().size() + " interface rule(s), reports on "
+                        + cfg.reportSocket() + ", status on " + cfg.controlSocket());
+                notify.send("READY=1\nSTATUS=shaping " + cfg.interfaces().size() + " interface rule(s)");
+            });
+        } finally {
+            notify.send("STOPPING=1");
+            if (watchdog != null) {
+                watchdog.interrupt();
+            }
+            Signals.uninstall(stopSignals);
+            Signals.uninstall(hup);
+        }
+        log.accept("stopped");
+        return ExitCodes.OK;
+    }
+}

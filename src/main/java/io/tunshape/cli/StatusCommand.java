@@ -1,0 +1,96 @@
+package io.tunshape.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "status", header = "Ask the running daemon for its state.",
+        description = "Per interface: namespace, profile, current rate, capacity estimate, age of the last report, "
+                + "number of rate changes. --json prints the daemon's answer as it is.")
+public final class StatusCommand implements Callable<Integer> {
+    @ParentCommand
+    TunshapeCommand top;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--socket", paramLabel = "PATH", defaultValue = "/run/tunshape/control.sock",
+            description = "The daemon's control socket (default: ${DEFAULT-VALUE}).")
+    String socket;
+
+    @Override
+    public Integer call() throws Exception {
+        String answer;
+        try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            c.connect(UnixDomainSocketAddress.of(socket));
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            while (c.read(buf) >= 0 && buf.hasRemaining()) {
+                // read to the end
+            }
+            buf.flip();
+            answer = StandardCharsets.UTF_8.decode(buf).toString().trim();
+        } catch (java.net.SocketException | java.nio.file.NoSuchFileException e) {
+            spec.commandLine().getErr().println("tunshape: no daemon answers on " + socket + " (" + e.getMessage()
+                    + "); start one with 'tunshape daemon'");
+            return ExitCodes.NO_SUCH;
+        } catch (java.io.IOException e) {
+            spec.commandLine().getErr().println("tunshape: " + socket + ": " + e.getMessage());
+            return ExitCodes.REFUSED;
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (top.json) {
+            out.println(answer);
+            out.flush();
+            return ExitCodes.OK;
+        }
+        List<Map<String, String>> rows = new ArrayList<>();
+        Map<String, String> reports = new LinkedHashMap<>();
+        try (JsonParser p = new JsonFactory().createParser(answer)) {
+            Map<String, String> cur = null;
+            String section = null;
+            JsonToken t;
+            while ((t = p.nextToken()) != null) {
+                if (t == JsonToken.FIELD_NAME && p.getParsingContext().getParent() != null
+                        && p.getParsingContext().getParent().inRoot()) {
+                    section = p.currentName();
+                } else if (t == JsonToken.START_OBJECT && "interfaces".equals(section)) {
+                    cur = new LinkedHashMap<>();
+                    rows.add(cur);
+                } else if (t.isScalarValue()) {
+                    (("reports".equals(section)) ? reports : cur == null ? reports : cur).put(p.currentName(),
+                            t == JsonToken.VALUE_NULL ? "-" : p.getText());
+                }
+            }
+        }
+        if (rows.isEmpty()) {
+            out.println("the daemon shapes no interface yet");
+        }
+        for (Map<String, String> r : rows) {
+            out.printf("%s%s  profile %s  rate %s bit/s  capacity %s bit/s  last report %s ms ago  changes %s%n",
+                    r.get("dev"), "-".equals(r.get("netns")) ? "" : " (netns " + r.get("netns") + ")", r.get("profile"),
+                    r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"));
+        }
+        out.println("reports: " + reports.getOrDefault("accepted", "0") + " accepted, "
+                + reports.getOrDefault("rejected", "0") + " rejected, " + reports.getOrDefault("unknown", "0")
+                + " for unknown devices");
+        out.flush();
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,164 @@
+package io.tunshape.daemon;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+
+/**
+ * The control socket (a Unix stream socket, mode 0660): each connection gets the daemon's state as
+ * one JSON document, then the socket closes. Also the Prometheus metrics on loopback.
+ */
+final class ControlServer implements AutoCloseable {
+    private final Daemon daemon;
+    private ServerSocketChannel server;
+    private Path path;
+    private com.sun.net.httpserver.HttpServer http;
+    private volatile boolean stop;
+
+    ControlServer(Daemon daemon) {
+        this.daemon = daemon;
+    }
+
+    void start(String socketPath, String metrics) throws IOException {
+        path = Path.of(socketPath);
+        Files.createDirectories(path.getParent());
+        Files.deleteIfExists(path);
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(path));
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
+        Thread t = new Thread(this::serve, "control");
+        t.setDaemon(true);
+        t.start();
+        if (metrics != null) {
+            int c = metrics.lastIndexOf(':');
+            String host = metrics.substring(0, c).replace("[", "").replace("]", "");
+            http = com.sun.net.httpserver.HttpServer.create(
+                    new InetSocketAddress(host, Integer.parseInt(metrics.substring(c + 1))), 4);
+            http.createContext("/metrics", ex -> {
+                byte[] body = metrics().getBytes(StandardCharsets.UTF_8);
+                ex.getResponseHeaders().add("Content-Type", "text/plain; version=0.0.4");
+                ex.sendResponseHeaders(200, body.length);
+                try (var o = ex.getResponseBody()) {
+                    o.write(body);
+                }
+            });
+            http.start();
+        }
+    }
+
+    private void serve() {
+        while (!stop) {
+            try (SocketChannel c = server.accept()) {
+                c.write(ByteBuffer.wrap((json() + "\n").getBytes(StandardCharsets.UTF_8)));
+            } catch (IOException e) {
+                if (stop) {
+                    return;
+                }
+            }
+        }
+    }
+
+    String json() {
+        StringWriter w = new StringWriter();
+        try (JsonGenerator g = new JsonFactory().createGenerator(w)) {
+            g.writeStartObject();
+            g.writeArrayFieldStart("interfaces");
+            for (Daemon.Status s : daemon.status()) {
+                g.writeStartObject();
+                g.writeStringField("dev", s.dev());
+                g.writeStringField("netns", s.netns());
+                g.writeStringField("profile", s.profile());
+                g.writeNumberField("rate_bps", s.rateBps());
+                if (s.capacityBps() >= 0) {
+                    g.writeNumberField("capacity_bps", s.capacityBps());
+                } else {
+                    g.writeNullField("capacity_bps");
+                }
+                if (s.reportAgeMs() >= 0) {
+                    g.writeNumberField("report_age_ms", s.reportAgeMs());
+                } else {
+                    g.writeNullField("report_age_ms");
+                }
+                g.writeNumberField("changes", s.changes());
+                g.writeNumberField("backlog_bytes", s.backlogBytes());
+                g.writeNumberField("drops", s.drops());
+                g.writeNumberField("tx_dropped", s.txDropped());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("reports");
+            g.writeNumberField("accepted", daemon.reports.accepted.get());
+            g.writeNumberField("rejected", daemon.reports.rejected.get());
+            g.writeNumberField("unknown", daemon.reports.unknown.get());
+            g.writeEndObject();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return w.toString();
+    }
+
+    String metrics() {
+        StringBuilder b = new StringBuilder();
+        List<Daemon.Status> all = daemon.status();
+        metric(b, "tunshape_rate_bps", "gauge", "The shaping rate now, in bit/s.", all, Daemon.Status::rateBps);
+        metric(b, "tunshape_capacity_bps", "gauge", "The smoothed capacity estimate, in bit/s.", all,
+                Daemon.Status::capacityBps);
+        metric(b, "tunshape_qdisc_backlog_bytes", "gauge", "Bytes queued in the qdisc.", all,
+                Daemon.Status::backlogBytes);
+        metric(b, "tunshape_qdisc_drops_total", "counter", "Packets the qdisc dropped.", all, Daemon.Status::drops);
+        metric(b, "tunshape_tun_tx_dropped_total", "counter", "Packets tun dropped at its ring.", all,
+                Daemon.Status::txDropped);
+        metric(b, "tunshape_rate_changes_total", "counter", "Rate changes made.", all, Daemon.Status::changes);
+        b.append("# HELP tunshape_reports_total Reports received, by result.\n# TYPE tunshape_reports_total counter\n");
+        b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reports.accepted.get()).append('\n');
+        b.append("tunshape_reports_total{result=\"rejected\"} ").append(daemon.reports.rejected.get()).append('\n');
+        b.append("tunshape_reports_total{result=\"unknown\"} ").append(daemon.reports.unknown.get()).append('\n');
+        return b.toString();
+    }
+
+    private static void metric(StringBuilder b, String name, String type, String help, List<Daemon.Status> all,
+                               java.util.function.ToLongFunction<Daemon.Status> f) {
+        b.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name).append(' ')
+                .append(type).append('\n');
+        for (Daemon.Status s : all) {
+            long v = f.applyAsLong(s);
+            if (v >= 0) {
+                b.append(name).append("{dev=\"").append(s.dev()).append("\",netns=\"")
+                        .append(s.netns() == null ? "" : s.netns()).append("\"} ").append(v).append('\n');
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        stop = true;
+        try {
+            if (server != null) {
+                server.close();
+            }
+            if (path != null) {
+                Files.deleteIfExists(path);
+            }
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+        if (http != null) {
+            http.stop(0);
+        }
+    }
+
+}

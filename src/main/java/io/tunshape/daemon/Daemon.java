@@ -1,0 +1,438 @@
+package io.tunshape.daemon;
+
+import io.tunshape.link.LinkClient;
+import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.Message;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.Netns;
+import io.tunshape.netlink.Nl;
+import io.tunshape.profile.Planner;
+import io.tunshape.profile.Profile;
+import io.tunshape.profile.ProfileException;
+import io.tunshape.profile.ProfileLoader;
+import io.tunshape.profile.ShapingRequest;
+import io.tunshape.shape.DeviceState;
+import io.tunshape.shape.Result;
+import io.tunshape.shape.Session;
+import io.tunshape.shape.Shaper;
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.NativeException;
+import io.tunshape.tc.Psched;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.TcCodec;
+
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/**
+ * Keeps every configured tun/tap device shaped to its profile, and adaptive ones to what their
+ * backend delivers. One worker per network namespace follows link and traffic-control events
+ * (RTNLGRP_LINK, RTNLGRP_TC), so a device created, re-created or un-shaped by someone else is put
+ * right within a poll period; an event overrun (ENOBUFS) triggers a full pass. Adaptive devices get
+ * htb, whose class changes do not refill the bucket (a tbf change would let a burst out each time).
+ */
+public final class Daemon {
+    private static final String NETNS_DIR = "/var/run/netns";
+    private static final int TICK_MS = 100;
+
+    private volatile DaemonConfig config;
+    private final Planner planner;
+    private final Consumer<String> log;
+    private final Map<String, Worker> workers = new ConcurrentHashMap<>();
+    private final Map<String, RateController> controllers = new ConcurrentHashMap<>();
+    private final Map<String, Status> status = new ConcurrentHashMap<>();
+    private volatile boolean stop;
+    final ReportListener reports;
+
+    /** What status and metrics show for one device. */
+    public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
+                         long changes, long backlogBytes, long drops, long txDropped) {
+    }
+
+    public Daemon(DaemonConfig config, Planner planner, Consumer<String> log) {
+        this.config = config;
+        this.planner = planner;
+        this.log = log;
+        this.reports = new ReportListener(this::onReport, log);
+    }
+
+    static String key(String netns, String dev) {
+        return (netns == null ? "" : netns) + "/" + dev;
+    }
+
+    public DaemonConfig config() {
+        return config;
+    }
+
+    public List<Status> status() {
+        List<Status> l = new ArrayList<>(status.values());
+        l.sort(java.util.Comparator.comparing((Status s) -> s.netns() == null ? "" : s.netns())
+                .thenComparing(Status::dev));
+        return l;
+    }
+
+    /** Checks a configuration completely (profiles included) without applying it. */
+    public static void validate(DaemonConfig c, ProfileLoader loader) {
+        for (int i = 0; i < c.interfaces().size(); i++) {
+            DaemonConfig.Entry e = c.interfaces().get(i);
+            Profile p;
+            try {
+                p = loader.load(e.profile());
+            } catch (ProfileException x) {
+                throw new ProfileException(c.file(), 0, 0, "interfaces[" + i + "].profile: " + x.getMessage());
+            }
+            if (e.adaptive() && p.adaptive() == null) {
+                throw new ProfileException(c.file(), 0, 0, "interfaces[" + i + "]: adaptive: true needs a profile "
+                        + "with an adaptive: section (min_rate, max_rate); " + p.name() + " has none");
+            }
+        }
+    }
+
+    /** Replaces the configuration; every worker re-applies with it. */
+    public void reload(DaemonConfig c) {
+        config = c;
+        startWorkers();
+        for (Worker w : workers.values()) {
+            w.dirtyAll = true;
+        }
+    }
+
+    public void stop() {
+        stop = true;
+    }
+
+    /** Runs until {@link #stop()}; restores what it changed when the configuration says so. */
+    public void run(Runnable ready) throws Exception {
+        reports.start(config.reportSocket());
+        ControlServer control = new ControlServer(this);
+        control.start(config.controlSocket(), config.metrics());
+        startWorkers();
+        Thread watcher = new Thread(this::watchNamespaces, "netns-watch");
+        watcher.setDaemon(true);
+        watcher.start();
+        ready.run();
+        while (!stop) {
+            Thread.sleep(TICK_MS);
+        }
+        for (Worker w : workers.values()) {
+            w.stop = true;
+        }
+        for (Worker w : workers.values()) {
+            w.thread.join(5000);
+        }
+        reports.close();
+        control.close();
+    }
+
+    private boolean wantsNetns(String ns) {
+        for (DaemonConfig.Entry e : config.interfaces()) {
+            if (ns == null ? e.netns() == null : e.netns() != null && glob(e.netns()).matcher(ns).matches()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private synchronized void startWorkers() {
+        Set<String> wanted = new HashSet<>();
+        if (wantsNetns(null)) {
+            wanted.add("");
+        }
+        try (var dir = Files.newDirectoryStream(Path.of(NETNS_DIR))) {
+            for (Path p : dir) {
+                String n = p.getFileName().toString();
+                if (wantsNetns(n)) {
+                    wanted.add(n);
+                }
+            }
+        } catch (Exception ignored) {
+            // no named namespaces
+        }
+        for (String n : wanted) {
+            workers.computeIfAbsent(n, k -> new Worker(k.isEmpty() ? null : k));
+        }
+    }
+
+    private void watchNamespaces() {
+        try (WatchService ws = FileSystems.getDefault().newWatchService()) {
+            Path dir = Path.of(NETNS_DIR);
+            Files.createDirectories(dir);
+            dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
+            while (!stop) {
+                WatchKey k = ws.poll(200, java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (k == null) {
+                    continue;
+                }
+                for (var ev : k.pollEvents()) {
+                    String name = String.valueOf(ev.context());
+                    if (ev.kind() == StandardWatchEventKinds.ENTRY_DELETE) {
+                        Worker w = workers.remove(name);
+                        if (w != null) {
+                            w.stop = true;
+                            w.gone = true;
+                        }
+                    }
+                }
+                k.reset();
+                startWorkers();
+            }
+        } catch (Exception e) {
+            log.accept("watching " + NETNS_DIR + " stopped: " + e.getMessage());
+        }
+    }
+
+    static Pattern glob(String g) {
+        StringBuilder re = new StringBuilder();
+        for (char c : g.toCharArray()) {
+            re.append(c == '*' ? ".*" : c == '?' ? "." : Pattern.quote(String.valueOf(c)));
+        }
+        return Pattern.compile(re.toString());
+    }
+
+    private void onReport(ReportListener.Report r) {
+        RateController c = controllers.get(key(r.netns(), r.dev()));
+        if (c == null) {
+            reports.unknown.incrementAndGet();
+            return;
+        }
+        synchronized (c) {
+            c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()), System.nanoTime() / 1_000_000);
+        }
+        reports.accepted.incrementAndGet();
+    }
+
+    /** One namespace: its events, its devices, its controllers. */
+    final class Worker {
+        final String netns;
+        final Thread thread;
+        volatile boolean stop;
+        volatile boolean gone;
+        volatile boolean dirtyAll = true;
+        private final Map<Integer, DeviceState> before = new HashMap<>();
+        private final Map<Integer, String> shaped = new HashMap<>();
+        private long lastStats;
+
+        Worker(String netns) {
+            this.netns = netns;
+            this.thread = new Thread(this::run, "worker-" + (netns == null ? "own" : netns));
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        private void run() {
+            for (int attempt = 0; !stop && !Daemon.this.stop; attempt++) {
+                try {
+                    Netns.run(netns, () -> {
+                        loop();
+                        return null;
+                    });
+                    return;
+                } catch (Exception e) {
+                    // a namespace file appears before its bind mount: try again shortly
+                    if (attempt == 3) {
+                        log.accept(where() + ": " + e.getMessage() + "; retrying");
+                    }
+                    sleep(Math.min(2000, 100L << Math.min(attempt, 4)));
+                }
+            }
+        }
+
+        private String where() {
+            return netns == null ? "own namespace" : "namespace " + netns;
+        }
+
+        private void loop() throws Exception {
+            Set<Integer> dirty = new HashSet<>();
+            try (NetlinkSocket events = NetlinkSocket.open(Nl.RTMGRP_LINK | Nl.RTMGRP_TC);
+                 Session session = new Session(netns, new TcCodec(Psched.system()))) {
+                log.accept(where() + ": watching");
+                while (!stop && !Daemon.this.stop) {
+                    if (events.poll(TICK_MS)) {
+                        try {
+                            for (Message m : events.receiveEvents()) {
+                                if (m.buffer().capacity() >= Nl.HDRLEN + 8) {
+                                    dirty.add(m.buffer().getInt(Nl.HDRLEN + 4));
+                                }
+                            }
+                        } catch (NativeException e) {
+                            if (e.errno() != Errno.ENOBUFS) {
+                                throw e;
+                            }
+                            log.accept(where() + ": events overran (ENOBUFS); reading everything afresh");
+                            dirtyAll = true;
+                        }
+                        continue; // drain bursts of events before acting
+                    }
+                    long now = System.nanoTime() / 1_000_000;
+                    for (Map.Entry<Integer, String> s : shaped.entrySet()) {
+                        RateController c = controllers.get(key(netns, s.getValue()));
+                        if (c != null) {
+                            long r;
+                            synchronized (c) {
+                                r = c.tick(now);
+                            }
+                            if (r > 0) {
+                                dirty.add(s.getKey());
+                            }
+                        }
+                    }
+                    if (dirtyAll || !dirty.isEmpty()) {
+                        reconcile(session, dirtyAll ? null : dirty);
+                        dirtyAll = false;
+                        dirty.clear();
+                    }
+                    if (now - lastStats >= 1000) {
+                        lastStats = now;
+                        stats(session);
+                    }
+                }
+                if (config.restoreOnExit() && !gone) {
+                    restore(session);
+                }
+            }
+        }
+
+        /** Applies the matching profile to each device (only {@code which} ifindexes, or all). */
+        private void reconcile(Session session, Set<Integer> which) {
+            Shaper sh = session.shaper();
+            Shaper.Snapshot snap = sh.snapshot();
+            Set<Integer> present = new HashSet<>();
+            for (LinkInfo l : snap.links()) {
+                present.add(l.index());
+                if (which != null && !which.contains(l.index())) {
+                    continue;
+                }
+                DaemonConfig.Entry e = entryFor(l);
+                if (e == null) {
+                    continue;
+                }
+                try {
+                    ShapingRequest req = request(e, l);
+                    before.computeIfAbsent(l.index(), k -> sh.state(snap, l));
+                    List<Result> r = session.apply(List.of(l.name()), req, planner, false);
+                    shaped.put(l.index(), l.name());
+                    if (r.get(0).changed()) {
+                        log.accept(where() + ": " + l.name() + ": shaped with " + e.profile() + " at "
+                                + req.rate());
+                    }
+                } catch (RuntimeException x) {
+                    log.accept(where() + ": " + l.name() + ": " + x.getMessage());
+                }
+            }
+            // devices that went away: forget them (a re-created one is new)
+            shaped.keySet().removeIf(ix -> {
+                if (!present.contains(ix)) {
+                    status.remove(key(netns, shaped.get(ix)));
+                    before.remove(ix);
+                    return true;
+                }
+                return false;
+            });
+        }
+
+        private DaemonConfig.Entry entryFor(LinkInfo l) {
+            if (!l.isTunTap()) {
+                return null;
+            }
+            for (DaemonConfig.Entry e : config.interfaces()) {
+                boolean nsOk = netns == null ? e.netns() == null
+                        : e.netns() != null && glob(e.netns()).matcher(netns).matches();
+                if (nsOk && glob(e.match()).matcher(l.name()).matches()) {
+                    return e;
+                }
+            }
+            return null;
+        }
+
+        private ShapingRequest request(DaemonConfig.Entry e, LinkInfo l) {
+            Profile p = new ProfileLoader(ProfileLoader.defaultPath(), planner).load(e.profile());
+            ShapingRequest r = p.request();
+            if (!e.adaptive() || p.adaptive() == null) {
+                controllers.remove(key(netns, l.name()));
+                return r;
+            }
+            RateController c = controllers.computeIfAbsent(key(netns, l.name()),
+                    k -> new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
+                            p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning()));
+            long bps;
+            synchronized (c) {
+                bps = c.currentBps();
+            }
+            // htb: a class change does not refill the bucket, so adapting leaks no burst
+            return new ShapingRequest("htb", Rate.ofBits(bps), null, null, r.burst(), r.limit(), r.latency(), r.mode(),
+                    r.senders(), r.overhead(), r.mpu(), r.txqueuelen(), r.classes(), r.deriveTxqueuelen(),
+                    r.expectedMtu());
+        }
+
+        private void stats(Session session) {
+            for (Session.Shown s : session.show(List.of())) {
+                String name = s.link().name();
+                if (!shaped.containsValue(name)) {
+                    continue;
+                }
+                DaemonConfig.Entry e = entryFor(s.link());
+                RateController c = controllers.get(key(netns, name));
+                long rate = -1;
+                long cap = -1;
+                long age = -1;
+                long changes = 0;
+                if (c != null) {
+                    synchronized (c) {
+                        rate = c.currentBps();
+                        cap = c.estimateBps();
+                        age = c.reportAgeMs(System.nanoTime() / 1_000_000);
+                        changes = c.changes();
+                    }
+                } else if (s.qdisc() != null && s.qdisc().tbf() != null) {
+                    rate = s.qdisc().tbf().rate().bitsPerSecond();
+                } else if (s.qdisc() != null && s.qdisc().htb() != null && !s.qdisc().htb().classes().isEmpty()) {
+                    rate = s.qdisc().htb().classes().get(0).rate().bitsPerSecond();
+                }
+                long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
+                long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
+                status.put(key(netns, name), new Status(name, netns, e == null ? null : e.profile(), rate, cap, age,
+                        changes, backlog, drops, s.link().txDropped()));
+            }
+        }
+
+        private void restore(Session session) {
+            Shaper sh = session.shaper();
+            for (Map.Entry<Integer, DeviceState> b : before.entrySet()) {
+                try {
+                    DeviceState now = sh.reread(b.getValue().link());
+                    for (Shaper.Step s : sh.restoreSteps(b.getValue(), now)) {
+                        try {
+                            session.shaper().send(s);
+                        } catch (RuntimeException x) {
+                            log.accept(where() + ": putting back " + b.getValue().link().name() + ": " + x.getMessage());
+                        }
+                    }
+                    log.accept(where() + ": " + b.getValue().link().name() + ": put back as it was");
+                } catch (RuntimeException x) {
+                    log.accept(where() + ": " + x.getMessage());
+                }
+            }
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

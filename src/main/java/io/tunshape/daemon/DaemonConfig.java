@@ -1,0 +1,100 @@
+package io.tunshape.daemon;
+
+import io.tunshape.profile.Fields;
+import io.tunshape.profile.ProfileException;
+import io.tunshape.profile.YamlNode;
+import io.tunshape.profile.YamlReader;
+import io.tunshape.tc.Duration;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/** The daemon's configuration (SPEC section 7), validated with positions like profiles. */
+public record DaemonConfig(String file, String reportSocket, String controlSocket, String metrics,
+                           boolean restoreOnExit, List<Entry> interfaces, RateController.Tuning tuning) {
+
+    /** Interfaces matching {@code match} in namespaces matching {@code netns} (null: the daemon's own). */
+    public record Entry(String match, String netns, String profile, boolean adaptive) {
+    }
+
+    static final Set<String> TOP = Set.of("report_socket", "control_socket", "metrics", "restore_on_exit",
+            "interfaces", "control");
+    static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive");
+    static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after");
+
+    public static DaemonConfig load(Path file) {
+        String shown = file.toString();
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new ProfileException(shown, 0, 0, "no such file");
+        } catch (IOException e) {
+            throw new ProfileException(shown, 0, 0, "cannot read: " + e.getMessage());
+        }
+        return parse(bytes, shown);
+    }
+
+    public static DaemonConfig parse(byte[] bytes, String file) {
+        YamlNode root = YamlReader.read(bytes, file);
+        Fields top = Fields.of(file, "", root, TOP);
+        String report = path(top, "report_socket", "/run/tunshape/report.sock");
+        String control = path(top, "control_socket", "/run/tunshape/control.sock");
+        String metrics = top.string("metrics", false);
+        if (metrics != null && !metrics.matches("(127\\.\\d+\\.\\d+\\.\\d+|\\[::1]|localhost):\\d{1,5}")) {
+            throw top.error("metrics", "'" + metrics + "' is not accepted; metrics are served on loopback only: "
+                    + "127.0.0.1:PORT, [::1]:PORT or localhost:PORT");
+        }
+        boolean restore = top.bool("restore_on_exit", true);
+        List<Entry> entries = new ArrayList<>();
+        List<YamlNode> items = top.list("interfaces");
+        if (items.isEmpty()) {
+            throw top.error("interfaces", "missing or empty; list the interfaces to shape (match:, profile:)");
+        }
+        for (int i = 0; i < items.size(); i++) {
+            Fields e = Fields.of(file, "interfaces[" + i + "]", items.get(i), ENTRY);
+            String match = e.string("match", true);
+            if (match.isBlank() || match.contains("/")) {
+                throw e.error("match", "'" + match + "' is not an interface name or glob");
+            }
+            String netns = e.string("netns", false);
+            if (netns != null && (netns.isBlank() || netns.contains("/"))) {
+                throw e.error("netns", "'" + netns + "' is not a namespace name or glob (names under /var/run/netns)");
+            }
+            entries.add(new Entry(match, netns, e.string("profile", true), e.bool("adaptive", false)));
+        }
+        RateController.Tuning t = RateController.Tuning.DEFAULT;
+        Fields c = top.sub("control", CONTROL);
+        if (c != null) {
+            double alpha = c.percent("smoothing", t.alpha(), 1.0);
+            if (alpha <= 0) {
+                throw c.error("smoothing", "must be above 0 (the weight of a new sample, e.g. 30%)");
+            }
+            double hyst = c.percent("hysteresis", t.hysteresis(), 0.5);
+            Duration min = c.time("min_interval");
+            Duration stale = c.time("stale_after");
+            t = new RateController.Tuning(alpha, hyst, min == null ? t.minIntervalMs() : min.micros() / 1000,
+                    stale == null ? t.staleMs() : stale.micros() / 1000, t.minBusyMs());
+            if (t.staleMs() <= 0) {
+                throw c.error("stale_after", "must be above 0");
+            }
+        }
+        return new DaemonConfig(file, report, control, metrics, restore, entries, t);
+    }
+
+    private static String path(Fields f, String key, String dflt) {
+        String p = f.string(key, false);
+        if (p == null) {
+            return dflt;
+        }
+        if (!p.startsWith("/")) {
+            throw f.error(key, "'" + p + "' is not an absolute path");
+        }
+        return p;
+    }
+}

@@ -1,0 +1,150 @@
+package io.tunshape.daemon;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+import io.tunshape.sys.UnixDatagram;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * The report socket (protocol: tunshape-report(7)). The socket file is made mode 0660, so only its
+ * owner and group may report. Malformed, oversized and unknown reports are counted and ignored;
+ * nothing a sender does reaches further than one datagram's parse.
+ */
+final class ReportListener implements AutoCloseable {
+    static final int MAX = 4096;
+
+    /** A valid report's fields; {@code capacityBps} -1 when the driver did not give one. */
+    record Report(String dev, String netns, long intervalMs, long txBytes, long busyMs, long capacityBps) {
+    }
+
+    final AtomicLong accepted = new AtomicLong();
+    final AtomicLong rejected = new AtomicLong();
+    final AtomicLong unknown = new AtomicLong();
+    private final Consumer<Report> sink;
+    private final Consumer<String> log;
+    private final JsonFactory json = new JsonFactory();
+    private UnixDatagram socket;
+    private Path path;
+    private volatile boolean stop;
+    private Thread thread;
+
+    ReportListener(Consumer<Report> sink, Consumer<String> log) {
+        this.sink = sink;
+        this.log = log;
+    }
+
+    void start(String socketPath) throws Exception {
+        path = Path.of(socketPath);
+        Files.createDirectories(path.getParent());
+        Files.deleteIfExists(path); // a stale socket from a daemon that was killed
+        socket = new UnixDatagram();
+        socket.bind(socketPath);
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
+        thread = new Thread(this::loop, "reports");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private void loop() {
+        ByteBuffer buf = ByteBuffer.allocateDirect(MAX + 1);
+        byte[] bytes = new byte[MAX];
+        while (!stop) {
+            try {
+                if ((Sys.poll(socket.fd(), Sys.POLLIN, 200) & Sys.POLLIN) == 0) {
+                    continue;
+                }
+                buf.clear();
+                int n = socket.receive(buf);
+                if (n > MAX) {
+                    rejected.incrementAndGet();
+                    continue;
+                }
+                buf.get(0, bytes, 0, n);
+                Report r = parse(bytes, n);
+                if (r == null) {
+                    rejected.incrementAndGet();
+                    continue;
+                }
+                sink.accept(r);
+            } catch (NativeException e) {
+                if (!stop) {
+                    log.accept("report socket: " + e.getMessage());
+                }
+            } catch (RuntimeException e) {
+                rejected.incrementAndGet();
+            }
+        }
+    }
+
+    /** The report in {@code b[0, n)}, or null when it is not a valid report. */
+    Report parse(byte[] b, int n) {
+        try (JsonParser p = json.createParser(b, 0, n)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            long v = -1;
+            String dev = null;
+            String netns = null;
+            long interval = -1;
+            long tx = -1;
+            long busy = -1;
+            long cap = -1;
+            JsonToken t;
+            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                String f = p.currentName();
+                JsonToken vt = p.nextToken();
+                switch (f) {
+                    case "v" -> v = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
+                    case "dev" -> dev = vt == JsonToken.VALUE_STRING ? p.getText() : null;
+                    case "netns" -> netns = vt == JsonToken.VALUE_STRING ? p.getText() : null;
+                    case "interval_ms" -> interval = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
+                    case "tx_bytes" -> tx = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
+                    case "busy_ms" -> busy = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
+                    case "capacity_bps" -> cap = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
+                    default -> p.skipChildren();
+                }
+            }
+            if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+                return null;
+            }
+            if (v != 1 || dev == null || dev.isEmpty() || dev.length() > 15 || interval <= 0 || tx < 0 || busy < 0
+                    || cap == -2 || cap == 0) {
+                return null;
+            }
+            return new Report(dev, netns, interval, tx, busy, cap);
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    @Override
+    public void close() {
+        stop = true;
+        if (thread != null) {
+            try {
+                thread.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (socket != null) {
+            socket.close();
+        }
+        try {
+            if (path != null) {
+                Files.deleteIfExists(path);
+            }
+        } catch (java.io.IOException ignored) {
+            // nothing to do
+        }
+    }
+}
