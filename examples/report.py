@@ -28,6 +28,8 @@ def report(sock, path, fields):
         return True
     except (FileNotFoundError, ConnectionRefusedError):
         return False  # no daemon listening: the driver goes on
+    except PermissionError:
+        return False  # this process may not report to this daemon
     except BlockingIOError:
         return False  # the daemon is not keeping up: drop this report
 

@@ -195,11 +195,7 @@ public final class Daemon {
     }
 
     static Pattern glob(String g) {
-        StringBuilder re = new StringBuilder();
-        for (char c : g.toCharArray()) {
-            re.append(c == '*' ? ".*" : c == '?' ? "." : Pattern.quote(String.valueOf(c)));
-        }
-        return Pattern.compile(re.toString());
+        return Session.globPattern(g);
     }
 
     private void onReport(ReportListener.Report r) {

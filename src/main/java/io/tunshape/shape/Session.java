@@ -84,7 +84,7 @@ public final class Session implements AutoCloseable {
     }
 
     /** A shell glob over interface names: *, ? and [...] (with ! or ^ to negate). */
-    static Pattern globPattern(String glob) {
+    public static Pattern globPattern(String glob) {
         StringBuilder re = new StringBuilder();
         for (int i = 0; i < glob.length(); i++) {
             char c = glob.charAt(i);

@@ -1,0 +1,256 @@
+package io.tunshape.kernel;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tunshape.netlink.Netns;
+import io.tunshape.sys.UnixDatagram;
+import io.tunshape.testing.KernelNs;
+import io.tunshape.testing.PumpProcess;
+import io.tunshape.tun.TunDevice;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static io.tunshape.kernel.ReadbackMatrixKernelTest.readJson;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The daemon against the real kernel, as a child process with a configuration of the test's own. */
+class DaemonKernelTest {
+    private static final String PROFILE = """
+            name: adaptive-test
+            description: adaptive test link
+            source: test
+            link:
+              rate: 1mbit
+            shaping:
+              mode: latency
+              latency: 200ms
+            adaptive:
+              min_rate: 250kbit
+              max_rate: 4mbit
+              headroom: 10%
+            """;
+
+    private static final class Setup implements AutoCloseable {
+        final KernelNs ns = KernelNs.create();
+        final Path dir;
+        PumpProcess daemon;
+
+        Setup(Path dir) throws Exception {
+            this.dir = dir;
+            Files.writeString(dir.resolve("adaptive-test.yaml"), PROFILE);
+            Files.writeString(dir.resolve("tunshape.yaml"), config(ns.name()));
+        }
+
+        String config(String netns) {
+            return "report_socket: " + dir.resolve("report.sock") + "\n"
+                    + "control_socket: " + dir.resolve("control.sock") + "\n"
+                    + "interfaces:\n"
+                    + "  - match: \"tap*\"\n    netns: \"" + netns + "\"\n    profile: " + dir.resolve("adaptive-test.yaml")
+                    + "\n    adaptive: true\n"
+                    + "  - match: \"t[0-9]\"\n    netns: \"" + netns + "\"\n    profile: ax25-9600-g3ruh\n"
+                    + "control:\n  stale_after: 2s\n  min_interval: 300ms\n";
+        }
+
+        void start() throws Exception {
+            daemon = new PumpProcess("daemon", "--config", dir.resolve("tunshape.yaml").toString());
+            assertTrue(daemon.await("running with", 15_000), daemon.lines().toString());
+        }
+
+        String qdiscs(String dev) {
+            return ns.tc("-s", "qdisc", "show", "dev", dev) + ns.tc("class", "show", "dev", dev);
+        }
+
+        void report(String json) {
+            try (UnixDatagram d = new UnixDatagram()) {
+                byte[] b = json.getBytes(StandardCharsets.UTF_8);
+                d.send(ByteBuffer.allocateDirect(b.length).put(b).flip(),
+                        UnixDatagram.address(dir.resolve("report.sock").toString()));
+            }
+        }
+
+        JsonNode status() throws Exception {
+            try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                c.connect(UnixDomainSocketAddress.of(dir.resolve("control.sock")));
+                ByteBuffer buf = ByteBuffer.allocate(65536);
+                while (c.read(buf) >= 0) {
+                    // to the end
+                }
+                buf.flip();
+                return readJson(StandardCharsets.UTF_8.decode(buf).toString());
+            }
+        }
+
+        @Override
+        public void close() {
+            if (daemon != null) {
+                daemon.close();
+            }
+            ns.close();
+        }
+    }
+
+    private static boolean within(long millis, BooleanSupplier cond) throws InterruptedException {
+        long end = System.currentTimeMillis() + millis;
+        while (System.currentTimeMillis() < end) {
+            if (cond.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(20);
+        }
+        return cond.getAsBoolean();
+    }
+
+    private static long htbRate(String classes) {
+        Matcher m = Pattern.compile("class htb 7474:1 root .*?rate (\\S+)").matcher(classes);
+        return m.find() ? io.tunshape.tc.Units.parseRate(m.group(1)).bitsPerSecond() : -1;
+    }
+
+    @Test
+    void devicesCreatedOrRecreatedAfterStartAreShapedWithinASecond(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.start();
+            s.ns.tun("t1");
+            long t0 = System.nanoTime();
+            assertTrue(within(1000, () -> s.qdiscs("t1").contains("qdisc tbf 7473:")), s.daemon.lines().toString());
+            System.out.printf("daemon: t1 shaped %.0f ms after it was created%n", (System.nanoTime() - t0) / 1e6);
+            s.ns.ip("link", "del", "t1");
+            s.ns.tun("t1");
+            assertTrue(within(1000, () -> s.qdiscs("t1").contains("qdisc tbf 7473:")), "re-created: shaped again");
+            s.ns.tc("qdisc", "del", "dev", "t1", "root");
+            assertTrue(within(1000, () -> s.qdiscs("t1").contains("qdisc tbf 7473:")), "removed by someone: put back");
+            assertEquals(0, s.daemon.stop(), s.daemon.lines().toString());
+            assertFalse(s.qdiscs("t1").contains("7473:"), "SIGTERM puts back what the daemon changed");
+        }
+    }
+
+    @Test
+    void reportsDriveTheRateAndStaleReportsFallBack(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.ns.tap("tap0");
+            s.start();
+            assertTrue(within(1000, () -> htbRate(s.qdiscs("tap0")) == 1_000_000), s.qdiscs("tap0"));
+            for (int i = 0; i < 3; i++) {
+                s.report("{\"v\":1,\"dev\":\"tap0\",\"netns\":\"" + s.ns.name() + "\",\"interval_ms\":300,"
+                        + "\"tx_bytes\":75000,\"busy_ms\":300,\"capacity_bps\":2000000}");
+                Thread.sleep(100);
+            }
+            assertTrue(within(1500, () -> htbRate(s.qdiscs("tap0")) == 1_800_000),
+                    "capacity 2 Mbit/s less 10 % headroom: " + s.qdiscs("tap0"));
+            Thread.sleep(1100); // status is refreshed every second
+            JsonNode st = s.status();
+            JsonNode tap = null;
+            for (JsonNode i : st.get("interfaces")) {
+                if (i.get("dev").asText().equals("tap0")) {
+                    tap = i;
+                }
+            }
+            assertTrue(tap != null, st.toString());
+            assertEquals(1_800_000, tap.get("rate_bps").asLong(), st.toString());
+            assertEquals(2_000_000, tap.get("capacity_bps").asLong(), st.toString());
+            assertEquals(s.ns.name(), tap.get("netns").asText());
+            assertTrue(tap.get("changes").asLong() >= 1, st.toString());
+            assertTrue(st.get("reports").get("accepted").asLong() >= 3, st.toString());
+            // garbage changes nothing: malformed, wrong version, oversized, unknown device
+            long rejected = st.get("reports").get("rejected").asLong();
+            s.report("{not json");
+            s.report("{\"v\":2,\"dev\":\"tap0\",\"interval_ms\":1000,\"tx_bytes\":1,\"busy_ms\":1}");
+            s.report("{\"v\":1,\"dev\":\"tap0\",\"interval_ms\":1000,\"tx_bytes\":1,\"busy_ms\":1,\"x\":\""
+                    + "y".repeat(5000) + "\"}");
+            s.report("{\"v\":1,\"dev\":\"nosuch\",\"interval_ms\":1000,\"tx_bytes\":1,\"busy_ms\":1000,"
+                    + "\"capacity_bps\":300000}");
+            Thread.sleep(300);
+            JsonNode after = s.status();
+            assertEquals(rejected + 3, after.get("reports").get("rejected").asLong(), after.toString());
+            assertTrue(after.get("reports").get("unknown").asLong() >= 1, after.toString());
+            // no reports for stale_after (2 s): back to the profile's rate
+            assertTrue(within(4000, () -> htbRate(s.qdiscs("tap0")) == 1_000_000), s.qdiscs("tap0"));
+            assertEquals(0, s.daemon.stop());
+        }
+    }
+
+    @Test
+    void unauthorisedSendersCannotReport(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.ns.tap("tap0");
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            s.start();
+            // as nobody: the socket is mode 0660, owner root
+            Path script = dir.resolve("report.py");
+            Files.copy(Path.of("examples/report.py"), script);
+            Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            KernelNs.Exec e = KernelNs.exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "/usr/bin/python3", script.toString(), "--socket",
+                    dir.resolve("report.sock").toString(), "--dev", "tap0", "--netns", s.ns.name(), "--capacity",
+                    "3000000");
+            assertTrue(e.output().contains("0 of 1 reports delivered"), e.output());
+            Thread.sleep(300);
+            assertEquals(0, s.status().get("reports").get("accepted").asLong());
+            assertEquals(1_000_000, htbRate(s.qdiscs("tap0")));
+            assertEquals(0, s.daemon.stop());
+        }
+    }
+
+    @Test
+    void aBadReloadKeepsTheRunningConfiguration(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.start();
+            Files.writeString(dir.resolve("tunshape.yaml"), "interfaces:\n  - match: \"t*\"\n    profle: x\n");
+            KernelNs.run("kill", "-HUP", Long.toString(s.daemon.pid()));
+            assertTrue(s.daemon.await("reload refused", 5000), s.daemon.lines().toString());
+            assertTrue(s.daemon.lines().stream().anyMatch(l -> l.contains("did you mean 'profile'")),
+                    s.daemon.lines().toString());
+            s.ns.tun("t2");
+            assertTrue(within(1000, () -> s.qdiscs("t2").contains("qdisc tbf 7473:")), "the old rules still work");
+            assertEquals(0, s.daemon.stop());
+        }
+    }
+
+    @Test
+    void afterSigkillARestartedDaemonAdoptsTheQdiscsWithoutResettingThem(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.ns.tun("t3");
+            TunDevice dev = Netns.run(s.ns.name(), () -> TunDevice.open("t3", false));
+            try (dev) {
+                s.ns.ip("addr", "add", "198.18.0.1", "peer", "198.18.0.2", "dev", "t3");
+                s.ns.ip("link", "set", "t3", "up");
+                s.start();
+                assertTrue(within(1000, () -> s.qdiscs("t3").contains("qdisc tbf 7473:")));
+                try (DatagramSocket tx = Netns.run(s.ns.name(), DatagramSocket::new)) {
+                    for (int i = 0; i < 5; i++) {
+                        tx.send(new DatagramPacket(new byte[100], 100, InetAddress.getByName("198.18.0.2"), 9));
+                    }
+                }
+                KernelNs.run("kill", "-KILL", Long.toString(s.daemon.pid()));
+                s.daemon.waitFor(5000);
+                String before = s.qdiscs("t3");
+                assertTrue(before.contains("Sent") && !before.contains("Sent 0 bytes"), before);
+                s.start();
+                Thread.sleep(700);
+                String after = s.qdiscs("t3");
+                assertTrue(after.contains("qdisc tbf 7473:"), after);
+                long sentBefore = Long.parseLong(before.replaceAll("(?s).*Sent (\\d+) bytes.*", "$1"));
+                long sentAfter = Long.parseLong(after.replaceAll("(?s).*Sent (\\d+) bytes.*", "$1"));
+                assertTrue(sentAfter >= sentBefore, "adopted, not replaced (counters kept): " + before + after);
+                assertTrue(s.daemon.lines().stream().noneMatch(l -> l.contains("t3: shaped")),
+                        "nothing sent for t3: " + s.daemon.lines());
+                assertEquals(0, s.daemon.stop());
+            }
+        }
+    }
+}
