@@ -40,7 +40,8 @@ class ManPageTest {
             }
             Assumptions.abort("skipped: mandoc is not installed (apt-get install mandoc)");
         }
-        for (String page : new String[] {"man/tunshape.8", "man/tunshape-profile.5"}) {
+        for (String page : new String[] {"man/tunshape.8", "man/tunshape-profile.5", "man/tunshape-report.7",
+            "man/tunshape.yaml.5"}) {
             KernelNs.Exec r = KernelNs.exec("mandoc", "-T", "lint", "-W", "style", page);
             assertEquals(0, r.status(), page + ": " + r.output());
             assertEquals("", r.output().trim(), page);

@@ -1,0 +1,66 @@
+package io.tunshape.daemon;
+
+import io.tunshape.profile.ProfileException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DaemonConfigTest {
+    private static DaemonConfig parse(String yaml) {
+        return DaemonConfig.parse(yaml.getBytes(StandardCharsets.UTF_8), "tunshape.yaml");
+    }
+
+    @Test
+    void theSpecExampleParses() {
+        DaemonConfig c = parse("""
+                report_socket: /run/tunshape/report.sock
+                control_socket: /run/tunshape/control.sock
+                metrics: 127.0.0.1:9713
+                restore_on_exit: true
+                interfaces:
+                  - match: "tap*"
+                    netns: "*"
+                    profile: acoustic-modem-9600
+                    adaptive: true
+                """);
+        assertEquals("/run/tunshape/report.sock", c.reportSocket());
+        assertEquals("127.0.0.1:9713", c.metrics());
+        assertTrue(c.restoreOnExit());
+        assertEquals(new DaemonConfig.Entry("tap*", "*", "acoustic-modem-9600", true), c.interfaces().get(0));
+        assertEquals(RateController.Tuning.DEFAULT, c.tuning());
+    }
+
+    @Test
+    void defaultsApply() {
+        DaemonConfig c = parse("interfaces:\n  - match: t0\n    profile: p\n");
+        assertEquals("/run/tunshape/control.sock", c.controlSocket());
+        assertNull(c.metrics());
+        assertNull(c.interfaces().get(0).netns());
+        assertFalse(c.interfaces().get(0).adaptive());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        "interfaces:\\n  - match: t0\\n    profle: p\\n                  | 3:5  | did you mean 'profile'?",
+        "interfaces: []\\n                                             | 1:13 | missing or empty",
+        "metrics: 0.0.0.0:9713\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:10 | loopback only",
+        "report_socket: run/r.sock\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:16 | not an absolute path",
+        "interfaces:\\n  - {match: t0}\\n                              | 2:5  | profile: missing",
+        "interfaces:\\n  - {match: t0, profile: p, adaptive: maybe}\\n     | 2:39 | expected true or false",
+        "control: {stale_after: 2h}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:24 | unknown unit 'h'",
+        "restore_on_exit: yes please\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:18 | expected true or false",
+    })
+    void badConfigsAreRefusedWithTheirPosition(String yaml, String position, String reason) {
+        ProfileException e = assertThrows(ProfileException.class, () -> parse(yaml.replace("\\n", "\n")));
+        assertEquals(position, e.line() + ":" + e.column(), e.getMessage());
+        assertTrue(e.getMessage().contains(reason), e.getMessage());
+    }
+}
