@@ -54,6 +54,8 @@ public final class Daemon {
     private final Map<String, Worker> workers = new ConcurrentHashMap<>();
     private final Map<String, RateController> controllers = new ConcurrentHashMap<>();
     private final Map<String, Status> status = new ConcurrentHashMap<>();
+    /** Profiles loaded for the running configuration, by name or file; emptied on reload. */
+    private final Map<String, Profile> profiles = new ConcurrentHashMap<>();
     private volatile boolean stop;
     final ReportListener reports;
 
@@ -103,6 +105,7 @@ public final class Daemon {
 
     /** Replaces the configuration; every worker re-applies with it. */
     public void reload(DaemonConfig c) {
+        profiles.clear();
         config = c;
         startWorkers();
         for (Worker w : workers.values()) {
@@ -204,10 +207,20 @@ public final class Daemon {
             reports.unknown.incrementAndGet();
             return;
         }
+        long rate;
         synchronized (c) {
-            c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()), System.nanoTime() / 1_000_000);
+            long now = System.nanoTime() / 1_000_000;
+            c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()), now);
+            rate = c.tick(now);
         }
         reports.accepted.incrementAndGet();
+        if (rate > 0) {
+            // change the rate now, from this thread, over the worker's socket for such changes
+            Worker w = workers.get(r.netns() == null ? "" : r.netns());
+            if (w != null) {
+                w.changeNow(r.dev());
+            }
+        }
     }
 
     /** One namespace: its events, its devices, its controllers. */
@@ -217,8 +230,14 @@ public final class Daemon {
         volatile boolean stop;
         volatile boolean gone;
         volatile boolean dirtyAll = true;
-        private final Map<Integer, DeviceState> before = new HashMap<>();
-        private final Map<Integer, String> shaped = new HashMap<>();
+        private final Map<Integer, DeviceState> before = new ConcurrentHashMap<>();
+        private final Map<Integer, String> shaped = new ConcurrentHashMap<>();
+        /** Serialises changes to this namespace's devices between the worker and report-driven changes. */
+        private final Object lock = new Object();
+        private volatile Session fast;
+        /** The rule each shaped device follows, and the device as last seen, by name. */
+        private final Map<String, DaemonConfig.Entry> entries = new ConcurrentHashMap<>();
+        private final Map<String, LinkInfo> links = new ConcurrentHashMap<>();
         private long lastStats;
 
         Worker(String netns) {
@@ -253,7 +272,10 @@ public final class Daemon {
         private void loop() throws Exception {
             Set<Integer> dirty = new HashSet<>();
             try (NetlinkSocket events = NetlinkSocket.open(Nl.RTMGRP_LINK | Nl.RTMGRP_TC);
-                 Session session = new Session(netns, new TcCodec(Psched.system()))) {
+                 Session session = new Session(netns, new TcCodec(Psched.system()));
+                 Session fastSession = new Session(netns, new TcCodec(Psched.system()))) {
+                // opened here, so it belongs to this namespace; other threads may use it under the lock
+                fast = fastSession;
                 log.accept(where() + ": watching");
                 while (!stop && !Daemon.this.stop) {
                     if (events.poll(TICK_MS)) {
@@ -286,7 +308,9 @@ public final class Daemon {
                         }
                     }
                     if (dirtyAll || !dirty.isEmpty()) {
-                        reconcile(session, dirtyAll ? null : dirty);
+                        synchronized (lock) {
+                            reconcile(session, dirtyAll ? null : dirty);
+                        }
                         dirtyAll = false;
                         dirty.clear();
                     }
@@ -295,8 +319,41 @@ public final class Daemon {
                         stats(session);
                     }
                 }
+                fast = null;
                 if (config.restoreOnExit() && !gone) {
-                    restore(session);
+                    synchronized (lock) {
+                        restore(session);
+                    }
+                }
+            }
+        }
+
+        /** Applies a device's new adaptive rate at once (called from the report thread). */
+        void changeNow(String dev) {
+            Session s = fast;
+            if (s == null) {
+                return;
+            }
+            DaemonConfig.Entry e = entries.get(dev);
+            if (e == null || links.get(dev) == null) {
+                return;
+            }
+            synchronized (lock) {
+                LinkInfo l = links.get(dev);
+                ShapingRequest req = request(e, dev);
+                try {
+                    // the link is known from the last pass: plan for it and change the classes directly
+                    io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
+                            l.linkHeader(), l.txqueuelen()));
+                    s.shaper().changeHtbInPlace(l.index(), (io.tunshape.tc.HtbSpec) plan.qdisc());
+                    return;
+                } catch (RuntimeException x) {
+                    // not as expected (changed behind our back): the full, idempotent way
+                }
+                try {
+                    s.apply(List.of(dev), req, planner, false);
+                } catch (RuntimeException x) {
+                    log.accept(where() + ": " + dev + ": " + x.getMessage());
                 }
             }
         }
@@ -316,7 +373,9 @@ public final class Daemon {
                     continue;
                 }
                 try {
-                    ShapingRequest req = request(e, l);
+                    ShapingRequest req = request(e, l.name());
+                    entries.put(l.name(), e);
+                    links.put(l.name(), l);
                     before.computeIfAbsent(l.index(), k -> sh.state(snap, l));
                     List<Result> r = session.apply(List.of(l.name()), req, planner, false);
                     shaped.put(l.index(), l.name());
@@ -353,14 +412,15 @@ public final class Daemon {
             return null;
         }
 
-        private ShapingRequest request(DaemonConfig.Entry e, LinkInfo l) {
-            Profile p = new ProfileLoader(ProfileLoader.defaultPath(), planner).load(e.profile());
+        private ShapingRequest request(DaemonConfig.Entry e, String dev) {
+            Profile p = profiles.computeIfAbsent(e.profile(),
+                    n -> new ProfileLoader(ProfileLoader.defaultPath(), planner).load(n));
             ShapingRequest r = p.request();
             if (!e.adaptive() || p.adaptive() == null) {
-                controllers.remove(key(netns, l.name()));
+                controllers.remove(key(netns, dev));
                 return r;
             }
-            RateController c = controllers.computeIfAbsent(key(netns, l.name()),
+            RateController c = controllers.computeIfAbsent(key(netns, dev),
                     k -> new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
                             p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning()));
             long bps;

@@ -478,6 +478,21 @@ public final class Shaper {
         return kernelWarnings;
     }
 
+    /**
+     * Changes the classes and leaf limits of tunshape's htb on a device in place, without reading
+     * anything first: the daemon's fast path for a new adaptive rate. The next full pass checks the
+     * result like any other.
+     */
+    public void changeHtbInPlace(int ifindex, HtbSpec h) {
+        for (HtbClassSpec c : h.classes()) {
+            tc.send(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c));
+            if (c.limit() != null) {
+                tc.send(codec.bfifo(TcClient.CHANGE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
+                        c.limit().bytes()));
+            }
+        }
+    }
+
     /** Sends one step (its kernel warnings are dropped); a missing object is fine when the step says so. */
     public void send(Step s) {
         try {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The daemon: from a report's arrival to the kernel holding the new rate (the RTM_NEWTCLASS event
+# it causes, seen in the namespace), over N reports alternating between two capacities; the
+# daemon's resident memory; its CPU when idle. Usage (as root): bench/daemon-latency.sh [N]
+set -euo pipefail
+N=${1:-500}
+top=$(cd "$(dirname "$0")/.." && pwd)
+[ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
+NS=tslat$$; D=$(mktemp -d)
+cleanup() { [ -n "${P:-}" ] && kill "$P" 2>/dev/null; wait 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
+trap cleanup EXIT INT TERM
+ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap
+cat > "$D/lat.yaml" <<Y
+name: lat
+description: latency test link
+source: test
+link: {rate: 1mbit}
+shaping: {mode: latency, latency: 200ms}
+adaptive: {min_rate: 100kbit, max_rate: 10mbit, headroom: 0%}
+Y
+cat > "$D/tunshape.yaml" <<Y
+report_socket: $D/report.sock
+control_socket: $D/control.sock
+interfaces:
+  - {match: "tap*", netns: "$NS", profile: $D/lat.yaml, adaptive: true}
+control: {min_interval: 0s, stale_after: 60s, smoothing: 100%}
+Y
+"$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
+for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && break; sleep 0.1; done
+ip netns exec "$NS" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" <<'PY'
+import json, socket, struct, sys, time
+path, ns, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+nl.bind((0, 8))                       # RTMGRP_TC: qdisc and class events in this namespace
+nl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+rep = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+lat = []
+for i in range(n):
+    cap = 2_000_000 if i % 2 == 0 else 3_000_000
+    msg = json.dumps({"v": 1, "dev": "tap0", "netns": ns, "interval_ms": 100, "tx_bytes": 1,
+                      "busy_ms": 100, "capacity_bps": cap}).encode()
+    nl.setblocking(False)
+    try:
+        while nl.recv(65536):
+            pass
+    except BlockingIOError:
+        pass
+    nl.setblocking(True)
+    nl.settimeout(2)
+    t0 = time.perf_counter()
+    rep.sendto(msg, path)
+    while True:
+        data = nl.recv(65536)
+        if struct.unpack_from("=H", data, 4)[0] == 40:   # RTM_NEWTCLASS
+            break
+    lat.append((time.perf_counter() - t0) * 1000)
+lat.sort()
+print("report -> kernel holds the new rate, %d changes: p50 %.3f ms, p99 %.3f ms, max %.3f ms"
+      % (n, lat[n // 2], lat[int(n * 0.99) - 1], lat[-1]))
+PY
+echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"
+a=$(awk '{print $14+$15}' /proc/$P/stat); sleep 10; b=$(awk '{print $14+$15}' /proc/$P/stat)
+echo "daemon CPU while idle: $((b - a)) clock ticks (1/100 s) in 10 s"
