@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
                     + "rate, through rtnetlink, idempotently, in any network namespace."
         },
         subcommands = {ApplyCommand.class, ShowCommand.class, ClearCommand.class, ProfilesCommand.class, PumpCommand.class,
-            DemoCommand.class, DaemonCommand.class, StatusCommand.class,
+            DemoCommand.class, DaemonCommand.class, StatusCommand.class, CompletionCommand.class,
             CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n", exitCodeList = {
             "0:success",
