@@ -195,10 +195,7 @@ class PumpKernelTest {
 
     @Test
     void capacityEstimateFollowsATrace() throws Exception {
-        Path trace = Path.of("../shared/traces/ATT-LTE-driving-2016.up");
-        if (!trace.toFile().exists()) {
-            trace = Path.of("src/test/resources/traces/ATT-LTE-driving-2016.up");
-        }
+        Path trace = Path.of("src/test/resources/traces/ATT-LTE-driving-2016.up");
         long[] ops = TraceModel.read(trace);
         try (VirtualLink link = new VirtualLink("--emulate-trace", trace.toString(), "--report-interval", "1s")) {
             // 18 Mbit/s offered: above the trace's busiest second (12.8 Mbit/s); it averages 1.9 Mbit/s
