@@ -4,7 +4,8 @@
 # the daemon adapting the rate to the pump's reports, static shaping at the trace's mean rate, and
 # no shaping. Prints utilisation (delivered / trace capacity over the run), drops at tun, and the
 # 95th-percentile wait from send to the backend.
-# Usage (as root): bench/adapt-trace.sh [TRACE] [SECONDS]   needs python3 and a built jar
+# Usage (as root): [TXQ=N] bench/adapt-trace.sh [TRACE] [SECONDS]   needs python3 and a built jar
+# (TXQ sets the profile's txqueuelen; default auto: about one second of frames)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 TRACE=${1:-$top/../shared/traces/TMobile-UMTS-driving.up}
@@ -22,7 +23,7 @@ name: link
 description: the trace's link
 source: bench
 link: {rate: ${MEAN}bit}
-shaping: {mode: latency, latency: ${LAT_MS}ms}
+shaping: {mode: latency, latency: ${LAT_MS}ms, txqueuelen: ${TXQ:-auto}}
 adaptive: {min_rate: $((MEAN / 10))bit, max_rate: $((MEAN * 8))bit, headroom: 5%}
 Y
 cat > "$D/tunshape.yaml" <<Y

@@ -47,7 +47,8 @@ public final class RateController {
         if (capacityBps > 0) {
             return capacityBps;
         }
-        if (busyMs >= t.minBusyMs() && txBytes > 0) {
+        if (busyMs >= t.minBusyMs()) {
+            // busy and nothing got through (an outage) is a capacity of 0: the rate goes to min_rate
             return txBytes * 8 * 1000 / busyMs;
         }
         return -1;
@@ -56,7 +57,7 @@ public final class RateController {
     /** Takes a report (capacity -1 = none) at {@code nowMs}. */
     public void report(long capacityBps, long nowMs) {
         lastReportMs = nowMs;
-        if (capacityBps <= 0) {
+        if (capacityBps < 0) {
             return;
         }
         estimate = estimate < 0 ? capacityBps : t.alpha() * capacityBps + (1 - t.alpha()) * estimate;

@@ -46,6 +46,11 @@ public final class Pump {
     private final ArrayDeque<Frame> queue = new ArrayDeque<>();
     private long headFinish = -1;
     private long headStart;
+    /** How much of the current frame's crossing has been counted already (emulation): time and bytes. */
+    private long busyCountedUntil;
+    private long creditedBytes;
+    /** Bytes that crossed the link in this interval, frames in flight included: capacity's numerator. */
+    private long crossedBytes;
     private long lastFinish = Long.MIN_VALUE;
     private boolean backendUp = true;
     private boolean reportedDown;
@@ -199,6 +204,7 @@ public final class Pump {
             }
             long t1 = System.nanoTime();
             busyNanos += t1 - t0;
+            crossedBytes += n;
             if (t1 >= until) {
                 return;
             }
@@ -243,6 +249,8 @@ public final class Pump {
             return;
         }
         headStart = Math.max(f.arrival(), lastFinish);
+        busyCountedUntil = headStart;
+        creditedBytes = 0;
         headFinish = o.model().finish(f.buf().remaining(), headStart);
     }
 
@@ -260,8 +268,14 @@ public final class Pump {
         } catch (IOException e) {
             backendDown(e, now);
         }
-        // busy time counts with the frame it carried, so bytes / busy is the link's rate exactly
-        busyNanos += o.model() == null ? System.nanoTime() - t0 : Math.max(0, headFinish - headStart);
+        // busy: the time the link spent on this frame, in the intervals it spanned
+        if (o.model() == null) {
+            busyNanos += System.nanoTime() - t0;
+            crossedBytes += len;
+        } else {
+            busyNanos += Math.max(0, headFinish - busyCountedUntil);
+            crossedBytes += Math.max(0, len - creditedBytes);
+        }
         lastFinish = headFinish;
         free.add(f.buf());
         headFinish = -1;
@@ -347,8 +361,19 @@ public final class Pump {
     }
 
     private void report(long elapsedNanos) {
-        long capacity = busyNanos >= Interval.MIN_BUSY_NANOS && txFrames >= 2
-                ? Math.round(txBytes * 8e9 / busyNanos) : -1;
+        if (o.model() != null && headFinish >= 0 && !queue.isEmpty()) {
+            // a frame still crossing (a slow link, or an outage) counts with what has crossed so far:
+            // the estimate stays exact on slow links and drops to 0 when nothing gets through
+            long until = Math.min(System.nanoTime(), headFinish);
+            if (until > busyCountedUntil) {
+                busyNanos += until - busyCountedUntil;
+                busyCountedUntil = until;
+            }
+            long p = o.model().progress(queue.peek().buf().remaining(), headStart, headFinish, until);
+            crossedBytes += Math.max(0, p - creditedBytes);
+            creditedBytes = Math.max(creditedBytes, p);
+        }
+        long capacity = busyNanos >= Interval.MIN_BUSY_NANOS ? Math.round(crossedBytes * 8e9 / busyNanos) : -1;
         long dropped = -1;
         if (o.txDropped() != null) {
             try {
@@ -364,6 +389,7 @@ public final class Pump {
         txBytes = 0;
         txFrames = 0;
         busyNanos = 0;
+        crossedBytes = 0;
         if (o.stats() != null) {
             o.stats().accept(iv);
         }

@@ -104,6 +104,16 @@ public final class TraceModel implements LinkModel {
         return period * opportunityMs.length + lo;
     }
 
+    /** Bytes of the opportunities between start and now (none in an outage), up to the frame's length. */
+    @Override
+    public long progress(int bytes, long start, long finish, long now) {
+        if (now >= finish) {
+            return bytes;
+        }
+        long count = firstAtOrAfter(now + 1) - firstAtOrAfter(start);
+        return Math.min(bytes, (long) (Math.max(0, count) * bytesPerOpportunity));
+    }
+
     @Override
     public long finish(int bytes, long start) {
         double need = bytes;

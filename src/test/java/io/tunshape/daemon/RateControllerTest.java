@@ -80,6 +80,19 @@ class RateControllerTest {
         assertEquals(9600, c.capacityOf(-1, 1200, 1000));
         assertEquals(-1, c.capacityOf(-1, 1200, 10), "not busy long enough to tell");
         assertEquals(4800, c.capacityOf(4800, 1200, 1000), "the driver's own figure wins");
+        assertEquals(0, c.capacityOf(-1, 0, 1000), "busy and nothing delivered: an outage");
+    }
+
+    @Test
+    void anOutageDrivesTheRateToTheMinimum() {
+        RateController c = c();
+        c.report(12000, 0);
+        assertEquals(11400, c.tick(0));
+        c.report(0, 1000); // estimate 6000
+        assertEquals(5700, c.tick(1000));
+        c.report(0, 2000); // 3000 -> 2850
+        c.report(0, 2500); // 1500 -> clamped to 2400
+        assertEquals(2400, c.tick(2500));
     }
 
     @Test
