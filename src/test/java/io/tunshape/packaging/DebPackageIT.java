@@ -124,7 +124,7 @@ class DebPackageIT {
             assertEquals(0, purge.status(), purge.toString());
             assertNotInstalled();
             for (String gone : List.of("/usr/bin/tunshape", "/usr/share/tunshape", "/etc/tunshape",
-                    "/var/cache/tunshape",
+                    "/var/cache/tunshape", "/usr/lib/tunshape",
                     "/lib/systemd/system/tunshape.service", "/lib/systemd/system/tunshape-apply@.service",
                     "/usr/share/bash-completion/completions/tunshape", "/usr/share/man/man8/tunshape.8.gz")) {
                 assertFalse(Files.exists(Path.of(gone)), gone + " is still there after dpkg --purge");
