@@ -261,13 +261,8 @@ public final class Demo {
         }
 
         @Override
-        public boolean receive(ByteBuffer buf, int timeoutMs) throws java.io.IOException {
-            try {
-                Thread.sleep(timeoutMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return false;
+        public boolean receive(ByteBuffer buf, int timeoutMs) {
+            return Backend.idle(timeoutMs);
         }
 
         @Override

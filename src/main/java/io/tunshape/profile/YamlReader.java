@@ -47,7 +47,7 @@ public final class YamlReader {
         lo.setNestingDepthLimit(MAX_DEPTH);
         lo.setCodePointLimit(MAX_BYTES);
         YAMLFactory f = YAMLFactory.builder().loaderOptions(lo).build();
-        try (YAMLParser p = (YAMLParser) f.createParser(text)) {
+        try (YAMLParser p = f.createParser(text)) {
             JsonToken t = p.nextToken();
             if (t == null) {
                 throw new ProfileException(file, 1, 1, "the file holds no YAML document");

@@ -27,4 +27,14 @@ public interface Backend extends AutoCloseable {
 
     @Override
     void close();
+
+    /** For backends that never deliver frames: wait out the receive timeout, deliver nothing. */
+    static boolean idle(int timeoutMs) {
+        try {
+            Thread.sleep(timeoutMs);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return false;
+    }
 }

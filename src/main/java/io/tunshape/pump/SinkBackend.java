@@ -15,12 +15,7 @@ public final class SinkBackend implements Backend {
 
     @Override
     public boolean receive(ByteBuffer buf, int timeoutMs) {
-        try {
-            Thread.sleep(timeoutMs);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return false;
+        return Backend.idle(timeoutMs);
     }
 
     @Override

@@ -54,12 +54,7 @@ public final class UdpBackend implements Backend {
     public boolean receive(ByteBuffer buf, int timeoutMs) throws IOException {
         DatagramChannel c = channel;
         if (c == null) {
-            try {
-                Thread.sleep(timeoutMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return false;
+            return Backend.idle(timeoutMs);
         }
         buf.clear();
         try {
