@@ -358,11 +358,16 @@ public final class Daemon {
             }
         }
 
-        /** Applies the matching profile to each device (only {@code which} ifindexes, or all). */
+        /**
+         * Applies the matching profile to each device (only {@code which} ifindexes, or all).
+         * Devices that get the same request are applied together: one snapshot for all of them.
+         */
         private void reconcile(Session session, Set<Integer> which) {
             Shaper sh = session.shaper();
             Shaper.Snapshot snap = sh.snapshot();
             Set<Integer> present = new HashSet<>();
+            Map<ShapingRequest, List<LinkInfo>> groups = new java.util.LinkedHashMap<>();
+            Map<ShapingRequest, DaemonConfig.Entry> ruleOf = new HashMap<>();
             for (LinkInfo l : snap.links()) {
                 present.add(l.index());
                 if (which != null && !which.contains(l.index())) {
@@ -377,20 +382,47 @@ public final class Daemon {
                     entries.put(l.name(), e);
                     links.put(l.name(), l);
                     before.computeIfAbsent(l.index(), k -> sh.state(snap, l));
-                    List<Result> r = session.apply(List.of(l.name()), req, planner, false);
-                    shaped.put(l.index(), l.name());
-                    if (r.get(0).changed()) {
-                        log.accept(where() + ": " + l.name() + ": shaped with " + e.profile() + " at "
-                                + req.rate());
-                    }
+                    groups.computeIfAbsent(req, k -> new ArrayList<>()).add(l);
+                    ruleOf.put(req, e);
                 } catch (RuntimeException x) {
                     log.accept(where() + ": " + l.name() + ": " + x.getMessage());
+                }
+            }
+            for (Map.Entry<ShapingRequest, List<LinkInfo>> g : groups.entrySet()) {
+                List<String> names = new ArrayList<>();
+                for (LinkInfo l : g.getValue()) {
+                    names.add(l.name());
+                }
+                try {
+                    List<Result> r = session.apply(names, g.getKey(), planner, false);
+                    for (int i = 0; i < r.size(); i++) {
+                        shaped.put(g.getValue().get(i).index(), names.get(i));
+                        if (r.get(i).changed()) {
+                            log.accept(where() + ": " + names.get(i) + ": shaped with " + ruleOf.get(g.getKey()).profile()
+                                    + " at " + g.getKey().rate());
+                        }
+                    }
+                } catch (RuntimeException x) {
+                    // one device refused: the others were put back; try them one by one
+                    for (String n : names) {
+                        try {
+                            session.apply(List.of(n), g.getKey(), planner, false);
+                            for (LinkInfo l : g.getValue()) {
+                                if (l.name().equals(n)) {
+                                    shaped.put(l.index(), n);
+                                }
+                            }
+                        } catch (RuntimeException y) {
+                            log.accept(where() + ": " + n + ": " + y.getMessage());
+                        }
+                    }
                 }
             }
             // devices that went away: forget them (a re-created one is new)
             shaped.keySet().removeIf(ix -> {
                 if (!present.contains(ix)) {
-                    status.remove(key(netns, shaped.get(ix)));
+                    String name = shaped.get(ix);
+                    status.remove(key(netns, name));
                     before.remove(ix);
                     return true;
                 }
@@ -466,21 +498,27 @@ public final class Daemon {
 
         private void restore(Session session) {
             Shaper sh = session.shaper();
+            Shaper.Snapshot snap = sh.snapshot();
+            Map<Integer, LinkInfo> byIndex = new HashMap<>();
+            for (LinkInfo l : snap.links()) {
+                byIndex.put(l.index(), l);
+            }
+            int restored = 0;
             for (Map.Entry<Integer, DeviceState> b : before.entrySet()) {
+                LinkInfo l = byIndex.get(b.getKey());
+                if (l == null || !l.name().equals(b.getValue().link().name())) {
+                    continue; // gone, or another device now: nothing of ours to put back
+                }
                 try {
-                    DeviceState now = sh.reread(b.getValue().link());
-                    for (Shaper.Step s : sh.restoreSteps(b.getValue(), now)) {
-                        try {
-                            session.shaper().send(s);
-                        } catch (RuntimeException x) {
-                            log.accept(where() + ": putting back " + b.getValue().link().name() + ": " + x.getMessage());
-                        }
+                    for (Shaper.Step s : sh.restoreSteps(b.getValue(), sh.state(snap, l))) {
+                        sh.send(s);
                     }
-                    log.accept(where() + ": " + b.getValue().link().name() + ": put back as it was");
+                    restored++;
                 } catch (RuntimeException x) {
-                    log.accept(where() + ": " + x.getMessage());
+                    log.accept(where() + ": putting back " + l.name() + ": " + x.getMessage());
                 }
             }
+            log.accept(where() + ": put back " + restored + " device(s) as they were");
         }
     }
 

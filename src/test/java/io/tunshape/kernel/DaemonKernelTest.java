@@ -64,6 +64,7 @@ class DaemonKernelTest {
                     + "  - match: \"tap*\"\n    netns: \"" + netns + "\"\n    profile: " + dir.resolve("adaptive-test.yaml")
                     + "\n    adaptive: true\n"
                     + "  - match: \"t[0-9]\"\n    netns: \"" + netns + "\"\n    profile: ax25-9600-g3ruh\n"
+                    + "  - match: \"t[0-9]x*\"\n    netns: \"" + netns + "\"\n    profile: wireguard-10mbit\n"
                     + "control:\n  stale_after: 2s\n  min_interval: 300ms\n";
         }
 
@@ -136,6 +137,31 @@ class DaemonKernelTest {
             assertTrue(within(1000, () -> s.qdiscs("t1").contains("qdisc tbf 7473:")), "removed by someone: put back");
             assertEquals(0, s.daemon.stop(), s.daemon.lines().toString());
             assertFalse(s.qdiscs("t1").contains("7473:"), "SIGTERM puts back what the daemon changed");
+        }
+    }
+
+    @Test
+    void aBurstOfDevicesIsShapedEvenWhenTheEventsOverrun(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.start();
+            // 3000 devices at once: about 4.5 MB of link events, more than the event socket holds
+            StringBuilder batch = new StringBuilder();
+            for (int i = 0; i < 3000; i++) {
+                batch.append("tuntap add dev t").append(i % 10).append("x").append(i / 10).append(" mode tun\n");
+            }
+            Path file = dir.resolve("batch");
+            Files.writeString(file, batch.toString());
+            s.ns.ip("-batch", file.toString());
+            long t0 = System.nanoTime();
+            boolean all = within(20_000, () -> s.ns.tc("qdisc", "show").lines()
+                    .filter(l -> l.contains("qdisc tbf 7473:")).count() >= 3000);
+            boolean overran = s.daemon.lines().stream().anyMatch(l -> l.contains("ENOBUFS"));
+            System.out.printf("daemon: 3000 devices created at once, all shaped in %.1f s; events overran: %s%n",
+                    (System.nanoTime() - t0) / 1e9, overran);
+            assertTrue(all, s.daemon.lines().toString());
+            assertEquals(0, s.daemon.stop(), s.daemon.lines().toString());
+            assertEquals(0, s.ns.tc("qdisc", "show").lines().filter(l -> l.contains("7473:")).count(),
+                    "all put back on SIGTERM");
         }
     }
 
