@@ -103,6 +103,7 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("accepted", daemon.reports.accepted.get());
             g.writeNumberField("rejected", daemon.reports.rejected.get());
             g.writeNumberField("unknown", daemon.reports.unknown.get());
+            g.writeNumberField("unauthorised", daemon.reports.unauthorised.get());
             g.writeEndObject();
             g.writeEndObject();
         } catch (IOException e) {
@@ -127,6 +128,8 @@ final class ControlServer implements AutoCloseable {
         b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reports.accepted.get()).append('\n');
         b.append("tunshape_reports_total{result=\"rejected\"} ").append(daemon.reports.rejected.get()).append('\n');
         b.append("tunshape_reports_total{result=\"unknown\"} ").append(daemon.reports.unknown.get()).append('\n');
+        b.append("tunshape_reports_total{result=\"unauthorised\"} ").append(daemon.reports.unauthorised.get())
+                .append('\n');
         return b.toString();
     }
 

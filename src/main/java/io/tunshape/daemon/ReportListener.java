@@ -16,8 +16,10 @@ import java.util.function.Consumer;
 
 /**
  * The report socket (protocol: tunshape-report(7)). The socket file is made mode 0660, so only its
- * owner and group may report. Malformed, oversized and unknown reports are counted and ignored;
- * nothing a sender does reaches further than one datagram's parse.
+ * owner and group may report, and each datagram's sender is checked again from the credentials
+ * the kernel attaches (SO_PASSCRED): root or the socket's group. Unauthorised, malformed, oversized
+ * and unknown reports are counted and ignored; nothing a sender does reaches further than one
+ * datagram's parse.
  */
 final class ReportListener implements AutoCloseable {
     static final int MAX = 4096;
@@ -29,6 +31,8 @@ final class ReportListener implements AutoCloseable {
     final AtomicLong accepted = new AtomicLong();
     final AtomicLong rejected = new AtomicLong();
     final AtomicLong unknown = new AtomicLong();
+    final AtomicLong unauthorised = new AtomicLong();
+    private int permittedGid = -1;
     private final Consumer<Report> sink;
     private final Consumer<String> log;
     private final JsonFactory json = new JsonFactory();
@@ -48,7 +52,9 @@ final class ReportListener implements AutoCloseable {
         Files.deleteIfExists(path); // a stale socket from a daemon that was killed
         socket = new UnixDatagram();
         socket.bind(socketPath);
+        socket.passCredentials();
         Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
+        permittedGid = (Integer) Files.getAttribute(path, "unix:gid");
         thread = new Thread(this::loop, "reports");
         thread.setDaemon(true);
         thread.start();
@@ -63,7 +69,12 @@ final class ReportListener implements AutoCloseable {
                     continue;
                 }
                 buf.clear();
-                int n = socket.receive(buf);
+                int n = socket.receiveWithSender(buf);
+                if (!permitted(socket.lastSender())) {
+                    // the socket's mode keeps others out; this holds if someone loosens it
+                    unauthorised.incrementAndGet();
+                    continue;
+                }
                 if (n > MAX) {
                     rejected.incrementAndGet();
                     continue;
@@ -83,6 +94,14 @@ final class ReportListener implements AutoCloseable {
                 rejected.incrementAndGet();
             }
         }
+    }
+
+    /** root, the daemon's own user, or a member of the socket file's group (its primary group) may report. */
+    private boolean permitted(io.tunshape.sys.UnixDatagram.Credentials c) {
+        if (c == null) {
+            return false;
+        }
+        return c.uid() == 0 || c.gid() == permittedGid;
     }
 
     /** The report in {@code b[0, n)}, or null when it is not a valid report. */

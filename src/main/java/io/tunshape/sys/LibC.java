@@ -43,6 +43,8 @@ final class LibC {
 
     static native int poll(ByteBuffer fds, long nfds, int timeout) throws LastErrorException;
 
+    static native long recvmsg(int fd, ByteBuffer msghdr, int flags) throws LastErrorException;
+
     static native String strerror(int errnum);
 
     static native int tcgetattr(int fd, ByteBuffer termios) throws LastErrorException;

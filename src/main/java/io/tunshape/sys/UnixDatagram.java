@@ -52,6 +52,59 @@ public final class UnixDatagram implements AutoCloseable {
         return (int) Sys.recv(fd, buf, Sys.MSG_TRUNC);
     }
 
+    /** The sender of a datagram, as the kernel vouches for it (SO_PASSCRED). */
+    public record Credentials(int pid, int uid, int gid) {
+    }
+
+    private static final int SO_PASSCRED = 16;
+    private static final int SCM_CREDENTIALS = 2;
+    private final ByteBuffer msghdr = ByteBuffer.allocateDirect(56).order(ByteOrder.nativeOrder());
+    private final ByteBuffer iov = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder());
+    private final ByteBuffer control = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder());
+    private Credentials lastSender;
+
+    /** Asks the kernel to attach each sender's pid, uid and gid to what it delivers. */
+    public void passCredentials() {
+        Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_PASSCRED, 1);
+    }
+
+    /**
+     * Receives one datagram into buf (from 0) with its sender's credentials ({@link #lastSender()},
+     * null when the kernel gave none); returns its true length, larger than buf when truncated.
+     */
+    public int receiveWithSender(ByteBuffer buf) {
+        long bufAddr = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(buf));
+        iov.putLong(0, bufAddr).putLong(8, buf.capacity());
+        control.clear();
+        for (int i = 0; i < control.capacity(); i++) {
+            control.put(i, (byte) 0);
+        }
+        msghdr.putLong(0, 0).putInt(8, 0).putInt(12, 0)
+                .putLong(16, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(iov)))
+                .putLong(24, 1)
+                .putLong(32, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(control)))
+                .putLong(40, control.capacity()).putInt(48, 0);
+        int n = fd.acquire();
+        long r;
+        try {
+            r = LibC.recvmsg(n, msghdr, Sys.MSG_TRUNC);
+        } catch (com.sun.jna.LastErrorException e) {
+            throw new NativeException("recvmsg", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+        lastSender = null;
+        long controlLen = msghdr.getLong(40);
+        if (controlLen >= 16 + 12 && control.getInt(8) == Sys.SOL_SOCKET && control.getInt(12) == SCM_CREDENTIALS) {
+            lastSender = new Credentials(control.getInt(16), control.getInt(20), control.getInt(24));
+        }
+        return (int) r;
+    }
+
+    public Credentials lastSender() {
+        return lastSender;
+    }
+
     @Override
     public void close() {
         fd.close();

@@ -228,6 +228,18 @@ class DaemonKernelTest {
             Thread.sleep(300);
             assertEquals(0, s.status().get("reports").get("accepted").asLong());
             assertEquals(1_000_000, htbRate(s.qdiscs("tap0")));
+            // someone loosens the socket's mode: the kernel now delivers, the credentials still refuse
+            Files.setPosixFilePermissions(dir.resolve("report.sock"),
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+            KernelNs.Exec again = KernelNs.exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "/usr/bin/python3", script.toString(), "--socket", dir.resolve("report.sock").toString(), "--dev",
+                    "tap0", "--netns", s.ns.name(), "--capacity", "3000000");
+            assertTrue(again.output().contains("1 of 1 reports delivered"), again.output());
+            Thread.sleep(300);
+            JsonNode st = s.status();
+            assertEquals(1, st.get("reports").get("unauthorised").asLong(), st.toString());
+            assertEquals(0, st.get("reports").get("accepted").asLong(), st.toString());
+            assertEquals(1_000_000, htbRate(s.qdiscs("tap0")), "an unauthorised report changes nothing");
             assertEquals(0, s.daemon.stop());
         }
     }
