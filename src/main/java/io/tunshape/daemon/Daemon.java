@@ -46,7 +46,7 @@ import java.util.regex.Pattern;
  */
 public final class Daemon {
     private static final String NETNS_DIR = "/var/run/netns";
-    private static final int TICK_MS = 100;
+    private static final int TICK_MS = 250;
 
     private volatile DaemonConfig config;
     private final Planner planner;
@@ -79,7 +79,11 @@ public final class Daemon {
         return config;
     }
 
+    /** The state of every shaped device, read from the kernel now (status and metrics ask; idle costs nothing). */
     public List<Status> status() {
+        for (Worker w : workers.values()) {
+            w.refreshStatus();
+        }
         List<Status> l = new ArrayList<>(status.values());
         l.sort(java.util.Comparator.comparing((Status s) -> s.netns() == null ? "" : s.netns())
                 .thenComparing(Status::dev));
@@ -175,7 +179,7 @@ public final class Daemon {
             Files.createDirectories(dir);
             dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
             while (!stop) {
-                WatchKey k = ws.poll(200, java.util.concurrent.TimeUnit.MILLISECONDS);
+                WatchKey k = ws.poll(500, java.util.concurrent.TimeUnit.MILLISECONDS);
                 if (k == null) {
                     continue;
                 }
@@ -238,7 +242,6 @@ public final class Daemon {
         /** The rule each shaped device follows, and the device as last seen, by name. */
         private final Map<String, DaemonConfig.Entry> entries = new ConcurrentHashMap<>();
         private final Map<String, LinkInfo> links = new ConcurrentHashMap<>();
-        private long lastStats;
 
         Worker(String netns) {
             this.netns = netns;
@@ -313,10 +316,6 @@ public final class Daemon {
                         }
                         dirtyAll = false;
                         dirty.clear();
-                    }
-                    if (now - lastStats >= 1000) {
-                        lastStats = now;
-                        stats(session);
                     }
                 }
                 fast = null;
@@ -463,6 +462,21 @@ public final class Daemon {
             return new ShapingRequest("htb", Rate.ofBits(bps), null, null, r.burst(), r.limit(), r.latency(), r.mode(),
                     r.senders(), r.overhead(), r.mpu(), r.txqueuelen(), r.classes(), r.deriveTxqueuelen(),
                     r.expectedMtu());
+        }
+
+        /** Reads counters for this namespace's devices over the fast session, under the lock. */
+        void refreshStatus() {
+            Session s = fast;
+            if (s == null) {
+                return;
+            }
+            synchronized (lock) {
+                try {
+                    stats(s);
+                } catch (RuntimeException x) {
+                    log.accept(where() + ": reading counters: " + x.getMessage());
+                }
+            }
         }
 
         private void stats(Session session) {

@@ -65,7 +65,7 @@ final class ReportListener implements AutoCloseable {
         byte[] bytes = new byte[MAX];
         while (!stop) {
             try {
-                if ((Sys.poll(socket.fd(), Sys.POLLIN, 200) & Sys.POLLIN) == 0) {
+                if ((Sys.poll(socket.fd(), Sys.POLLIN, 500) & Sys.POLLIN) == 0) {
                     continue;
                 }
                 buf.clear();

@@ -178,7 +178,7 @@ class DaemonKernelTest {
             }
             assertTrue(within(1500, () -> htbRate(s.qdiscs("tap0")) == 1_800_000),
                     "capacity 2 Mbit/s less 10 % headroom: " + s.qdiscs("tap0"));
-            Thread.sleep(1100); // status is refreshed every second
+            Thread.sleep(300);
             JsonNode st = s.status();
             JsonNode tap = null;
             for (JsonNode i : st.get("interfaces")) {
