@@ -5,7 +5,8 @@
 # no shaping. Prints utilisation (delivered / trace capacity over the run), drops at tun, and the
 # 95th-percentile wait from send to the backend.
 # Usage (as root): [TXQ=N] bench/adapt-trace.sh [TRACE] [SECONDS]   needs python3 and a built jar
-# (TXQ sets the profile's txqueuelen; default auto: about one second of frames)
+# TXQ sets the profile's txqueuelen (default auto: about one second of frames), MINDIV its min_rate as
+# the mean / MINDIV (default 10), SMOOTH and MININT the daemon's smoothing and min_interval (50%, 500ms).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 TRACE=${1:-$top/../shared/traces/TMobile-UMTS-driving.up}
@@ -24,14 +25,14 @@ description: the trace's link
 source: bench
 link: {rate: ${MEAN}bit}
 shaping: {mode: latency, latency: ${LAT_MS}ms, txqueuelen: ${TXQ:-auto}}
-adaptive: {min_rate: $((MEAN / 10))bit, max_rate: $((MEAN * 8))bit, headroom: 5%}
+adaptive: {min_rate: $((MEAN / ${MINDIV:-10}))bit, max_rate: $((MEAN * 8))bit, headroom: 5%}
 Y
 cat > "$D/tunshape.yaml" <<Y
 report_socket: $D/report.sock
 control_socket: $D/control.sock
 interfaces:
   - {match: t0, netns: "$NS", profile: $D/link.yaml, adaptive: true}
-control: {smoothing: 50%, min_interval: 500ms, stale_after: 5s}
+control: {smoothing: ${SMOOTH:-50%}, min_interval: ${MININT:-500ms}, stale_after: 5s}
 Y
 ip netns add "$NS"; ip -n "$NS" link set lo up
 ip netns exec "$NS" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1
