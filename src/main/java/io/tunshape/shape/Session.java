@@ -30,7 +30,7 @@ public final class Session implements AutoCloseable {
     public Session(String netns, TcCodec codec) {
         this.sock = NetlinkSocket.open();
         this.netns = netns;
-        this.shaper = new Shaper(new TcClient(sock, codec), new LinkClient(sock), netns);
+        this.shaper = new Shaper(new TcClient(sock, codec), new LinkClient(sock));
     }
 
     /** Requests sent so far (dumps included): an idempotent second apply sends only its two dumps. */

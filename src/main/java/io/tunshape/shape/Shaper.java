@@ -45,13 +45,11 @@ public final class Shaper {
     private final TcClient tc;
     private final LinkClient links;
     private final TcCodec codec;
-    private final String netns;
 
-    public Shaper(TcClient tc, LinkClient links, String netns) {
+    public Shaper(TcClient tc, LinkClient links) {
         this.tc = tc;
         this.links = links;
         this.codec = tc.codec();
-        this.netns = netns;
     }
 
     public static boolean isManaged(QdiscInfo root) {
@@ -462,14 +460,12 @@ public final class Shaper {
             kernelWarnings.add(w);
             for (Step s : t.steps()) {
                 try {
-                    Ack ack = tc.send(s.message());
-                    sentAny = true;
-                    w.addAll(ack.warnings());
-                } catch (NetlinkException e) {
-                    if (s.toleratesMissing() && (e.errno() == io.tunshape.sys.Errno.ENOENT
-                            || e.errno() == io.tunshape.sys.Errno.EINVAL)) {
-                        continue;
+                    Ack ack = send(s);
+                    if (ack != null) {
+                        sentAny = true;
+                        w.addAll(ack.warnings());
                     }
+                } catch (NetlinkException e) {
                     List<String> failures = rollback(targets.subList(0, i + 1));
                     throw new ShapeException(t.before().link().name(), s.what(), e, failures, sentAny);
                 }
@@ -493,15 +489,19 @@ public final class Shaper {
         }
     }
 
-    /** Sends one step (its kernel warnings are dropped); a missing object is fine when the step says so. */
-    public void send(Step s) {
+    /**
+     * Sends one step and returns the kernel's ack, or null when the step tolerates a missing object
+     * and the object was already gone (ENOENT, or EINVAL for a root of handle 0): nothing changed.
+     */
+    public Ack send(Step s) {
         try {
-            tc.send(s.message());
+            return tc.send(s.message());
         } catch (NetlinkException e) {
-            if (!(s.toleratesMissing() && (e.errno() == io.tunshape.sys.Errno.ENOENT
-                    || e.errno() == io.tunshape.sys.Errno.EINVAL))) {
-                throw e;
+            if (s.toleratesMissing() && (e.errno() == io.tunshape.sys.Errno.ENOENT
+                    || e.errno() == io.tunshape.sys.Errno.EINVAL)) {
+                return null;
             }
+            throw e;
         }
     }
 
@@ -516,11 +516,9 @@ public final class Shaper {
                 DeviceState now = reread(t.before().link());
                 for (Step s : restoreSteps(t.before(), now)) {
                     try {
-                        tc.send(s.message());
+                        send(s);
                     } catch (NetlinkException e) {
-                        if (!s.toleratesMissing()) {
-                            failures.add(t.before().link().name() + ": " + s.what() + ": " + e.getMessage());
-                        }
+                        failures.add(t.before().link().name() + ": " + s.what() + ": " + e.getMessage());
                     }
                 }
             } catch (RuntimeException e) {
@@ -530,7 +528,4 @@ public final class Shaper {
         return failures;
     }
 
-    public String netns() {
-        return netns;
-    }
 }

@@ -38,7 +38,7 @@ class RollbackFailureTest {
                 .thenReturn(Ack.EMPTY)
                 .thenThrow(new NetlinkException(22, "Invalid qdisc name: must match existing qdisc", -1))
                 .thenThrow(new NetlinkException(16, "device busy", -1));
-        Shaper shaper = new Shaper(tc, links, "n1");
+        Shaper shaper = new Shaper(tc, links);
         Shaper.Step step0 = new Shaper.Step("install tbf", new MessageWriter(36, 5), false);
         Shaper.Step step1 = new Shaper.Step("install tbf", new MessageWriter(36, 5), false);
         // before: t0 had a root at 7473: (so putting it back is a request, which fails)
