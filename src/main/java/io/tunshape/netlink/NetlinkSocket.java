@@ -60,10 +60,6 @@ public final class NetlinkSocket implements AutoCloseable {
         return sa;
     }
 
-    public int portId() {
-        return portId;
-    }
-
     /** How many requests and dumps this socket has sent: lets tests prove an idempotent run sent none. */
     public long requestsSent() {
         return requestsSent;

@@ -42,10 +42,6 @@ public final class Planner {
         this.wmemDefault = wmemDefault;
     }
 
-    public long wmemDefault() {
-        return wmemDefault;
-    }
-
     public Plan plan(ShapingRequest r, Device dev) {
         List<String> warnings = new ArrayList<>();
         String qdisc = r.qdisc() == null ? "tbf" : r.qdisc();

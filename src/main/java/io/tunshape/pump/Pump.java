@@ -63,7 +63,6 @@ public final class Pump {
     private long rxFramesTotal;
     private long rxFramesReported;
     private long txFramesTotal;
-    private long txBytesTotal;
 
     public Pump(TunDevice dev, Backend backend, Options options) {
         this.dev = dev;
@@ -80,10 +79,6 @@ public final class Pump {
 
     public long txFramesTotal() {
         return txFramesTotal;
-    }
-
-    public long txBytesTotal() {
-        return txBytesTotal;
     }
 
     public long rxFramesTotal() {
@@ -196,7 +191,6 @@ public final class Pump {
                 txBytes += n;
                 txFrames++;
                 txFramesTotal++;
-                txBytesTotal += n;
                 backendWorked();
             } catch (IOException e) {
                 backendDown(e, t0);
@@ -263,7 +257,6 @@ public final class Pump {
             txBytes += len;
             txFrames++;
             txFramesTotal++;
-            txBytesTotal += len;
             backendWorked();
         } catch (IOException e) {
             backendDown(e, now);

@@ -19,7 +19,6 @@ public final class Reporter implements AutoCloseable {
     private final ByteBuffer addr;
     private final ByteBuffer out = ByteBuffer.allocateDirect(MAX_REPORT);
     private boolean saidMissing;
-    private long sent;
 
     public Reporter(String path) {
         this.path = path;
@@ -41,7 +40,6 @@ public final class Reporter implements AutoCloseable {
         out.put(b).flip();
         try {
             socket.send(out, addr);
-            sent++;
             saidMissing = false;
             return true;
         } catch (NativeException e) {
@@ -55,10 +53,6 @@ public final class Reporter implements AutoCloseable {
             }
             return false;
         }
-    }
-
-    public long sent() {
-        return sent;
     }
 
     @Override

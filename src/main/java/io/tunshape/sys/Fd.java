@@ -36,10 +36,6 @@ public final class Fd implements AutoCloseable {
         }
     }
 
-    public boolean isOpen() {
-        return (state.get() & CLOSED) == 0;
-    }
-
     @Override
     public void close() {
         while (true) {

@@ -9,6 +9,4 @@ interface LibCVarargs extends Library {
     LibCVarargs INSTANCE = Native.load("c", LibCVarargs.class);
 
     int ioctl(int fd, long request, byte[] arg) throws LastErrorException;
-
-    int ioctl(int fd, long request, long arg) throws LastErrorException;
 }

@@ -116,18 +116,6 @@ public final class Sys {
         }
     }
 
-    /** ioctl with an integer argument passed by value. */
-    public static void ioctl(Fd fd, long request, long arg) {
-        int n = fd.acquire();
-        try {
-            LibCVarargs.INSTANCE.ioctl(n, request, arg);
-        } catch (LastErrorException e) {
-            throw new NativeException("ioctl(0x" + Long.toHexString(request) + ")", e.getErrorCode());
-        } finally {
-            fd.release();
-        }
-    }
-
     public static final short POLLIN = 0x1;
     public static final short POLLOUT = 0x4;
     public static final short POLLERR = 0x8;

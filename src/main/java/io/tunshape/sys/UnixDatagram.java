@@ -47,11 +47,6 @@ public final class UnixDatagram implements AutoCloseable {
         Sys.sendto(fd, data, Sys.MSG_DONTWAIT, address.duplicate());
     }
 
-    /** Receives one datagram into buf (from 0); returns its true length (larger than buf when truncated). */
-    public int receive(ByteBuffer buf) {
-        return (int) Sys.recv(fd, buf, Sys.MSG_TRUNC);
-    }
-
     /** The sender of a datagram, as the kernel vouches for it (SO_PASSCRED). */
     public record Credentials(int pid, int uid, int gid) {
     }

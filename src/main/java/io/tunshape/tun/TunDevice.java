@@ -11,7 +11,6 @@ import java.nio.charset.StandardCharsets;
  */
 public final class TunDevice implements AutoCloseable {
     public static final long TUNSETIFF = 0x400454CAL;
-    public static final long TUNSETPERSIST = 0x400454CBL;
     public static final int IFF_TUN = 0x0001;
     public static final int IFF_TAP = 0x0002;
     public static final int IFF_NO_PI = 0x1000;
@@ -57,11 +56,6 @@ public final class TunDevice implements AutoCloseable {
 
     public Fd fd() {
         return fd;
-    }
-
-    /** Keeps the device after the last descriptor closes (or not). */
-    public void persist(boolean on) {
-        Sys.ioctl(fd, TUNSETPERSIST, on ? 1 : 0);
     }
 
     @Override
