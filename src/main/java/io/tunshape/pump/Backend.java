@@ -17,10 +17,29 @@ public interface Backend extends AutoCloseable {
     void send(ByteBuffer frame) throws IOException;
 
     /**
+     * Hands a batch of frames over, in order. Backends that can pass several at once (udp, with
+     * segmentation offload) override this; the rest send them one by one.
+     */
+    default void send(Batch batch) throws IOException {
+        for (int i = 0; i < batch.count(); i++) {
+            send(batch.frame(i));
+        }
+    }
+
+    /**
      * Reads the next frame from the backend into {@code buf} (cleared first); false when none came
      * within the timeout. Backends that never deliver frames just wait.
      */
     boolean receive(ByteBuffer buf, int timeoutMs) throws IOException;
+
+    /**
+     * Whether what was sent since {@link #open} is known to arrive. A datagram backend learns of a
+     * missing peer only from a later ICMP error, so it says yes only when none came for a while or
+     * the peer has been heard from; the pump says "up again" only then.
+     */
+    default boolean confirmed() {
+        return true;
+    }
 
     /** "udp 198.18.0.2:9000", for logs. */
     String describe();

@@ -44,6 +44,7 @@ public final class Pump {
     private volatile Throwable rxFailure;
     private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
     private final ArrayDeque<Frame> queue = new ArrayDeque<>();
+    private final Batch batch = new Batch();
     private long headFinish = -1;
     private long headStart;
     /** How much of the current frame's crossing has been counted already (emulation): time and bytes. */
@@ -53,7 +54,7 @@ public final class Pump {
     private long crossedBytes;
     private long lastFinish = Long.MIN_VALUE;
     private boolean backendUp = true;
-    private boolean reportedDown;
+    private volatile boolean reportedDown;
     private long retryAt;
     private long backoffMs = 100;
     // counters of the current interval
@@ -157,20 +158,27 @@ public final class Pump {
     }
 
     /**
-     * The fast path without emulation: read a frame, hand it over, until the device has nothing
-     * (then wait on poll), the report is due, or the backend fails. No queue, no bookkeeping.
+     * The fast path without emulation: read what the device's ring holds (up to a batch), hand it
+     * over in one go, until the ring is empty (then wait on poll), the report is due, or the
+     * backend fails. No queue, no bookkeeping per frame.
      */
     private void passThrough(long until) {
-        ByteBuffer b = free.peek();
+        Batch batch = this.batch;
         while (!stop) {
-            b.clear();
-            int n;
-            try {
-                n = Sys.read(dev.fd(), b);
-            } catch (NativeException e) {
-                if (e.errno() != Errno.EAGAIN && e.errno() != Errno.EINTR) {
+            batch.clear();
+            while (batch.hasRoom()) {
+                int n;
+                try {
+                    n = Sys.read(dev.fd(), batch.nextAddress(), Batch.MAX_FRAME);
+                } catch (NativeException e) {
                     throw gone(e);
                 }
+                if (n < 0) {
+                    break; // the ring is empty
+                }
+                batch.add(n);
+            }
+            if (batch.count() == 0) {
                 long now = System.nanoTime();
                 if (now >= until) {
                     return;
@@ -184,13 +192,13 @@ public final class Pump {
                 }
                 continue;
             }
-            b.flip();
             long t0 = System.nanoTime();
+            int bytes = batch.bytes();
             try {
-                backend.send(b);
-                txBytes += n;
-                txFrames++;
-                txFramesTotal++;
+                backend.send(batch);
+                txBytes += bytes;
+                txFrames += batch.count();
+                txFramesTotal += batch.count();
                 backendWorked();
             } catch (IOException e) {
                 backendDown(e, t0);
@@ -198,7 +206,7 @@ public final class Pump {
             }
             long t1 = System.nanoTime();
             busyNanos += t1 - t0;
-            crossedBytes += n;
+            crossedBytes += bytes;
             if (t1 >= until) {
                 return;
             }
@@ -302,12 +310,19 @@ public final class Pump {
         backoffMs = Math.min(backoffMs * 2, 5000);
     }
 
-    private synchronized void backendWorked() {
+    /** After a send went through, or a frame came: says "up again" once the backend confirms it. */
+    private void backendWorked() {
         if (reportedDown) {
+            confirmUp();
+        }
+    }
+
+    private synchronized void confirmUp() {
+        if (reportedDown && backend.confirmed()) {
             o.log().accept("backend " + backend.describe() + " is up again");
             reportedDown = false;
+            backoffMs = 100;
         }
-        backoffMs = 100;
     }
 
     private void rxLoop() {
@@ -320,6 +335,7 @@ public final class Pump {
                     continue;
                 }
                 said = false;
+                backendWorked(); // a frame from the backend: it is there
                 try {
                     Sys.write(dev.fd(), b);
                     rxFramesTotal++;

@@ -19,6 +19,22 @@ final class LibC {
 
     static native int bind(int fd, ByteBuffer addr, int len) throws LastErrorException;
 
+    static native int connect(int fd, ByteBuffer addr, int len) throws LastErrorException;
+
+    static native int getsockopt(int fd, int level, int name, int[] value, int[] len) throws LastErrorException;
+
+    static native long sendmsg(int fd, ByteBuffer msghdr, int flags) throws LastErrorException;
+
+    // The hot path's calls return -1 and leave errno to Native.getLastError() instead of throwing:
+    // an exception per empty read (EAGAIN) costs more than the read. Pointers are passed as long.
+
+    /** read(2) into native memory at {@code addr} (a direct buffer's address plus an offset). */
+    static native long read(int fd, long addr, long count);
+
+    static native long write(int fd, long addr, long count);
+
+    static native long recvmsg(int fd, long msghdr, int flags);
+
     static native int getsockname(int fd, ByteBuffer addr, int[] len) throws LastErrorException;
 
     static native int setsockopt(int fd, int level, int name, int[] value, int len) throws LastErrorException;

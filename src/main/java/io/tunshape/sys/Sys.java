@@ -138,6 +138,49 @@ public final class Sys {
         }
     }
 
+    /** The native address of a direct buffer's first byte (not its position). */
+    public static long address(ByteBuffer direct) {
+        if (!direct.isDirect()) {
+            throw new IllegalArgumentException("not a direct buffer");
+        }
+        return com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(direct));
+    }
+
+    /**
+     * read(2) of up to {@code len} bytes into native memory at {@code addr}: the byte count, or -1
+     * when there is nothing to read now (EAGAIN, EINTR). Other errors throw.
+     */
+    public static int read(Fd fd, long addr, int len) {
+        int n = fd.acquire();
+        try {
+            return (int) orAgain("read", LibC.read(n, addr, len));
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** write(2) of {@code len} bytes from native memory at {@code addr}: as {@link #read(Fd, long, int)}. */
+    public static int write(Fd fd, long addr, int len) {
+        int n = fd.acquire();
+        try {
+            return (int) orAgain("write", LibC.write(n, addr, len));
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** A call's result: -1 for EAGAIN/EINTR, an exception for other errors. */
+    static long orAgain(String call, long r) {
+        if (r >= 0) {
+            return r;
+        }
+        int errno = com.sun.jna.Native.getLastError();
+        if (errno == Errno.EAGAIN || errno == Errno.EINTR) {
+            return -1;
+        }
+        throw new NativeException(call, errno);
+    }
+
     /** Writes buf[position, limit) (a direct buffer); returns the byte count and advances the position. */
     public static int write(Fd fd, ByteBuffer buf) {
         int n = fd.acquire();

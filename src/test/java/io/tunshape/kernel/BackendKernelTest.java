@@ -259,6 +259,48 @@ class BackendKernelTest {
     }
 
     @Test
+    void aUdpPeerThatIsNotThereIsSaidOnceAndFoundWhenItComes() throws Exception {
+        try (Lab lab = new Lab()) {
+            // nobody on 127.0.0.1:7100 yet: the kernel answers with ICMP port unreachable
+            lab.ns.ip("link", "set", "lo", "up");
+            lab.start("--backend", "udp:127.0.0.1:7100", "--listen", "127.0.0.1:7101");
+            for (int i = 0; i < 5; i++) {
+                lab.sendOut();
+                Thread.sleep(300);
+            }
+            List<String> lines = lab.pump.lines();
+            assertEquals(1, lines.stream().filter(l -> l.contains("is down")).count(), "one line: " + lines);
+            assertTrue(lines.stream().anyMatch(l -> l.contains("Connection refused")), lines.toString());
+            assertTrue(lab.pump.isAlive(), "the pump stays");
+            try (DatagramSocket peer = Netns.run(lab.ns.name(), () -> new DatagramSocket(
+                    new InetSocketAddress("127.0.0.1", 7100)))) {
+                peer.setSoTimeout(1000);
+                byte[] got = null;
+                for (int i = 0; i < 12 && got == null; i++) {
+                    lab.sendOut(); // the pump retries with backoff; frames before that are dropped
+                    DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
+                    try {
+                        peer.receive(p);
+                        got = Arrays.copyOf(p.getData(), p.getLength());
+                    } catch (java.net.SocketTimeoutException e) {
+                        // not yet
+                    }
+                }
+                assertTrue(got != null, "a frame reached the peer once it listened: " + lab.pump.lines());
+                assertArrayEquals(TRICKY, Arrays.copyOfRange(got, 28, got.length), "the IP packet, whole");
+                // frames from the peer reach the device, and hearing from it ends the outage
+                byte[] in = inbound(TRICKY);
+                peer.send(new DatagramPacket(in, in.length, new InetSocketAddress("127.0.0.1", 7101)));
+                assertArrayEquals(TRICKY, lab.receive());
+                assertTrue(lab.pump.await("is up again", 5000), lab.pump.lines().toString());
+                assertEquals(1, lab.pump.lines().stream().filter(l -> l.contains("is down")).count(),
+                        "still one line for the outage: " + lab.pump.lines());
+            }
+            assertEquals(0, lab.pump.stop());
+        }
+    }
+
+    @Test
     void aBackendThatIsDownIsSaidOnceAndRetried() throws Exception {
         try (Lab lab = new Lab()) {
             // a TNC port nobody listens on: connection refused, retried with backoff
