@@ -6,7 +6,8 @@
 # 95th-percentile wait from send to the backend.
 # Usage (as root): [TXQ=N] bench/adapt-trace.sh [TRACE] [SECONDS]   needs python3 and a built jar
 # TXQ sets the profile's txqueuelen (default auto: about one second of frames), MINDIV its min_rate as
-# the mean / MINDIV (default 10), SMOOTH and MININT the daemon's smoothing and min_interval (50%, 500ms).
+# the mean / MINDIV (default 10), SMOOTH, MININT and DRAIN the daemon's smoothing, min_interval and drain
+# (50%, 500ms, 1s), REPORT the pump's report interval (500ms); ROWS picks the set-ups (default: adaptive static none).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 TRACE=${1:-$top/../shared/traces/TMobile-UMTS-driving.up}
@@ -32,7 +33,7 @@ report_socket: $D/report.sock
 control_socket: $D/control.sock
 interfaces:
   - {match: t0, netns: "$NS", profile: $D/link.yaml, adaptive: true}
-control: {smoothing: ${SMOOTH:-50%}, min_interval: ${MININT:-500ms}, stale_after: 5s}
+control: {smoothing: ${SMOOTH:-50%}, min_interval: ${MININT:-500ms}, stale_after: 5s, drain: ${DRAIN:-1s}}
 Y
 ip netns add "$NS"; ip -n "$NS" link set lo up
 ip netns exec "$NS" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1
@@ -49,7 +50,7 @@ run() { # $1 = label, $2 = none|static|adaptive
                   sleep 2 ;;
     esac
     "$top/bin/tunshape" --netns "$NS" pump --dev t0 --backend udp:127.0.0.1:9100 --listen 127.0.0.1:9101 \
-        --emulate-trace "$TRACE" --report "$D/report.sock" --report-interval 500ms 2>"$D/pump.log" & local pump=$!
+        --emulate-trace "$TRACE" --report "$D/report.sock" --report-interval ${REPORT:-500ms} 2>"$D/pump.log" & local pump=$!
     pids+=($pump)
     sleep 1.5
     ip netns exec "$NS" /usr/bin/python3 - "$SECS" "$TRACE" "$1" <<'PY'
@@ -104,6 +105,10 @@ PY
 echo "trace $(basename "$TRACE"), mean $MEAN bit/s, $SECS s per row, profile latency $LAT_MS ms"
 echo "| set-up                 |   sent    | delivered | utilised | dropped at tun    | p95 wait   |"
 echo "| ---------------------- | --------- | --------- | -------- | ----------------- | ---------- |"
-run "daemon, adaptive" adaptive
-run "static at the mean" static
-run "no shaping" none
+for r in ${ROWS:-adaptive static none}; do
+    case "$r" in
+        adaptive) run "daemon, adaptive" adaptive ;;
+        static) run "static at the mean" static ;;
+        none) run "no shaping" none ;;
+    esac
+done

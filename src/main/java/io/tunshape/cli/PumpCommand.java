@@ -1,6 +1,11 @@
 package io.tunshape.cli;
 
 import io.tunshape.link.LinkClient;
+import io.tunshape.pump.DeviceCounters;
+import io.tunshape.tc.Psched;
+import io.tunshape.tc.QdiscInfo;
+import io.tunshape.tc.TcClient;
+import io.tunshape.tc.TcCodec;
 import io.tunshape.link.LinkInfo;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.profile.PlanException;
@@ -35,13 +40,14 @@ import java.util.concurrent.Callable;
                     + "leaves packets in the kernel, where tunshape's qdisc holds them.",
             "",
             "Backends: sink (discard), udp:HOST:PORT with --listen HOST:PORT (one frame per datagram; two pumps "
-                    + "make a virtual link), exec:COMMAND (a driver process; frames as a 2-byte big-endian length "
+                    + "make a virtual link; runs of frames go out as one segmented send and come in coalesced "
+                    + "where the kernel offers it), exec:COMMAND (a driver process; frames as a 2-byte big-endian length "
                     + "and the frame, on its stdin and stdout), serial:DEVICE with --baud and --framing slip|kiss, "
                     + "tcp:HOST:PORT with --framing kiss (a KISS TNC such as Direwolf).",
             "",
             "Every --report-interval the pump measures bytes and frames handed to the backend, the time the "
-                    + "backend was busy, the capacity estimate (bytes / busy time), its own backlog and the "
-                    + "device's tx_dropped; --stats prints them (JSON with --json) and each report goes to the "
+                    + "backend was busy, the capacity estimate (bytes / busy time), its own backlog, the frames "
+                    + "waiting in tun's ring and the device's tx_dropped; --stats prints them (JSON with --json) and each report goes to the "
                     + "daemon's socket (a missing daemon is not an error). SIGTERM or SIGINT ends it cleanly."
         })
 public final class PumpCommand implements Callable<Integer> {
@@ -153,12 +159,13 @@ public final class PumpCommand implements Callable<Integer> {
                 try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log);
                      Reporter rep = new Reporter(report)) {
                     LinkClient links = new LinkClient(nl);
+                    TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
                     int index = find(links, d.name()).index();
                     long epoch = System.nanoTime();
                     LinkModel model = rate != null ? LinkModel.rate(rate.bytesPerSecond())
                             : traceFinal != null ? new TraceModel(traceFinal, traceScale, epoch) : null;
                     Pump pump = new Pump(d, backend, new Pump.Options(top.netns, model, interval.micros() / 1000,
-                            rep, stats ? this::printStats : null, log, () -> links.get(index).txDropped(), 2, epoch));
+                            rep, stats ? this::printStats : null, log, () -> counters(links, tc, index), 2, epoch));
                     synchronized (running) {
                         running[0] = pump;
                     }
@@ -202,6 +209,19 @@ public final class PumpCommand implements Callable<Integer> {
                     + existing.kind());
         }
         return TunDevice.open(dev, tap);
+    }
+
+    /** tun's counters and its root qdisc's, for the report's tx_dropped and ring. */
+    private static DeviceCounters counters(LinkClient links, TcClient tc, int index) {
+        LinkInfo l = links.get(index);
+        QdiscInfo q;
+        try {
+            q = tc.root(index);
+        } catch (RuntimeException e) {
+            q = null; // noqueue: the kernel has no root qdisc to tell of
+        }
+        return new DeviceCounters(l.txPackets(), l.txDropped(), q != null && q.stats() != null ? q.stats().packets() : -1,
+                q != null ? q.handle().value() : -1);
     }
 
     private static LinkInfo find(LinkClient links, String name) {

@@ -46,7 +46,10 @@ import java.util.regex.Pattern;
  */
 public final class Daemon {
     private static final String NETNS_DIR = "/var/run/netns";
+    /** How often a worker ticks its controllers while reports come (deferred changes, staleness). */
     private static final int TICK_MS = 250;
+    /** How long waits last while nothing is going on: one wake-up a second costs no measurable CPU, and stopping waits at most that long. */
+    private static final int IDLE_TICK_MS = 1000;
 
     private volatile DaemonConfig config;
     private final Planner planner;
@@ -57,6 +60,7 @@ public final class Daemon {
     /** Profiles loaded for the running configuration, by name or file; emptied on reload. */
     private final Map<String, Profile> profiles = new ConcurrentHashMap<>();
     private volatile boolean stop;
+    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
     final ReportListener reports;
 
     /** What status and metrics show for one device. */
@@ -119,6 +123,7 @@ public final class Daemon {
 
     public void stop() {
         stop = true;
+        stopped.countDown();
     }
 
     /** Runs until {@link #stop()}; restores what it changed when the configuration says so. */
@@ -131,9 +136,7 @@ public final class Daemon {
         watcher.setDaemon(true);
         watcher.start();
         ready.run();
-        while (!stop) {
-            Thread.sleep(TICK_MS);
-        }
+        stopped.await(); // no wake-ups while idle
         for (Worker w : workers.values()) {
             w.stop = true;
         }
@@ -179,7 +182,7 @@ public final class Daemon {
             Files.createDirectories(dir);
             dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
             while (!stop) {
-                WatchKey k = ws.poll(500, java.util.concurrent.TimeUnit.MILLISECONDS);
+                WatchKey k = ws.poll(IDLE_TICK_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
                 if (k == null) {
                     continue;
                 }
@@ -214,7 +217,8 @@ public final class Daemon {
         long rate;
         synchronized (c) {
             long now = System.nanoTime() / 1_000_000;
-            c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()), now);
+            c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()),
+                    RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()), now);
             rate = c.tick(now);
         }
         reports.accepted.incrementAndGet();
@@ -281,7 +285,8 @@ public final class Daemon {
                 fast = fastSession;
                 log.accept(where() + ": watching");
                 while (!stop && !Daemon.this.stop) {
-                    if (events.poll(TICK_MS)) {
+                    boolean busy = dirtyAll || !dirty.isEmpty() || reporting();
+                    if (events.poll(busy ? TICK_MS : IDLE_TICK_MS)) {
                         try {
                             for (Message m : events.receiveEvents()) {
                                 if (m.buffer().capacity() >= Nl.HDRLEN + 8) {
@@ -325,6 +330,27 @@ public final class Daemon {
                     }
                 }
             }
+        }
+
+        /**
+         * Whether any device here has had reports lately (up to a second past going stale): then the
+         * controllers are ticked often, for deferred changes and the fall back when reports stop.
+         */
+        private boolean reporting() {
+            long now = System.nanoTime() / 1_000_000;
+            for (String dev : shaped.values()) {
+                RateController c = controllers.get(key(netns, dev));
+                if (c != null) {
+                    long age;
+                    synchronized (c) {
+                        age = c.reportAgeMs(now);
+                    }
+                    if (age >= 0 && age <= config.tuning().staleMs() + 1000) {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
 
         /** Applies a device's new adaptive rate at once (called from the report thread). */
@@ -377,9 +403,9 @@ public final class Daemon {
                     continue;
                 }
                 try {
+                    links.put(l.name(), l);
                     ShapingRequest req = request(e, l.name());
                     entries.put(l.name(), e);
-                    links.put(l.name(), l);
                     before.computeIfAbsent(l.index(), k -> sh.state(snap, l));
                     groups.computeIfAbsent(req, k -> new ArrayList<>()).add(l);
                     ruleOf.put(req, e);
@@ -458,10 +484,22 @@ public final class Daemon {
             synchronized (c) {
                 bps = c.currentBps();
             }
+            // tun's ring keeps one size, a second of frames at max_rate: resizing it at each rate change
+            // would throw away what it holds, uncounted (the kernel frees the excess), and after a
+            // sudden fall in capacity it holds what the shaper let through until the next report (the
+            // ring term of the control then drains it)
+            Long txq = r.txqueuelen();
+            LinkInfo l = links.get(dev);
+            if (txq == null && r.deriveTxqueuelen() && l != null) {
+                ShapingRequest atMax = new ShapingRequest("htb", p.adaptive().maxRate(), null, null, r.burst(), r.limit(),
+                        r.latency(), r.mode(), r.senders(), r.overhead(), r.mpu(), null, r.classes(), true,
+                        r.expectedMtu());
+                txq = planner.plan(atMax, new io.tunshape.profile.Device(l.name(), l.mtu(), l.linkHeader(),
+                        l.txqueuelen())).txqueuelen();
+            }
             // htb: a class change does not refill the bucket, so adapting leaks no burst
             return new ShapingRequest("htb", Rate.ofBits(bps), null, null, r.burst(), r.limit(), r.latency(), r.mode(),
-                    r.senders(), r.overhead(), r.mpu(), r.txqueuelen(), r.classes(), r.deriveTxqueuelen(),
-                    r.expectedMtu());
+                    r.senders(), r.overhead(), r.mpu(), txq, r.classes(), r.deriveTxqueuelen(), r.expectedMtu());
         }
 
         /** Reads counters for this namespace's devices over the fast session, under the lock. */

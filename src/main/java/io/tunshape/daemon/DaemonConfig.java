@@ -25,7 +25,7 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
     static final Set<String> TOP = Set.of("report_socket", "control_socket", "metrics", "restore_on_exit",
             "interfaces", "control");
     static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive");
-    static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after");
+    static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after", "drain");
 
     public static DaemonConfig load(Path file) {
         String shown = file.toString();
@@ -78,10 +78,15 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
             double hyst = c.percent("hysteresis", t.hysteresis(), 0.5);
             Duration min = c.time("min_interval");
             Duration stale = c.time("stale_after");
+            Duration drain = c.time("drain");
             t = new RateController.Tuning(alpha, hyst, min == null ? t.minIntervalMs() : min.micros() / 1000,
-                    stale == null ? t.staleMs() : stale.micros() / 1000, t.minBusyMs());
+                    stale == null ? t.staleMs() : stale.micros() / 1000, t.minBusyMs(),
+                    drain == null ? t.drainMs() : drain.micros() / 1000);
             if (t.staleMs() <= 0) {
                 throw c.error("stale_after", "must be above 0");
+            }
+            if (t.drainMs() <= 0) {
+                throw c.error("drain", "must be at least 1ms (the time to empty tun's ring in, e.g. 1s)");
             }
         }
         return new DaemonConfig(file, report, control, metrics, restore, entries, t);

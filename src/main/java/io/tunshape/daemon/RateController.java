@@ -6,7 +6,9 @@ package io.tunshape.daemon;
  * <ul>
  * <li>each report's capacity (the driver's {@code capacity_bps}, or tx_bytes / busy time when the
  * backend was busy long enough) is smoothed with an exponentially weighted moving average;</li>
- * <li>the target is the estimate less the headroom, clamped to [min_rate, max_rate];</li>
+ * <li>the target is the estimate less the headroom, less what drains the frames waiting in tun's
+ * ring (between the qdisc and the pump, where nothing can hold them back: a full ring drops) within
+ * the drain time, clamped to [min_rate, max_rate];</li>
  * <li>a change is made only when the target differs from the current rate by more than the
  * hysteresis, and never sooner than the minimum interval after the last change;</li>
  * <li>when reports stop for {@code staleMs}, the rate returns to the profile's.</li>
@@ -14,9 +16,13 @@ package io.tunshape.daemon;
  * Rates are in bit/s. The rate never leaves [min, max], so queued packets always drain.
  */
 public final class RateController {
-    /** Tunables: smoothing weight of a new sample (0..1], hysteresis fraction, minimum interval, staleness. */
-    public record Tuning(double alpha, double hysteresis, long minIntervalMs, long staleMs, long minBusyMs) {
-        public static final Tuning DEFAULT = new Tuning(0.3, 0.05, 1000, 5000, 50);
+    /**
+     * Tunables: smoothing weight of a new sample (0..1], hysteresis fraction, minimum interval,
+     * staleness, the busy time a derived capacity needs, and the time to drain tun's ring in.
+     */
+    public record Tuning(double alpha, double hysteresis, long minIntervalMs, long staleMs, long minBusyMs,
+                         long drainMs) {
+        public static final Tuning DEFAULT = new Tuning(0.3, 0.05, 1000, 5000, 50, 1000);
     }
 
     private final long baseBps;
@@ -25,6 +31,8 @@ public final class RateController {
     private final double headroom;
     private final Tuning t;
     private double estimate = -1;
+    /** Bits waiting in tun's ring at the last report (0 when unknown). */
+    private long queuedBits;
     private long currentBps;
     private long lastReportMs = Long.MIN_VALUE;
     private long lastChangeMs = Long.MIN_VALUE;
@@ -56,7 +64,22 @@ public final class RateController {
 
     /** Takes a report (capacity -1 = none) at {@code nowMs}. */
     public void report(long capacityBps, long nowMs) {
+        report(capacityBps, -1, nowMs);
+    }
+
+    /** What a report's ring (frames in tun's ring, -1 unknown) means in bits, with frames of its average size. */
+    public static long queuedBitsOf(long ringFrames, long txBytes, long txFrames) {
+        if (ringFrames <= 0) {
+            return ringFrames;
+        }
+        long frame = txFrames > 0 ? Math.max(1, txBytes / txFrames) : 1500;
+        return ringFrames * frame * 8;
+    }
+
+    /** Takes a report: capacity (-1 = none) and the bits waiting in tun's ring (-1 = unknown). */
+    public void report(long capacityBps, long queuedBits, long nowMs) {
         lastReportMs = nowMs;
+        this.queuedBits = Math.max(0, queuedBits);
         if (capacityBps < 0) {
             return;
         }
@@ -71,9 +94,10 @@ public final class RateController {
             target = baseBps;
             if (stale) {
                 estimate = -1; // start afresh when reports come back
+                queuedBits = 0;
             }
         } else {
-            target = Math.round(estimate * (1 - headroom));
+            target = Math.round(estimate * (1 - headroom) - queuedBits * 1000.0 / t.drainMs());
         }
         target = Math.max(minBps, Math.min(maxBps, target));
         if (target == currentBps) {

@@ -24,8 +24,12 @@ import java.util.function.Consumer;
 final class ReportListener implements AutoCloseable {
     static final int MAX = 4096;
 
-    /** A valid report's fields; {@code capacityBps} -1 when the driver did not give one. */
-    record Report(String dev, String netns, long intervalMs, long txBytes, long busyMs, long capacityBps) {
+    /**
+     * A valid report's fields; {@code capacityBps} -1 when the driver did not give one, {@code txFrames}
+     * and {@code ring} (frames in tun's ring) -1 when not given.
+     */
+    record Report(String dev, String netns, long intervalMs, long txBytes, long busyMs, long capacityBps,
+                  long txFrames, long ring) {
     }
 
     final AtomicLong accepted = new AtomicLong();
@@ -65,7 +69,7 @@ final class ReportListener implements AutoCloseable {
         byte[] bytes = new byte[MAX];
         while (!stop) {
             try {
-                if ((Sys.poll(socket.fd(), Sys.POLLIN, 500) & Sys.POLLIN) == 0) {
+                if ((Sys.poll(socket.fd(), Sys.POLLIN, 1000) & Sys.POLLIN) == 0) {
                     continue;
                 }
                 buf.clear();
@@ -117,6 +121,8 @@ final class ReportListener implements AutoCloseable {
             long tx = -1;
             long busy = -1;
             long cap = -1;
+            long frames = -1;
+            long ring = -1;
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
                 String f = p.currentName();
@@ -129,6 +135,8 @@ final class ReportListener implements AutoCloseable {
                     case "tx_bytes" -> tx = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
                     case "busy_ms" -> busy = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
                     case "capacity_bps" -> cap = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
+                    case "tx_frames" -> frames = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
+                    case "ring" -> ring = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
                     default -> p.skipChildren();
                 }
             }
@@ -136,10 +144,10 @@ final class ReportListener implements AutoCloseable {
                 return null;
             }
             if (v != 1 || dev == null || dev.isEmpty() || dev.length() > 15 || interval <= 0 || tx < 0 || busy < 0
-                    || cap == -2 || cap == 0) {
+                    || cap == -2 || cap == 0 || frames < -1 || ring < -1) {
                 return null;
             }
-            return new Report(dev, netns, interval, tx, busy, cap);
+            return new Report(dev, netns, interval, tx, busy, cap, frames, ring);
         } catch (java.io.IOException | RuntimeException e) {
             return null;
         }

@@ -137,7 +137,12 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
-    /** Sends a get request (no dump) and returns its one reply. */
+    /**
+     * Sends a get request (no dump) and returns its one reply. Some gets succeed with nothing to
+     * say (a device's root qdisc when it is noqueue): such a request must ask for an ACK, and then
+     * an ACK without a reply before it returns null. (An ACK after a reply is left behind and
+     * skipped by the next call: its sequence number is not that call's.)
+     */
     public Message get(MessageWriter m) {
         int s = send(m);
         while (true) {
@@ -147,7 +152,7 @@ public final class NetlinkSocket implements AutoCloseable {
                 }
                 if (r.type() == Nl.NLMSG_ERROR) {
                     errorOrAck(r);
-                    continue;
+                    return null;
                 }
                 return r;
             }

@@ -9,7 +9,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.function.Consumer;
-import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * Moves frames between a tun/tap device and a backend, in both directions, and measures what the
@@ -28,9 +28,12 @@ public final class Pump {
         }
     }
 
-    /** Options; {@code model} null = no emulation, {@code reporter} null = no reports. */
+    /**
+     * Options; {@code model} null = no emulation, {@code reporter} null = no reports, {@code counters}
+     * null = the device's counters are not read (no tx_dropped, no ring).
+     */
     public record Options(String netns, LinkModel model, long reportIntervalMs, Reporter reporter,
-                          Consumer<Interval> stats, Consumer<String> log, LongSupplier txDropped, int queue,
+                          Consumer<Interval> stats, Consumer<String> log, Supplier<DeviceCounters> counters, int queue,
                           long epochNanos) {
     }
 
@@ -88,6 +91,16 @@ public final class Pump {
 
     /** Runs until {@link #stop()}; throws {@link DeviceGoneException} when the device is deleted. */
     public void run() {
+        if (o.counters() != null) {
+            // tun's ring is empty when the pump attaches (a device without a reader drops instead
+            // of queueing): the counters now are the ring's zero
+            try {
+                lastCounters = o.counters().get();
+                ringFrames = 0;
+            } catch (RuntimeException e) {
+                lastCounters = null;
+            }
+        }
         openBackend(System.nanoTime());
         Thread rx = new Thread(this::rxLoop, "pump-rx-" + dev.name());
         rx.setDaemon(true);
@@ -369,6 +382,38 @@ public final class Pump {
         }
     }
 
+    /** The counters at the last interval's end, and the frames then in tun's ring (unclamped). */
+    private DeviceCounters lastCounters;
+    private long ringFrames;
+
+    /**
+     * Frames waiting in tun's ring: what the qdisc handed to tun less what the pump read and what
+     * the full ring dropped, followed from interval to interval from 0 when the pump attached (tun's
+     * ring is empty then). A qdisc that appeared or was replaced since the last interval (the device
+     * came up, its counter went back, its handle changed) counts from 0. Reported as at least 0, or
+     * -1 when the device has no qdisc to count with.
+     */
+    private long ring(DeviceCounters c) {
+        DeviceCounters p = lastCounters;
+        lastCounters = c;
+        if (p == null) {
+            ringFrames = 0;
+            return c.qdiscPackets() < 0 ? -1 : 0;
+        }
+        long out = (c.txPackets() - p.txPackets()) + (c.txDropped() - p.txDropped());
+        if (c.qdiscPackets() < 0) {
+            ringFrames -= out;
+            return -1;
+        }
+        boolean fresh = p.qdiscPackets() < 0 || p.qdiscHandle() != c.qdiscHandle() || c.qdiscPackets() < p.qdiscPackets();
+        long in = c.qdiscPackets() - (fresh ? 0 : p.qdiscPackets());
+        // the sum is kept as it comes: the two counters are read a moment apart, so an interval may
+        // be a few frames over and the next as many under; cutting the unders at 0 would make that
+        // noise add up
+        ringFrames += in - out;
+        return Math.max(0, ringFrames);
+    }
+
     private void report(long elapsedNanos) {
         if (o.model() != null && headFinish >= 0 && !queue.isEmpty()) {
             // a frame still crossing (a slow link, or an outage) counts with what has crossed so far:
@@ -384,9 +429,12 @@ public final class Pump {
         }
         long capacity = busyNanos >= Interval.MIN_BUSY_NANOS ? Math.round(crossedBytes * 8e9 / busyNanos) : -1;
         long dropped = -1;
-        if (o.txDropped() != null) {
+        long ring = -1;
+        if (o.counters() != null) {
             try {
-                dropped = o.txDropped().getAsLong();
+                DeviceCounters c = o.counters().get();
+                dropped = c.txDropped();
+                ring = ring(c);
             } catch (RuntimeException e) {
                 dropped = -1;
             }
@@ -394,7 +442,7 @@ public final class Pump {
         long rx = rxFramesTotal - rxFramesReported;
         rxFramesReported = rxFramesTotal;
         Interval iv = new Interval(dev.name(), o.netns(), Math.round(elapsedNanos / 1e6), txBytes, txFrames,
-                busyNanos, capacity, queue.size(), dropped, rx, (System.nanoTime() - o.epochNanos()) / 1_000_000);
+                busyNanos, capacity, queue.size(), ring, dropped, rx, (System.nanoTime() - o.epochNanos()) / 1_000_000);
         txBytes = 0;
         txFrames = 0;
         busyNanos = 0;

@@ -37,6 +37,17 @@ public final class TcClient {
                 Handle.UNSPEC)), Tc.RTM_NEWQDISC);
     }
 
+    /**
+     * The root qdisc of one device (one request, not a dump), or null when it has none to show
+     * (noqueue). The kernel answers a qdisc get as a notification: to the TC group, and to the
+     * requester only when asked with ECHO; ACK ends the answer when there is nothing to show.
+     */
+    public QdiscInfo root(int ifindex) {
+        Message m = sock.get(TcCodec.tcmsg(Tc.RTM_GETQDISC, Nl.F_REQUEST | Nl.F_ACK | Nl.F_ECHO, ifindex, Handle.UNSPEC,
+                Handle.ROOT));
+        return m != null && m.type() == Tc.RTM_NEWQDISC ? TcCodec.decode(m) : null;
+    }
+
     /** The classes of one device. */
     public List<QdiscInfo> classes(int ifindex) {
         return decodeAll(sock.dump(TcCodec.tcmsg(Tc.RTM_GETTCLASS, Nl.F_REQUEST | Nl.F_DUMP, ifindex, Handle.UNSPEC,

@@ -45,6 +45,9 @@ class DaemonConfigTest {
         assertNull(c.metrics());
         assertNull(c.interfaces().get(0).netns());
         assertFalse(c.interfaces().get(0).adaptive());
+        assertEquals(1000, c.tuning().drainMs());
+        assertEquals(250, parse("control: {drain: 250ms}\ninterfaces:\n  - {match: t0, profile: p}\n").tuning()
+                .drainMs());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -56,6 +59,7 @@ class DaemonConfigTest {
         "interfaces:\\n  - {match: t0}\\n                              | 2:5  | profile: missing",
         "interfaces:\\n  - {match: t0, profile: p, adaptive: maybe}\\n     | 2:39 | expected true or false",
         "control: {stale_after: 2h}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:24 | unknown unit 'h'",
+        "control: {drain: 0s}\\ninterfaces:\\n  - {match: t0, profile: p}\\n   | 1:18 | at least 1ms",
         "restore_on_exit: yes please\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:18 | expected true or false",
     })
     void badConfigsAreRefusedWithTheirPosition(String yaml, String position, String reason) {

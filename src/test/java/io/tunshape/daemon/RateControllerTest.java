@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The control law with an injected clock (milliseconds). */
 class RateControllerTest {
-    private static final RateController.Tuning T = new RateController.Tuning(0.5, 0.05, 1000, 5000, 50);
+    private static final RateController.Tuning T = new RateController.Tuning(0.5, 0.05, 1000, 5000, 50, 1000);
 
     private static RateController c() {
         // profile 9600 bit/s, bounds 2400..19200, headroom 5 %
@@ -19,6 +19,30 @@ class RateControllerTest {
         c.report(12000, 0);
         assertEquals(11400, c.tick(0));
         assertEquals(11400, c.currentBps());
+    }
+
+    @Test
+    void framesWaitingInTunsRingLowerTheRateUntilTheyDrain() {
+        RateController c = c();
+        // 12000 bit/s measured, and 4 frames of 100 bytes (3200 bits) in the ring: drained in 1 s
+        c.report(12000, RateController.queuedBitsOf(4, 1000, 10), 0);
+        assertEquals(11400 - 3200, c.tick(0));
+        // the ring is empty again: back to the estimate less headroom (the estimate is still 12000)
+        c.report(12000, 0, 2000);
+        assertEquals(11400, c.tick(2000));
+        // a ring that would take more than the whole rate: min_rate, so what is queued still drains
+        c.report(12000, RateController.queuedBitsOf(100, 150_000, 100), 4000);
+        assertEquals(2400, c.tick(4000));
+    }
+
+    @Test
+    void aRingTheReportDoesNotTellIsNoRing() {
+        assertEquals(-1, RateController.queuedBitsOf(-1, 1000, 10));
+        assertEquals(0, RateController.queuedBitsOf(0, 1000, 10));
+        assertEquals(1500 * 8 * 3, RateController.queuedBitsOf(3, 0, 0), "no frames this interval: full-size frames");
+        RateController c = c();
+        c.report(12000, -1, 0);
+        assertEquals(11400, c.tick(0));
     }
 
     @Test

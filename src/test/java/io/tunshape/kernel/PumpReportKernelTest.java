@@ -74,6 +74,20 @@ class PumpReportKernelTest {
                     }
                 }
                 assertTrue(sawCapacity, reports.toString());
+                // the 60 frames went into tun's ring at once (its qdisc passes them straight on); the
+                // ring empties by what the pump reads, interval by interval
+                long maxRing = 0;
+                for (int i = 0; i < reports.size(); i++) {
+                    JsonNode r = reports.get(i);
+                    assertTrue(r.has("ring"), "the device has a qdisc to count with: " + r);
+                    maxRing = Math.max(maxRing, r.get("ring").asLong());
+                    if (i > 0 && reports.get(i - 1).get("ring").asLong() > 0) {
+                        long drained = reports.get(i - 1).get("ring").asLong() - r.get("ring").asLong();
+                        assertTrue(Math.abs(drained - r.get("tx_frames").asLong()) <= 2,
+                                "the ring shrinks by what was read: " + reports.get(i - 1) + " then " + r);
+                    }
+                }
+                assertTrue(maxRing >= 45 && maxRing <= 60, "the ring held the burst: " + reports);
                 assertEquals(0, pump.stop());
             }
         }
