@@ -50,6 +50,8 @@ public final class Daemon {
     private static final int TICK_MS = 250;
     /** How long waits last while nothing is going on: one wake-up a second costs no measurable CPU, and stopping waits at most that long. */
     private static final int IDLE_TICK_MS = 1000;
+    /** The namespace watcher only needs to notice that the daemon stops: its thread does not hold exit. */
+    private static final int WATCH_MS = 5000;
 
     private volatile DaemonConfig config;
     private final Planner planner;
@@ -182,7 +184,7 @@ public final class Daemon {
             Files.createDirectories(dir);
             dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
             while (!stop) {
-                WatchKey k = ws.poll(IDLE_TICK_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+                WatchKey k = ws.poll(WATCH_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
                 if (k == null) {
                     continue;
                 }
