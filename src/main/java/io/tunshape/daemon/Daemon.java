@@ -493,15 +493,12 @@ public final class Daemon {
             Long txq = r.txqueuelen();
             LinkInfo l = links.get(dev);
             if (txq == null && r.deriveTxqueuelen() && l != null) {
-                ShapingRequest atMax = new ShapingRequest("htb", p.adaptive().maxRate(), null, null, r.burst(), r.limit(),
-                        r.latency(), r.mode(), r.senders(), r.overhead(), r.mpu(), null, r.classes(), true,
-                        r.expectedMtu());
+                ShapingRequest atMax = r.asHtb(p.adaptive().maxRate(), null);
                 txq = planner.plan(atMax, new io.tunshape.profile.Device(l.name(), l.mtu(), l.linkHeader(),
                         l.txqueuelen())).txqueuelen();
             }
             // htb: a class change does not refill the bucket, so adapting leaks no burst
-            return new ShapingRequest("htb", Rate.ofBits(bps), null, null, r.burst(), r.limit(), r.latency(), r.mode(),
-                    r.senders(), r.overhead(), r.mpu(), txq, r.classes(), r.deriveTxqueuelen(), r.expectedMtu());
+            return r.asHtb(Rate.ofBits(bps), txq);
         }
 
         /** Reads counters for this namespace's devices over the fast session, under the lock. */

@@ -25,4 +25,13 @@ public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil
         this(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu, txqueuelen, List.of(),
                 false, null);
     }
+
+    /**
+     * This request as htb at {@code rate}, ceil and rate text dropped, with {@code txqueuelen} (null:
+     * derive it as this request says): how the daemon shapes an adaptive device.
+     */
+    public ShapingRequest asHtb(Rate rate, Long txqueuelen) {
+        return new ShapingRequest("htb", rate, null, null, burst, limit, latency, mode, senders, overhead, mpu,
+                txqueuelen, classes, deriveTxqueuelen, expectedMtu);
+    }
 }

@@ -54,6 +54,17 @@ public final class Sys {
         }
     }
 
+    public static void connect(Fd fd, ByteBuffer addr) {
+        int n = fd.acquire();
+        try {
+            LibC.connect(n, addr, addr.remaining());
+        } catch (LastErrorException e) {
+            throw new NativeException("connect", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
     /** Fills {@code addr} (from position 0) and returns the address length. */
     public static int getsockname(Fd fd, ByteBuffer addr) {
         int n = fd.acquire();
@@ -74,6 +85,20 @@ public final class Sys {
             LibC.setsockopt(n, level, name, new int[] {value}, 4);
         } catch (LastErrorException e) {
             throw new NativeException("setsockopt(" + level + "," + name + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** An int-valued socket option. */
+    public static int getsockopt(Fd fd, int level, int name) {
+        int n = fd.acquire();
+        try {
+            int[] v = {0};
+            LibC.getsockopt(n, level, name, v, new int[] {4});
+            return v[0];
+        } catch (LastErrorException e) {
+            throw new NativeException("getsockopt(" + level + "," + name + ")", e.getErrorCode());
         } finally {
             fd.release();
         }

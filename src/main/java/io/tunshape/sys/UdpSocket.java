@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
 
 /**
  * A connected UDP socket with the kernel's segmentation offloads, which the JDK does not expose:
- * {@link #send(long[], int[], int)} hands a run of datagrams over in one sendmsg(2) with
+ * {@link #send(long[], int[], int, int, int)} hands a run of datagrams over in one sendmsg(2) with
  * UDP_SEGMENT (generic segmentation offload: one trip through the stack for the whole run, cut
  * into datagrams as late as possible, on the wire as ordinary datagrams), and with UDP_GRO on the
  * receiving side the kernel hands over runs that arrived together as one buffer plus their
@@ -34,8 +34,10 @@ public final class UdpSocket implements AutoCloseable {
     private static final int IPPROTO_IPV6 = 41;
     private static final int IPV6_MTU = 24;
     private static final int CMSG_HDR = 16;
+    private static final int SO_REUSEADDR = 2;
 
     private final Fd fd;
+    private final boolean v6;
     private final int headers;
     private boolean gso;
     private boolean gro;
@@ -56,6 +58,7 @@ public final class UdpSocket implements AutoCloseable {
 
     private UdpSocket(Fd fd, boolean v6) {
         this.fd = fd;
+        this.v6 = v6;
         this.headers = (v6 ? 40 : 20) + 8;
     }
 
@@ -80,17 +83,9 @@ public final class UdpSocket implements AutoCloseable {
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_SNDBUF, 1 << 21);
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, 1 << 21);
             Sys.bind(fd, sockaddr(la == null || la.isAnyLocalAddress() ? null : la, local.getPort(), v6));
-            int n = fd.acquire();
-            try {
-                ByteBuffer a = sockaddr(peer.getAddress(), peer.getPort(), v6);
-                LibC.connect(n, a, a.remaining());
-            } catch (LastErrorException e) {
-                throw new NativeException("connect", e.getErrorCode());
-            } finally {
-                fd.release();
-            }
+            Sys.connect(fd, sockaddr(peer.getAddress(), peer.getPort(), v6));
             s.gro = trySetsockopt(fd, SOL_UDP, UDP_GRO, 1);
-            s.mtu = getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU : IP_MTU);
+            s.mtu = s.pathMtu();
             s.gso = s.mtu > 0;
             return s;
         } catch (RuntimeException e) {
@@ -99,14 +94,13 @@ public final class UdpSocket implements AutoCloseable {
         }
     }
 
-    private static final int SO_REUSEADDR = 2;
-
-    private int level() {
-        return headers > 28 ? IPPROTO_IPV6 : IPPROTO_IP;
-    }
-
-    private int mtuOption() {
-        return headers > 28 ? IPV6_MTU : IP_MTU;
+    /** The route's MTU toward the peer (IP_MTU on a connected socket), or -1 when the kernel will not say. */
+    private int pathMtu() {
+        try {
+            return Sys.getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU : IP_MTU);
+        } catch (NativeException e) {
+            return -1;
+        }
     }
 
     private static boolean trySetsockopt(Fd fd, int level, int name, int value) {
@@ -115,19 +109,6 @@ public final class UdpSocket implements AutoCloseable {
             return true;
         } catch (NativeException e) {
             return false;
-        }
-    }
-
-    private static int getsockopt(Fd fd, int level, int name) {
-        int n = fd.acquire();
-        try {
-            int[] v = {0};
-            LibC.getsockopt(n, level, name, v, new int[] {4});
-            return v[0];
-        } catch (LastErrorException e) {
-            return -1;
-        } finally {
-            fd.release();
         }
     }
 
@@ -196,7 +177,7 @@ public final class UdpSocket implements AutoCloseable {
                 }
                 // EIO: this route cannot segment (no checksum offload), from now on one datagram per
                 // call; EINVAL: the path MTU shrank under the run, so learn it again
-                int now = err == Errno.EINVAL ? getsockopt(fd, level(), mtuOption()) : -1;
+                int now = err == Errno.EINVAL ? pathMtu() : -1;
                 gso = now > 0 && now != mtu;
                 mtu = now > 0 ? now : mtu;
             } finally {
