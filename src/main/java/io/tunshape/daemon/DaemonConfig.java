@@ -25,7 +25,8 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
     static final Set<String> TOP = Set.of("report_socket", "control_socket", "metrics", "restore_on_exit",
             "interfaces", "control");
     static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive");
-    static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after", "drain");
+    static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after", "drain",
+            "ring_target");
 
     public static DaemonConfig load(Path file) {
         String shown = file.toString();
@@ -79,9 +80,11 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
             Duration min = c.time("min_interval");
             Duration stale = c.time("stale_after");
             Duration drain = c.time("drain");
+            Duration ring = c.time("ring_target");
             t = new RateController.Tuning(alpha, hyst, min == null ? t.minIntervalMs() : min.micros() / 1000,
                     stale == null ? t.staleMs() : stale.micros() / 1000, t.minBusyMs(),
-                    drain == null ? t.drainMs() : drain.micros() / 1000);
+                    drain == null ? t.drainMs() : drain.micros() / 1000,
+                    ring == null ? t.ringTargetMs() : ring.micros() / 1000);
             if (t.staleMs() <= 0) {
                 throw c.error("stale_after", "must be above 0");
             }

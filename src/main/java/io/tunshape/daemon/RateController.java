@@ -18,11 +18,12 @@ package io.tunshape.daemon;
 public final class RateController {
     /**
      * Tunables: smoothing weight of a new sample (0..1], hysteresis fraction, minimum interval,
-     * staleness, the busy time a derived capacity needs, and the time to drain tun's ring in.
+     * staleness, the busy time a derived capacity needs, the time to drain tun's ring in, and the
+     * ring the controller keeps standing (in time at the estimate) so that the backend never starves.
      */
     public record Tuning(double alpha, double hysteresis, long minIntervalMs, long staleMs, long minBusyMs,
-                         long drainMs) {
-        public static final Tuning DEFAULT = new Tuning(0.3, 0.05, 1000, 5000, 50, 1000);
+                         long drainMs, long ringTargetMs) {
+        public static final Tuning DEFAULT = new Tuning(0.3, 0.05, 1000, 5000, 50, 1000, 100);
     }
 
     private final long baseBps;
@@ -31,8 +32,8 @@ public final class RateController {
     private final double headroom;
     private final Tuning t;
     private double estimate = -1;
-    /** Bits waiting in tun's ring at the last report (0 when unknown). */
-    private long queuedBits;
+    /** Bits waiting in tun's ring at the last report, or -1 when the report did not tell. */
+    private long queuedBits = -1;
     private long currentBps;
     private long lastReportMs = Long.MIN_VALUE;
     private long lastChangeMs = Long.MIN_VALUE;
@@ -50,9 +51,12 @@ public final class RateController {
         this.currentBps = this.baseBps;
     }
 
-    /** The capacity a report tells, in bit/s, or -1 when it tells none. */
+    /**
+     * The capacity a report tells, in bit/s, or -1 when it tells none: the driver's own figure
+     * ({@code capacityBps} >= 0; 0 is a link that carries nothing now), else bytes over busy time.
+     */
     public long capacityOf(long capacityBps, long txBytes, long busyMs) {
-        if (capacityBps > 0) {
+        if (capacityBps >= 0) {
             return capacityBps;
         }
         if (busyMs >= t.minBusyMs()) {
@@ -79,7 +83,7 @@ public final class RateController {
     /** Takes a report: capacity (-1 = none) and the bits waiting in tun's ring (-1 = unknown). */
     public void report(long capacityBps, long queuedBits, long nowMs) {
         lastReportMs = nowMs;
-        this.queuedBits = Math.max(0, queuedBits);
+        this.queuedBits = queuedBits < 0 ? -1 : queuedBits;
         if (capacityBps < 0) {
             return;
         }
@@ -94,10 +98,17 @@ public final class RateController {
             target = baseBps;
             if (stale) {
                 estimate = -1; // start afresh when reports come back
-                queuedBits = 0;
+                queuedBits = -1;
             }
         } else {
-            target = Math.round(estimate * (1 - headroom) - queuedBits * 1000.0 / t.drainMs());
+            target = Math.round(estimate * (1 - headroom));
+            if (queuedBits >= 0) {
+                // steer tun's ring towards ring_target's worth of frames within the drain time: above
+                // it the rate drops to drain it (a full ring drops), below it the rate rises so the
+                // backend has a frame ready at every chance to send (capacity is measured only then)
+                double standing = estimate * t.ringTargetMs() / 1000.0;
+                target = Math.round(target + (standing - queuedBits) * 1000.0 / t.drainMs());
+            }
         }
         target = Math.max(minBps, Math.min(maxBps, target));
         if (target == currentBps) {

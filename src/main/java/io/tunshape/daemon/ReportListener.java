@@ -134,9 +134,10 @@ final class ReportListener implements AutoCloseable {
                     case "interval_ms" -> interval = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
                     case "tx_bytes" -> tx = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
                     case "busy_ms" -> busy = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
-                    case "capacity_bps" -> cap = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
-                    case "tx_frames" -> frames = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
-                    case "ring" -> ring = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -2;
+                    // optional counts: present means a number >= 0 (capacity 0: the link carries nothing now)
+                    case "capacity_bps" -> cap = count(p, vt);
+                    case "tx_frames" -> frames = count(p, vt);
+                    case "ring" -> ring = count(p, vt);
                     default -> p.skipChildren();
                 }
             }
@@ -144,13 +145,22 @@ final class ReportListener implements AutoCloseable {
                 return null;
             }
             if (v != 1 || dev == null || dev.isEmpty() || dev.length() > 15 || interval <= 0 || tx < 0 || busy < 0
-                    || cap == -2 || cap == 0 || frames < -1 || ring < -1) {
+                    || cap < -1 || frames < -1 || ring < -1) {
                 return null;
             }
             return new Report(dev, netns, interval, tx, busy, cap, frames, ring);
         } catch (java.io.IOException | RuntimeException e) {
             return null;
         }
+    }
+
+    /** An optional count's value: a non-negative integer, else -2 (invalid). */
+    private static long count(JsonParser p, JsonToken t) throws java.io.IOException {
+        if (t != JsonToken.VALUE_NUMBER_INT) {
+            return -2;
+        }
+        long v = p.getLongValue();
+        return v >= 0 ? v : -2;
     }
 
     @Override

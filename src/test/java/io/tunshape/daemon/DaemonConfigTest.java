@@ -46,6 +46,9 @@ class DaemonConfigTest {
         assertNull(c.interfaces().get(0).netns());
         assertFalse(c.interfaces().get(0).adaptive());
         assertEquals(1000, c.tuning().drainMs());
+        assertEquals(100, c.tuning().ringTargetMs());
+        assertEquals(0, parse("control: {ring_target: 0s}\ninterfaces:\n  - {match: t0, profile: p}\n").tuning()
+                .ringTargetMs());
         assertEquals(250, parse("control: {drain: 250ms}\ninterfaces:\n  - {match: t0, profile: p}\n").tuning()
                 .drainMs());
     }

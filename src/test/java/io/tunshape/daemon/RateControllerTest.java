@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The control law with an injected clock (milliseconds). */
 class RateControllerTest {
-    private static final RateController.Tuning T = new RateController.Tuning(0.5, 0.05, 1000, 5000, 50, 1000);
+    private static final RateController.Tuning T = new RateController.Tuning(0.5, 0.05, 1000, 5000, 50, 1000, 0);
 
     private static RateController c() {
         // profile 9600 bit/s, bounds 2400..19200, headroom 5 %
@@ -33,6 +33,21 @@ class RateControllerTest {
         // a ring that would take more than the whole rate: min_rate, so what is queued still drains
         c.report(12000, RateController.queuedBitsOf(100, 150_000, 100), 4000);
         assertEquals(2400, c.tick(4000));
+    }
+
+    @Test
+    void aStandingRingKeepsTheBackendFed() {
+        // ring_target 500 ms: at an estimate of 12000 bit/s that is 6000 bits kept in tun's ring
+        RateController c = new RateController(9600, 2400, 19200, 0.05,
+                new RateController.Tuning(0.5, 0.05, 1000, 5000, 50, 1000, 500));
+        c.report(12000, 0, 0);
+        assertEquals(11400 + 6000, c.tick(0), "an empty ring: above the estimate, to fill it");
+        c.report(12000, 6000, 2000);
+        assertEquals(11400, c.tick(2000), "at the target: the estimate less headroom");
+        c.report(12000, 12000, 4000);
+        assertEquals(11400 - 6000, c.tick(4000), "above it: below the estimate, to drain it");
+        c.report(12000, -1, 6000);
+        assertEquals(11400, c.tick(6000), "a report without a ring never pushes past the estimate");
     }
 
     @Test
@@ -105,6 +120,8 @@ class RateControllerTest {
         assertEquals(-1, c.capacityOf(-1, 1200, 10), "not busy long enough to tell");
         assertEquals(4800, c.capacityOf(4800, 1200, 1000), "the driver's own figure wins");
         assertEquals(0, c.capacityOf(-1, 0, 1000), "busy and nothing delivered: an outage");
+        assertEquals(0, c.capacityOf(0, 0, 1000), "a driver (or the pump) saying its link carries nothing now");
+        assertEquals(0, c.capacityOf(0, 1200, 10), "a given 0 counts even when the backend was hardly busy");
     }
 
     @Test
