@@ -1,5 +1,6 @@
 # The sender, receiver and kernel sampler of bench/adapt-trace.sh; runs inside the test namespace.
 # Usage: adapt-trace.py SECONDS TRACE DEV OUT
+#        adapt-trace.py utilisation PUMP_LOG TRACE SECONDS   (after a run: delivered / capacity)
 # Sends UDP at 3x the trace's mean through DEV, times each datagram from send to the backend's
 # receiver (127.0.0.1:9100), and samples every 5 ms the root qdisc's sent packets and queue length,
 # and the device's tx_packets and tx_dropped (tun counts a frame as sent when the pump reads it),
@@ -7,7 +8,35 @@
 # they waited in the qdisc (until the qdisc had sent everything queued when they came) and in the
 # qdisc and tun's ring together (until the pump had read it): the queue is FIFO, so cumulative
 # counts give each packet's wait to within the sampling step.
-import bisect, os, socket, struct, sys, threading, time
+import bisect, json, os, socket, struct, sys, threading, time
+
+if sys.argv[1] == "utilisation":
+    # the pump's statistics (JSON lines, t_ms from the trace's start) against the trace itself: from
+    # the first interval that carried anything, for SECONDS, bytes delivered over the bytes the
+    # trace's opportunities in those same intervals could carry
+    log, trace, secs = sys.argv[2], sys.argv[3], float(sys.argv[4])
+    ops = [int(l) for l in open(trace) if l.strip()]
+    period = ops[-1]
+    def opportunities(a, b):          # opportunities at ms in (a, b]
+        n = 0
+        for k in range(int(a // period), int(b // period) + 1):
+            base = k * period
+            n += bisect.bisect_right(ops, b - base) - bisect.bisect_right(ops, a - base)
+        return n
+    got = cap = 0
+    first = None
+    for line in open(log):
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        if first is None and r["tx_bytes"] > 0:
+            first = r["t_ms"] - r["interval_ms"]
+        if first is None or r["t_ms"] > first + secs * 1000:
+            continue
+        got += r["tx_bytes"]
+        cap += 1500 * opportunities(r["t_ms"] - r["interval_ms"], r["t_ms"])
+    print("%.4f %d %d" % (got / cap if cap else float("nan"), got, cap))
+    sys.exit(0)
 
 secs, trace, dev, out = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ifindex = socket.if_nametoindex(dev)
@@ -40,26 +69,32 @@ def request(ty, flags, body):
             return msgs
 
 def sample():
-    """(root qdisc sent packets, qdisc qlen, device tx_packets, device tx_dropped)"""
-    sent = qlen = 0
+    """(root qdisc sent packets, qdisc qlen, device tx_packets, device tx_dropped, root qdisc drops,
+    the leaves' drops or -1 without leaves)"""
+    sent = qlen = drops = 0
+    leaf = -1
     for mty, m in request(38, 0x301, struct.pack("=BxxxiIII", 0, 0, 0, 0, 0)):   # RTM_GETQDISC dump
         _, _, idx, handle, parent, _ = struct.unpack_from("=BxHiIII", m, 16)
-        if idx != ifindex or parent != 0xFFFFFFFF:
+        if idx != ifindex:
             continue
         for ty, a, e in attrs(m, 36, len(m)):
             if ty == 7:                                                          # TCA_STATS2
                 for sty, sa, se in attrs(m, a, e):
-                    if sty == 1:                                                 # TCA_STATS_BASIC
+                    if sty == 1 and parent == 0xFFFFFFFF:                        # TCA_STATS_BASIC
                         sent = struct.unpack_from("=QI", m, sa)[1]
                     elif sty == 3:                                               # TCA_STATS_QUEUE
-                        qlen = struct.unpack_from("=I", m, sa)[0]
+                        q, _, d = struct.unpack_from("=III", m, sa)
+                        if parent == 0xFFFFFFFF:
+                            qlen, drops = q, d
+                        else:
+                            leaf = max(leaf, 0) + d
     txp = txd = 0
     for mty, m in request(18, 1, struct.pack("=BxHiII", 0, 0, ifindex, 0, 0)):      # RTM_GETLINK
         for ty, a, e in attrs(m, 32, len(m)):
             if ty == 23:                                                         # IFLA_STATS64
                 st = struct.unpack_from("=8Q", m, a)
                 txp, txd = st[1], st[7]
-    return sent, qlen, txp, txd
+    return sent, qlen, txp, txd, drops, leaf
 
 rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind(("127.0.0.1", 9100)); rx.settimeout(0.5)
 tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -133,17 +168,26 @@ def fifo_waits(arrived, left):
         out.append((t[j] - t[k], n))
     return out
 
-# the qdisc: in = sent + queued (drops inside the qdisc never leave, and are not in either);
-# qdisc and ring: the same arrivals, out = tun's tx_packets + tx_dropped (read by the pump, or
-# dropped at a full ring)
-q_in = [s[1] + s[2] for s in samples]
-q_out = [s[1] for s in samples]
-ring_out = [s[3] + s[4] - samples[0][3] - samples[0][4] + samples[0][1] for s in samples]
+# packets the daemon emptied from the queue (deleting the leaf): the root's drops less the leaves'
+# own (tail drops; a new leaf counts from 0, so each leaf's last count is kept); without leaves
+# (tbf, the default qdisc) every drop is a tail drop
+flushed, kept, last = [], 0, 0
+for s in samples:
+    if s[6] < 0:
+        flushed.append(0)
+        continue
+    if s[6] < last:
+        kept += last
+    last = s[6]
+    flushed.append(max(0, s[5] - kept - s[6]))
+# the qdisc: in = sent + queued + emptied (tail drops never enter, and are in none of these), out =
+# sent + emptied (an emptied packet counts with the wait it had); qdisc and ring: the same arrivals,
+# out = tun's tx_packets + tx_dropped (read by the pump, or dropped at a full ring) + emptied
+q_in = [s[1] + s[2] + f for s, f in zip(samples, flushed)]
+q_out = [s[1] + f for s, f in zip(samples, flushed)]
+ring_out = [s[3] + s[4] - samples[0][3] - samples[0][4] + samples[0][1] + f for s, f in zip(samples, flushed)]
 qdisc = weighted_p95(fifo_waits(q_in, q_out))
 both = weighted_p95(fifo_waits(q_in, ring_out))
 
-period = ops[-1]
-lo, hi = 1500, 1500 + secs * 1000   # the trace's capacity over the run (the pump started about 1.5 s before)
-cap = sum(1 for k in range(int(hi // period) + 1) for o in ops if lo <= k * period + o < hi) * 1500
 with open(out, "w") as f:
-    f.write("%d %d %d %.1f %.1f %.1f %d\n" % (sent, got[0], got[1], qdisc, both, pct95(waits), cap))
+    f.write("%d %d %d %.1f %.1f %.1f\n" % (sent, got[0], got[1], qdisc, both, pct95(waits)))

@@ -3,7 +3,9 @@
 # a receiver that timestamps them), a UDP sender saturating t0, and three set-ups in the same run:
 # the daemon adapting the rate to the pump's reports, static shaping at the trace's mean rate, and
 # no shaping. Prints utilisation (delivered / trace capacity over the run), drops at tun, and the
-# 95th-percentile wait from send to the backend.
+# 95th-percentile wait in the qdisc, in the qdisc and tun's ring, and from send to the backend.
+# Utilisation is the bytes the pump delivered over what the trace's opportunities could carry in the
+# same intervals of the pump's statistics (from the first that carried anything, for SECONDS).
 # Usage (as root): [TXQ=N] bench/adapt-trace.sh [TRACE] [SECONDS]   needs python3 and a built jar
 # TXQ sets the profile's txqueuelen (default auto: about one second of frames), MINDIV its min_rate as
 # the mean / MINDIV (default 10), SMOOTH, MININT, DRAIN and RING the daemon's smoothing, min_interval, drain and ring_target
@@ -55,22 +57,25 @@ run() { # $1 = label, $2 = none|static|adaptive
     pids+=($pump)
     sleep 1.5
     ip netns exec "$NS" /usr/bin/python3 "$top/bench/adapt-trace.py" "$SECS" "$TRACE" t0 "$D/row.txt"
-    local tun_drop
+    local tun_drop q_drop
     tun_drop=$(ip -n "$NS" -s link show t0 | awk '/TX:/ {getline; print $4}')
+    q_drop=$(tc -n "$NS" -s qdisc show dev t0 | awk '/ root / {getline; sub(",", "", $7); print $7; exit}')
     kill "$pump" 2>/dev/null || true
     [ "$2" = adaptive ] && { kill "${pids[-2]}" 2>/dev/null || true; }
     wait 2>/dev/null || true
     pids=()
     if [ -n "${LOGS:-}" ]; then mkdir -p "$LOGS"; cp "$D/pump.log" "$LOGS/pump-$2.log"; cp "$D/daemon.log" "$LOGS/daemon.log" 2>/dev/null || true; fi
-    read -r sent got bytes pq pr pe cap < "$D/row.txt"
-    awk -v l="$1" -v s="$sent" -v g="$got" -v b="$bytes" -v pq="$pq" -v pr="$pr" -v pe="$pe" -v c="$cap" -v d="$tun_drop" 'BEGIN {
-        printf "| %-18s | %6d | %6d | %6.1f %% | %6d (%5.2f %%) | %7.0f ms | %7.0f ms | %7.0f ms |\n",
-               l, s, g, 100 * b / c, d, 100 * d / s, pq, pr, pe }'
+    read -r sent got bytes pq pr pe < "$D/row.txt"
+    local util
+    util=$(/usr/bin/python3 "$top/bench/adapt-trace.py" utilisation "$D/pump.log" "$TRACE" "$SECS" | cut -d' ' -f1)
+    awk -v l="$1" -v s="$sent" -v g="$got" -v u="$util" -v pq="$pq" -v pr="$pr" -v pe="$pe" -v d="$tun_drop" -v qd="${q_drop:-0}" 'BEGIN {
+        printf "| %-18s | %6d | %6d | %6.1f %% | %6d (%5.2f %%) | %6d | %7.0f ms | %7.0f ms | %7.0f ms |\n",
+               l, s, g, 100 * u, d, 100 * d / s, qd, pq, pr, pe }'
 }
 echo "trace $(basename "$TRACE"), mean $MEAN bit/s, $SECS s per row, profile latency $LAT_MS ms"
-echo "|                    |        |        |          |                  | p95 wait                            |"
-echo "| set-up             |  sent  | deliv. | utilised | dropped at tun   | in qdisc   | qdisc+ring | send to rx |"
-echo "| ------------------ | ------ | ------ | -------- | ---------------- | ---------- | ---------- | ---------- |"
+echo "|                    |        |        |          |                  | qdisc  | p95 wait                            |"
+echo "| set-up             |  sent  | deliv. | utilised | dropped at tun   | drops  | in qdisc   | qdisc+ring | send to rx |"
+echo "| ------------------ | ------ | ------ | -------- | ---------------- | ------ | ---------- | ---------- | ---------- |"
 for r in ${ROWS:-adaptive static none}; do
     case "$r" in
         adaptive) run "daemon, adaptive" adaptive ;;

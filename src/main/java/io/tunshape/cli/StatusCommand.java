@@ -23,7 +23,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "status", header = "Ask the running daemon for its state.",
         description = "Per interface: namespace, profile, current rate, capacity estimate, age of the last report, "
-                + "number of rate changes. --json prints the daemon's answer as it is.")
+                + "number of rate changes, and of changes that emptied the queue (a fall deeper than it drains in twice "
+                + "the latency). --json prints the daemon's answer as it is.")
 public final class StatusCommand implements Callable<Integer> {
     @ParentCommand
     TunshapeCommand top;
@@ -83,9 +84,11 @@ public final class StatusCommand implements Callable<Integer> {
             out.println("the daemon shapes no interface yet");
         }
         for (Map<String, String> r : rows) {
-            out.printf("%s%s  profile %s  rate %s bit/s  capacity %s bit/s  last report %s ms ago  changes %s%n",
+            out.printf("%s%s  profile %s  rate %s bit/s  capacity %s bit/s  last report %s ms ago  changes %s"
+                            + "  queue emptied %s%n",
                     r.get("dev"), "-".equals(r.get("netns")) ? "" : " (netns " + r.get("netns") + ")", r.get("profile"),
-                    r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"));
+                    r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"),
+                    r.getOrDefault("flushes", "0"));
         }
         out.println("reports: " + reports.getOrDefault("accepted", "0") + " accepted, "
                 + reports.getOrDefault("rejected", "0") + " rejected, " + reports.getOrDefault("unknown", "0")

@@ -93,6 +93,7 @@ final class ControlServer implements AutoCloseable {
                     g.writeNullField("report_age_ms");
                 }
                 g.writeNumberField("changes", s.changes());
+                g.writeNumberField("flushes", s.flushes());
                 g.writeNumberField("backlog_bytes", s.backlogBytes());
                 g.writeNumberField("drops", s.drops());
                 g.writeNumberField("tx_dropped", s.txDropped());
@@ -124,6 +125,9 @@ final class ControlServer implements AutoCloseable {
         metric(b, "tunshape_tun_tx_dropped_total", "counter", "Packets tun dropped at its ring.", all,
                 Daemon.Status::txDropped);
         metric(b, "tunshape_rate_changes_total", "counter", "Rate changes made.", all, Daemon.Status::changes);
+        metric(b, "tunshape_queue_flushes_total", "counter",
+                "Rate changes that emptied the queue (a fall deeper than it drains in twice the latency).", all,
+                Daemon.Status::flushes);
         b.append("# HELP tunshape_reports_total Reports received, by result.\n# TYPE tunshape_reports_total counter\n");
         b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reports.accepted.get()).append('\n');
         b.append("tunshape_reports_total{result=\"rejected\"} ").append(daemon.reports.rejected.get()).append('\n');

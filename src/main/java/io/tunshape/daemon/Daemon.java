@@ -67,7 +67,7 @@ public final class Daemon {
 
     /** What status and metrics show for one device. */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
-                         long changes, long backlogBytes, long drops, long txDropped) {
+                         long changes, long flushes, long backlogBytes, long drops, long txDropped) {
     }
 
     public Daemon(DaemonConfig config, Planner planner, Consumer<String> log) {
@@ -217,18 +217,20 @@ public final class Daemon {
             return;
         }
         long rate;
+        boolean flush;
         synchronized (c) {
             long now = System.nanoTime() / 1_000_000;
             c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()),
                     RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()), now);
             rate = c.tick(now);
+            flush = c.takeFlush();
         }
         reports.accepted.incrementAndGet();
         if (rate > 0) {
             // change the rate now, from this thread, over the worker's socket for such changes
             Worker w = workers.get(r.netns() == null ? "" : r.netns());
             if (w != null) {
-                w.changeNow(r.dev());
+                w.changeNow(r.dev(), flush);
             }
         }
     }
@@ -309,10 +311,12 @@ public final class Daemon {
                         RateController c = controllers.get(key(netns, s.getValue()));
                         if (c != null) {
                             long r;
+                            boolean flush;
                             synchronized (c) {
                                 r = c.tick(now);
+                                flush = c.takeFlush();
                             }
-                            if (r > 0) {
+                            if (r > 0 && !changeNow(s.getValue(), flush)) {
                                 dirty.add(s.getKey());
                             }
                         }
@@ -355,15 +359,19 @@ public final class Daemon {
             return false;
         }
 
-        /** Applies a device's new adaptive rate at once (called from the report thread). */
-        void changeNow(String dev) {
+        /**
+         * Applies a device's new adaptive rate at once (from the report thread, or the worker's tick),
+         * emptying its queue first when {@code flush} (the rate fell further than the queue drains in
+         * twice the latency). False when it could not be done here: the caller reconciles.
+         */
+        boolean changeNow(String dev, boolean flush) {
             Session s = fast;
             if (s == null) {
-                return;
+                return false;
             }
             DaemonConfig.Entry e = entries.get(dev);
             if (e == null || links.get(dev) == null) {
-                return;
+                return false;
             }
             synchronized (lock) {
                 LinkInfo l = links.get(dev);
@@ -372,8 +380,13 @@ public final class Daemon {
                     // the link is known from the last pass: plan for it and change the classes directly
                     io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
                             l.linkHeader(), l.txqueuelen()));
-                    s.shaper().changeHtbInPlace(l.index(), (io.tunshape.tc.HtbSpec) plan.qdisc());
-                    return;
+                    io.tunshape.tc.HtbSpec h = (io.tunshape.tc.HtbSpec) plan.qdisc();
+                    if (flush) {
+                        // the leaf comes back at the new limit: no need to change it in place after
+                        s.shaper().emptyHtbLeaves(l.index(), h);
+                    }
+                    s.shaper().changeHtbInPlace(l.index(), h);
+                    return true;
                 } catch (RuntimeException x) {
                     // not as expected (changed behind our back): the full, idempotent way
                 }
@@ -382,6 +395,7 @@ public final class Daemon {
                 } catch (RuntimeException x) {
                     log.accept(where() + ": " + dev + ": " + x.getMessage());
                 }
+                return true;
             }
         }
 
@@ -479,9 +493,13 @@ public final class Daemon {
                 controllers.remove(key(netns, dev));
                 return r;
             }
+            // latency mode: the qdisc holds the latency at the rate, and the rate falls no faster than
+            // what it holds can leave within twice that
+            long latencyMs = r.latency() == null ? 0 : r.latency().micros() / 1000;
             RateController c = controllers.computeIfAbsent(key(netns, dev),
                     k -> new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
-                            p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning()));
+                            p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning(),
+                            latencyMs));
             long bps;
             synchronized (c) {
                 bps = c.currentBps();
@@ -528,12 +546,14 @@ public final class Daemon {
                 long cap = -1;
                 long age = -1;
                 long changes = 0;
+                long flushes = 0;
                 if (c != null) {
                     synchronized (c) {
                         rate = c.currentBps();
                         cap = c.estimateBps();
                         age = c.reportAgeMs(System.nanoTime() / 1_000_000);
                         changes = c.changes();
+                        flushes = c.flushes();
                     }
                 } else if (s.qdisc() != null && s.qdisc().tbf() != null) {
                     rate = s.qdisc().tbf().rate().bitsPerSecond();
@@ -543,7 +563,7 @@ public final class Daemon {
                 long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
                 long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
                 status.put(key(netns, name), new Status(name, netns, e == null ? null : e.profile(), rate, cap, age,
-                        changes, backlog, drops, s.link().txDropped()));
+                        changes, flushes, backlog, drops, s.link().txDropped()));
             }
         }
 

@@ -11,7 +11,12 @@ package io.tunshape.daemon;
  * the drain time, clamped to [min_rate, max_rate];</li>
  * <li>a change is made only when the target differs from the current rate by more than the
  * hysteresis, and never sooner than the minimum interval after the last change;</li>
- * <li>when reports stop for {@code staleMs}, the rate returns to the profile's.</li>
+ * <li>when reports stop for {@code staleMs}, the rate returns to the profile's;</li>
+ * <li>with a queue latency L (latency mode: the qdisc holds L at the rate), a fall below half the
+ * highest rate of the last 2 L also empties the queue ({@link #takeFlush}): what the qdisc took in
+ * at a rate r leaves within 2 L at r / 2 or more, and after a deeper fall it could not, so it is
+ * dropped at once rather than kept waiting (the qdisc counts it as dropped). Falls within the
+ * floor keep every queued packet within twice the latency.</li>
  * </ul>
  * Rates are in bit/s. The rate never leaves [min, max], so queued packets always drain.
  */
@@ -38,8 +43,22 @@ public final class RateController {
     private long lastReportMs = Long.MIN_VALUE;
     private long lastChangeMs = Long.MIN_VALUE;
     private long changes;
+    /** The queue latency in ms (0: none, the fall is not bounded). */
+    private final long latencyMs;
+    /** Rates set within the last 2 L and when they ended (Long.MAX_VALUE: still in effect). */
+    private final long[] pastBps = new long[16];
+    private final long[] pastEndMs = new long[16];
+    private int past;
+    /** Whether the last change fell below the floor: the queue should be emptied. */
+    private boolean flush;
+    private long flushes;
 
     public RateController(long baseBps, long minBps, long maxBps, double headroom, Tuning tuning) {
+        this(baseBps, minBps, maxBps, headroom, tuning, 0);
+    }
+
+    /** With {@code latencyMs} > 0, a fall of the rate deeper than the class says empties the queue. */
+    public RateController(long baseBps, long minBps, long maxBps, double headroom, Tuning tuning, long latencyMs) {
         if (minBps <= 0 || minBps > maxBps) {
             throw new IllegalArgumentException("need 0 < min_rate <= max_rate");
         }
@@ -49,6 +68,44 @@ public final class RateController {
         this.headroom = headroom;
         this.t = tuning;
         this.currentBps = this.baseBps;
+        this.latencyMs = Math.max(0, latencyMs);
+    }
+
+    /**
+     * The lowest rate the queue drains within 2 L at: half the highest rate in effect within the last
+     * 2 L (the current one included), or 0 without a latency.
+     */
+    public long floorBps(long nowMs) {
+        if (latencyMs == 0) {
+            return 0;
+        }
+        long highest = currentBps;
+        int kept = 0;
+        for (int i = 0; i < past; i++) {
+            if (nowMs - pastEndMs[i] < 2 * latencyMs) {
+                highest = Math.max(highest, pastBps[i]);
+                pastBps[kept] = pastBps[i];
+                pastEndMs[kept++] = pastEndMs[i];
+            }
+        }
+        past = kept;
+        return (highest + 1) / 2;
+    }
+
+    private void remember(long bps, long endMs) {
+        if (latencyMs == 0) {
+            return;
+        }
+        if (past == pastBps.length) {
+            // keep the highest of the two oldest: the floor can only be as high or higher
+            pastBps[1] = Math.max(pastBps[0], pastBps[1]);
+            pastEndMs[1] = Math.max(pastEndMs[0], pastEndMs[1]);
+            System.arraycopy(pastBps, 1, pastBps, 0, past - 1);
+            System.arraycopy(pastEndMs, 1, pastEndMs, 0, past - 1);
+            past--;
+        }
+        pastBps[past] = bps;
+        pastEndMs[past++] = endMs;
     }
 
     /**
@@ -119,10 +176,25 @@ public final class RateController {
         if (!(beyondHysteresis || (stale && target == baseBps)) || tooSoon) {
             return -1;
         }
+        if (target < floorBps(nowMs)) {
+            // what the qdisc holds came in at up to twice this rate or more: it would wait past 2 L
+            flush = true;
+            flushes++;
+            past = 0;
+        } else {
+            remember(currentBps, nowMs);
+        }
         currentBps = target;
         lastChangeMs = nowMs;
         changes++;
         return target;
+    }
+
+    /** Whether the last change asks for the queue to be emptied; clears the request. */
+    public boolean takeFlush() {
+        boolean f = flush;
+        flush = false;
+        return f;
     }
 
     public long currentBps() {
@@ -141,6 +213,11 @@ public final class RateController {
 
     public long changes() {
         return changes;
+    }
+
+    /** How many changes emptied the queue. */
+    public long flushes() {
+        return flushes;
     }
 
     public long baseBps() {

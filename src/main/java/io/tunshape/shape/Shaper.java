@@ -490,6 +490,21 @@ public final class Shaper {
     }
 
     /**
+     * Empties the leaf queue of each htb class that has one, by deleting the leaf and adding it again
+     * (the class holds the kernel's default leaf in between): what it held is dropped at once, and the
+     * kernel counts it in the root's drops.
+     */
+    public void emptyHtbLeaves(int ifindex, HtbSpec h) {
+        for (HtbClassSpec c : h.classes()) {
+            if (c.limit() != null) {
+                tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
+                tc.send(codec.bfifo(TcClient.REPLACE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
+                        c.limit().bytes()));
+            }
+        }
+    }
+
+    /**
      * Sends one step and returns the kernel's ack, or null when the step tolerates a missing object
      * and the object was already gone (ENOENT, or EINVAL for a root of handle 0): nothing changed.
      */

@@ -3,6 +3,8 @@ package io.tunshape.daemon;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The control law with an injected clock (milliseconds). */
 class RateControllerTest {
@@ -48,6 +50,52 @@ class RateControllerTest {
         assertEquals(11400 - 6000, c.tick(4000), "above it: below the estimate, to drain it");
         c.report(12000, -1, 6000);
         assertEquals(11400, c.tick(6000), "a report without a ring never pushes past the estimate");
+    }
+
+    @Test
+    void aFallDeeperThanTheQueueCanDrainInTwiceTheLatencyEmptiesIt() {
+        // latency 500 ms, min_interval 100 ms, full weight on each sample
+        RateController c = new RateController(9600, 100, 40000, 0.0,
+                new RateController.Tuning(1.0, 0.05, 100, 60_000, 50, 1000, 0), 500);
+        c.report(19000, 0);
+        assertEquals(19000, c.tick(0), "a rise");
+        assertFalse(c.takeFlush(), "a rise keeps the queue");
+        c.report(10000, 100);
+        assertEquals(10000, c.tick(100), "a fall to more than half");
+        assertFalse(c.takeFlush(), "what is queued leaves within 2 x 500 ms at half 19000 or more");
+        c.report(9000, 600);
+        assertEquals(9000, c.tick(600), "below half of 19000, which was in effect 500 ms ago");
+        assertTrue(c.takeFlush(), "queued at 19000, it would wait past 1 s: emptied");
+        assertFalse(c.takeFlush(), "asked once");
+        c.report(5000, 700);
+        assertEquals(5000, c.tick(700), "after emptying, the floor starts from the rate it fell to");
+        assertFalse(c.takeFlush(), "5000 is not below half of 9000");
+        c.report(4000, 1800);
+        assertEquals(4000, c.tick(1800));
+        assertFalse(c.takeFlush(), "9000 ended 1.1 s ago, past 2 L: half of 5000 is the floor");
+        c.report(0, 1900);
+        assertEquals(100, c.tick(1900), "an outage: min_rate");
+        assertTrue(c.takeFlush(), "and the queue goes");
+        assertEquals(0, new RateController(9600, 100, 20000, 0.0, T).floorBps(0), "no latency, no floor");
+    }
+
+    @Test
+    void theFloorIsNeverLowerThanExactWhenChangesOutnumberTheHistory() {
+        // more changes within 2 L than the history keeps: merged entries keep the highest rate
+        RateController c = new RateController(9600, 100, 100_000, 0.0,
+                new RateController.Tuning(1.0, 0.0, 0, 60_000, 50, 1000, 0), 10_000);
+        c.report(100_000, 0);
+        c.tick(0);
+        for (int i = 1; i <= 40; i++) {
+            c.report(100_000 - i * 1000, i);
+            c.tick(i);
+            assertFalse(c.takeFlush(), "step " + i + " is within the floor");
+        }
+        assertEquals(60_000, c.currentBps());
+        assertEquals(50_000, c.floorBps(41), "100000, set at 0, still counts");
+        c.report(49_000, 42);
+        assertEquals(49_000, c.tick(42));
+        assertTrue(c.takeFlush());
     }
 
     @Test

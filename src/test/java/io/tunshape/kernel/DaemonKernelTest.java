@@ -210,6 +210,70 @@ class DaemonKernelTest {
         }
     }
 
+    private static final Pattern ROOT_STATS = Pattern.compile(
+            "qdisc htb 7474: root .*?\\n Sent \\d+ bytes \\d+ pkt \\(dropped (\\d+),.*?\\n backlog \\S+ (\\d+)p");
+
+    /** The htb root's drops and queued packets. */
+    private static long[] dropsAndQueued(String qdiscs) {
+        Matcher m = ROOT_STATS.matcher(qdiscs);
+        assertTrue(m.find(), qdiscs);
+        return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+    }
+
+    @Test
+    void aFallDeeperThanTheQueueDrainsInTwiceTheLatencyEmptiesItAndAShallowOneKeepsIt(@TempDir Path dir)
+            throws Exception {
+        try (Setup s = new Setup(dir)) {
+            // a slow link with a long queue: 2 s at 100 kbit/s holds 25 kB, 12 packets leave a second
+            Files.writeString(dir.resolve("slow.yaml"), """
+                    name: slow
+                    description: slow adaptive test link
+                    source: test
+                    link: {rate: 100kbit}
+                    shaping: {mode: latency, latency: 2s}
+                    adaptive: {min_rate: 20kbit, max_rate: 400kbit, headroom: 10%}
+                    """);
+            Files.writeString(dir.resolve("tunshape.yaml"), "report_socket: " + dir.resolve("report.sock")
+                    + "\ncontrol_socket: " + dir.resolve("control.sock") + "\ninterfaces:\n"
+                    + "  - {match: t4, netns: \"" + s.ns.name() + "\", profile: " + dir.resolve("slow.yaml")
+                    + ", adaptive: true}\ncontrol: {smoothing: 100%, min_interval: 0s, stale_after: 30s}\n");
+            s.ns.tun("t4");
+            TunDevice dev = Netns.run(s.ns.name(), () -> TunDevice.open("t4", false));
+            try (dev) {
+                s.ns.ip("addr", "add", "198.18.0.1", "peer", "198.18.0.2", "dev", "t4");
+                s.ns.ip("link", "set", "t4", "up");
+                s.start();
+                assertTrue(within(1000, () -> htbRate(s.qdiscs("t4")) == 100_000), s.qdiscs("t4"));
+                try (DatagramSocket tx = Netns.run(s.ns.name(), DatagramSocket::new)) {
+                    for (int i = 0; i < 20; i++) {
+                        tx.send(new DatagramPacket(new byte[1000], 1000, InetAddress.getByName("198.18.0.2"), 9));
+                    }
+                }
+                long[] queued = dropsAndQueued(s.qdiscs("t4"));
+                assertEquals(0, queued[0], s.qdiscs("t4"));
+                assertTrue(queued[1] >= 15, "the queue holds what the rate has not let out: " + s.qdiscs("t4"));
+                String ns = s.ns.name();
+                // 70 kbit/s less 10 %: 63 kbit/s, more than half of 100: what is queued leaves within 4 s
+                s.report("{\"v\":1,\"dev\":\"t4\",\"netns\":\"" + ns + "\",\"interval_ms\":200,\"tx_bytes\":1750,"
+                        + "\"busy_ms\":200,\"capacity_bps\":70000}");
+                assertTrue(within(1000, () -> htbRate(s.qdiscs("t4")) == 63_000), s.qdiscs("t4"));
+                long[] shallow = dropsAndQueued(s.qdiscs("t4"));
+                assertEquals(0, shallow[0], "a shallow fall keeps the queue: " + s.qdiscs("t4"));
+                assertTrue(shallow[1] >= 10, s.qdiscs("t4"));
+                // an outage: min_rate, a fifth of 100 kbit/s within the last 4 s: the queue is emptied
+                s.report("{\"v\":1,\"dev\":\"t4\",\"netns\":\"" + ns + "\",\"interval_ms\":200,\"tx_bytes\":0,"
+                        + "\"busy_ms\":200,\"capacity_bps\":0}");
+                assertTrue(within(1000, () -> htbRate(s.qdiscs("t4")) == 20_000), s.qdiscs("t4"));
+                long[] deep = dropsAndQueued(s.qdiscs("t4"));
+                assertEquals(0, deep[1], "nothing left queued: " + s.qdiscs("t4"));
+                assertTrue(deep[0] >= shallow[1] - 2, "what was queued is counted as dropped: " + s.qdiscs("t4"));
+                assertTrue(s.qdiscs("t4").contains("qdisc bfifo 7501: parent 7474:1 limit 6500b"),
+                        "the leaf is back, at 2 s of 20 kbit/s (5000 bytes) and a burst: " + s.qdiscs("t4"));
+                assertEquals(0, s.daemon.stop(), s.daemon.lines().toString());
+            }
+        }
+    }
+
     @Test
     void unauthorisedSendersCannotReport(@TempDir Path dir) throws Exception {
         try (Setup s = new Setup(dir)) {
