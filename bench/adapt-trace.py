@@ -1,7 +1,10 @@
 # The sender, receiver and kernel sampler of bench/adapt-trace.sh; runs inside the test namespace.
-# Usage: adapt-trace.py SECONDS TRACE DEV OUT
+# Usage: adapt-trace.py SECONDS TRACE DEV OUT OFFERED_BPS
+#        adapt-trace.py offer TRACE SECONDS                  (the rate that saturates the link: 1.25 x the
+#                                                              trace's busiest 200 ms in the run's first
+#                                                              SECONDS + 5 s)
 #        adapt-trace.py utilisation PUMP_LOG TRACE SECONDS   (after a run: delivered / capacity)
-# Sends UDP at 3x the trace's mean through DEV, times each datagram from send to the backend's
+# Sends 1500-byte UDP datagrams at OFFERED_BPS through DEV, times each datagram from send to the backend's
 # receiver (127.0.0.1:9100), and samples every 5 ms the root qdisc's sent packets and queue length,
 # and the device's tx_packets and tx_dropped (tun counts a frame as sent when the pump reads it),
 # over raw rtnetlink. From the samples it works out, for the packets accepted in each 5 ms, how long
@@ -9,6 +12,13 @@
 # qdisc and tun's ring together (until the pump had read it): the queue is FIFO, so cumulative
 # counts give each packet's wait to within the sampling step.
 import bisect, json, os, socket, struct, sys, threading, time
+
+if sys.argv[1] == "offer":
+    ops = [int(l) for l in open(sys.argv[2]) if l.strip()]
+    span = min(ops[-1], (float(sys.argv[3]) + 5) * 1000)
+    busiest = max(bisect.bisect_right(ops, a + 200) - bisect.bisect_right(ops, a) for a in range(0, int(span), 200))
+    print(int(1.25 * busiest * 1500 * 8 / 0.2))
+    sys.exit(0)
 
 if sys.argv[1] == "utilisation":
     # the pump's statistics (JSON lines, t_ms from the trace's start) against the trace itself: from
@@ -38,7 +48,7 @@ if sys.argv[1] == "utilisation":
     print("%.4f %d %d" % (got / cap if cap else float("nan"), got, cap))
     sys.exit(0)
 
-secs, trace, dev, out = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+secs, trace, dev, out, offered = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 ifindex = socket.if_nametoindex(dev)
 nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
 nl.bind((0, 0))
@@ -121,10 +131,8 @@ for th in threads:
     th.start()
 start = time.time(); sent = 0
 payload = bytearray(1472)
-# offer 3x the trace's mean rate: the link is saturated whenever it has capacity
-ops = [int(l) for l in open(trace) if l.strip()]
-mean_bps = len(ops) * 1500 * 8 / (ops[-1] / 1000)
-pps = max(50, 3 * mean_bps / (1500 * 8))
+# more than the link's busiest 200 ms: saturated whenever it has capacity
+pps = max(50, offered / (1500 * 8))
 while time.time() - start < secs:
     struct.pack_into("!qd", payload, 0, sent, time.time())
     tx.sendto(payload, ("198.18.0.2", 9))
@@ -150,12 +158,15 @@ def weighted_p95(pairs):
             return wait * 1000
     return float("nan")
 
-def fifo_waits(arrived, left):
+def fifo_waits(arrived, left, entered=None, read=None):
     """For each sample k: the packets that came in the step before it (arrived[k] - arrived[k-1],
-    arrived being cumulative) leave once left[j] >= arrived[k]; their wait is t[j] - t[k]."""
+    arrived being cumulative) leave the qdisc once left[j] >= arrived[k]; their wait is t[j] - t[k].
+    With entered and read (cumulative frames into tun's ring, and read from it by the pump), they
+    then leave the ring once read[i] >= entered[j], and the wait runs to t[i]: a frame the full
+    ring dropped never entered it, so it does not move the ones behind it on."""
     t = [s[0] for s in samples]
     out = []
-    j = 0
+    j = i = 0
     for k in range(1, len(samples)):
         n = arrived[k] - arrived[k - 1]
         if n <= 0:
@@ -165,7 +176,20 @@ def fifo_waits(arrived, left):
             j += 1
         if j == len(samples):
             break                      # still queued when sampling ended: not counted
-        out.append((t[j] - t[k], n))
+        if entered is None:
+            out.append((t[j] - t[k], n))
+            continue
+        i = max(i, j)
+        while i < len(samples) and read[i] < entered[j]:
+            i += 1
+        if i == len(samples):
+            break
+        # only those the ring took count: weigh by the share of what left the qdisc then that it took
+        sent = left[j] - left[j - 1]
+        took = entered[j] - entered[j - 1]
+        share = 1.0 if sent <= 0 else min(1.0, max(0.0, took / sent))
+        if share > 0:
+            out.append((t[i] - t[k], n * share))
     return out
 
 # packets the daemon emptied from the queue (deleting the leaf): the root's drops less the leaves'
@@ -181,13 +205,15 @@ for s in samples:
     last = s[6]
     flushed.append(max(0, s[5] - kept - s[6]))
 # the qdisc: in = sent + queued + emptied (tail drops never enter, and are in none of these), out =
-# sent + emptied (an emptied packet counts with the wait it had); qdisc and ring: the same arrivals,
-# out = tun's tx_packets + tx_dropped (read by the pump, or dropped at a full ring) + emptied
+# sent + emptied (an emptied packet counts with the wait it had)
 q_in = [s[1] + s[2] + f for s, f in zip(samples, flushed)]
 q_out = [s[1] + f for s, f in zip(samples, flushed)]
-ring_out = [s[3] + s[4] - samples[0][3] - samples[0][4] + samples[0][1] + f for s, f in zip(samples, flushed)]
+# tun's ring, empty when sampling starts: in = what the qdisc sent less what the full ring dropped,
+# out = what the pump read
+ring_in = [s[1] - samples[0][1] - (s[4] - samples[0][4]) for s in samples]
+ring_read = [s[3] - samples[0][3] for s in samples]
 qdisc = weighted_p95(fifo_waits(q_in, q_out))
-both = weighted_p95(fifo_waits(q_in, ring_out))
+both = weighted_p95(fifo_waits(q_in, q_out, ring_in, ring_read))
 
 with open(out, "w") as f:
     f.write("%d %d %d %.1f %.1f %.1f\n" % (sent, got[0], got[1], qdisc, both, pct95(waits)))

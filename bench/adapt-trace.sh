@@ -9,7 +9,7 @@
 # Usage (as root): [TXQ=N] bench/adapt-trace.sh [TRACE] [SECONDS]   needs python3 and a built jar
 # TXQ sets the profile's txqueuelen (default auto: about one second of frames), MINDIV its min_rate as
 # the mean / MINDIV (default 10), SMOOTH, MININT, DRAIN and RING the daemon's smoothing, min_interval, drain and ring_target
-# (50%, 200ms, 1s, 300ms), REPORT the pump's report interval (200ms); ROWS picks the set-ups (default: adaptive static none);
+# (50%, 150ms, 1s, 300ms), REPORT the pump's report interval (200ms); ROWS picks the set-ups (default: adaptive static none);
 # LOGS=DIR keeps each row's pump statistics (JSON lines) and the daemon's log there.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +22,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
             ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT INT TERM
 MEAN=$(awk 'END {printf "%d", NR * 1500 * 8 / ($1 / 1000)}' "$TRACE")
+OFFER=$(/usr/bin/python3 "$top/bench/adapt-trace.py" offer "$TRACE" "$SECS")
 LAT_MS=500
 cat > "$D/link.yaml" <<Y
 name: link
@@ -36,7 +37,7 @@ report_socket: $D/report.sock
 control_socket: $D/control.sock
 interfaces:
   - {match: t0, netns: "$NS", profile: $D/link.yaml, adaptive: true}
-control: {smoothing: ${SMOOTH:-50%}, min_interval: ${MININT:-200ms}, stale_after: 5s, drain: ${DRAIN:-1s}, ring_target: ${RING:-300ms}}
+control: {smoothing: ${SMOOTH:-50%}, min_interval: ${MININT:-150ms}, stale_after: 5s, drain: ${DRAIN:-1s}, ring_target: ${RING:-300ms}}
 Y
 ip netns add "$NS"; ip -n "$NS" link set lo up
 ip netns exec "$NS" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1
@@ -56,7 +57,7 @@ run() { # $1 = label, $2 = none|static|adaptive
         --emulate-trace "$TRACE" --report "$D/report.sock" --report-interval ${REPORT:-200ms} --stats --json 2>"$D/pump.log" & local pump=$!
     pids+=($pump)
     sleep 1.5
-    ip netns exec "$NS" /usr/bin/python3 "$top/bench/adapt-trace.py" "$SECS" "$TRACE" t0 "$D/row.txt"
+    ip netns exec "$NS" /usr/bin/python3 "$top/bench/adapt-trace.py" "$SECS" "$TRACE" t0 "$D/row.txt" "$OFFER"
     local tun_drop q_drop
     tun_drop=$(ip -n "$NS" -s link show t0 | awk '/TX:/ {getline; print $4}')
     q_drop=$(tc -n "$NS" -s qdisc show dev t0 | awk '/ root / {getline; sub(",", "", $7); print $7; exit}')
@@ -72,7 +73,7 @@ run() { # $1 = label, $2 = none|static|adaptive
         printf "| %-18s | %6d | %6d | %6.1f %% | %6d (%5.2f %%) | %6d | %7.0f ms | %7.0f ms | %7.0f ms |\n",
                l, s, g, 100 * u, d, 100 * d / s, qd, pq, pr, pe }'
 }
-echo "trace $(basename "$TRACE"), mean $MEAN bit/s, $SECS s per row, profile latency $LAT_MS ms"
+echo "trace $(basename "$TRACE"), mean $MEAN bit/s, offered $OFFER bit/s, $SECS s per row, profile latency $LAT_MS ms"
 echo "|                    |        |        |          |                  | qdisc  | p95 wait                            |"
 echo "| set-up             |  sent  | deliv. | utilised | dropped at tun   | drops  | in qdisc   | qdisc+ring | send to rx |"
 echo "| ------------------ | ------ | ------ | -------- | ---------------- | ------ | ---------- | ---------- | ---------- |"

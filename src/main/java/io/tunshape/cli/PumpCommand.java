@@ -211,7 +211,7 @@ public final class PumpCommand implements Callable<Integer> {
         return TunDevice.open(dev, tap);
     }
 
-    /** tun's counters and its root qdisc's, for the report's tx_dropped and ring. */
+    /** tun's counters and its root qdisc's, for the report's tx_dropped, ring and qdisc. */
     private static DeviceCounters counters(LinkClient links, TcClient tc, int index) {
         LinkInfo l = links.get(index);
         QdiscInfo q;
@@ -220,8 +220,9 @@ public final class PumpCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             q = null; // noqueue: the kernel has no root qdisc to tell of
         }
-        return new DeviceCounters(l.txPackets(), l.txDropped(), q != null && q.stats() != null ? q.stats().packets() : -1,
-                q != null ? q.handle().value() : -1);
+        boolean counted = q != null && q.stats() != null;
+        return new DeviceCounters(l.txPackets(), l.txDropped(), counted ? q.stats().packets() : -1,
+                q != null ? q.handle().value() : -1, counted ? q.stats().qlen() : -1);
     }
 
     private static LinkInfo find(LinkClient links, String name) {

@@ -221,7 +221,8 @@ public final class Daemon {
         synchronized (c) {
             long now = System.nanoTime() / 1_000_000;
             c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()),
-                    RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()), now);
+                    RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()),
+                    RateController.starved(r.qdisc(), r.busyMs(), r.intervalMs()), now);
             rate = c.tick(now);
             flush = c.takeFlush();
         }

@@ -11,6 +11,10 @@ package io.tunshape.daemon;
  * the drain time, clamped to [min_rate, max_rate];</li>
  * <li>a change is made only when the target differs from the current rate by more than the
  * hysteresis, and never sooner than the minimum interval after the last change;</li>
+ * <li>when a report finds the backend idle more than a tenth of the time while packets wait in
+ * the qdisc, the shaper and not the link held them back (and a starved link's bytes over
+ * busy time tell only a lower bound of what it can carry): the next change at least doubles the
+ * rate, and brings it at least to that bound, up to max_rate;</li>
  * <li>when reports stop for {@code staleMs}, the rate returns to the profile's;</li>
  * <li>with a queue latency L (latency mode: the qdisc holds L at the rate), a fall below half the
  * highest rate of the last 2 L also empties the queue ({@link #takeFlush}): what the qdisc took in
@@ -49,6 +53,8 @@ public final class RateController {
     private final long[] pastBps = new long[16];
     private final long[] pastEndMs = new long[16];
     private int past;
+    /** The rate the last report asks for at least (when it found the backend starved), or 0. */
+    private long probeBps;
     /** Whether the last change fell below the floor: the queue should be emptied. */
     private boolean flush;
     private long flushes;
@@ -139,7 +145,26 @@ public final class RateController {
 
     /** Takes a report: capacity (-1 = none) and the bits waiting in tun's ring (-1 = unknown). */
     public void report(long capacityBps, long queuedBits, long nowMs) {
+        report(capacityBps, queuedBits, false, nowMs);
+    }
+
+    /**
+     * Whether a report shows the shaper, not the link, holding traffic back: the backend idle for more
+     * than a tenth of the interval (nothing in tun's ring for it to send) while packets wait in the
+     * qdisc at its end.
+     */
+    public static boolean starved(long qdiscPackets, long busyMs, long intervalMs) {
+        return qdiscPackets > 0 && busyMs * 10 < intervalMs * 9;
+    }
+
+    /**
+     * Takes a report: capacity (-1 = none), the bits waiting in tun's ring (-1 = unknown) and
+     * whether the backend starved while the qdisc held packets back ({@link #starved}).
+     */
+    public void report(long capacityBps, long queuedBits, boolean starved, long nowMs) {
         lastReportMs = nowMs;
+        // starved: the link carried at least the sample while busy, and the shaper held back the rest
+        probeBps = starved ? Math.max(2 * currentBps, capacityBps) : 0;
         this.queuedBits = queuedBits < 0 ? -1 : queuedBits;
         if (capacityBps < 0) {
             return;
@@ -156,6 +181,7 @@ public final class RateController {
             if (stale) {
                 estimate = -1; // start afresh when reports come back
                 queuedBits = -1;
+                probeBps = 0;
             }
         } else {
             target = Math.round(estimate * (1 - headroom));
@@ -167,6 +193,7 @@ public final class RateController {
                 target = Math.round(target + (standing - queuedBits) * 1000.0 / t.drainMs());
             }
         }
+        target = Math.max(target, probeBps);
         target = Math.max(minBps, Math.min(maxBps, target));
         if (target == currentBps) {
             return -1;

@@ -29,7 +29,7 @@ final class ReportListener implements AutoCloseable {
      * and {@code ring} (frames in tun's ring) -1 when not given.
      */
     record Report(String dev, String netns, long intervalMs, long txBytes, long busyMs, long capacityBps,
-                  long txFrames, long ring) {
+                  long txFrames, long ring, long qdisc) {
     }
 
     final AtomicLong accepted = new AtomicLong();
@@ -123,6 +123,7 @@ final class ReportListener implements AutoCloseable {
             long cap = -1;
             long frames = -1;
             long ring = -1;
+            long qdisc = -1;
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
                 String f = p.currentName();
@@ -138,6 +139,7 @@ final class ReportListener implements AutoCloseable {
                     case "capacity_bps" -> cap = count(p, vt);
                     case "tx_frames" -> frames = count(p, vt);
                     case "ring" -> ring = count(p, vt);
+                    case "qdisc" -> qdisc = count(p, vt);
                     default -> p.skipChildren();
                 }
             }
@@ -145,10 +147,10 @@ final class ReportListener implements AutoCloseable {
                 return null;
             }
             if (v != 1 || dev == null || dev.isEmpty() || dev.length() > 15 || interval <= 0 || tx < 0 || busy < 0
-                    || cap < -1 || frames < -1 || ring < -1) {
+                    || cap < -1 || frames < -1 || ring < -1 || qdisc < -1) {
                 return null;
             }
-            return new Report(dev, netns, interval, tx, busy, cap, frames, ring);
+            return new Report(dev, netns, interval, tx, busy, cap, frames, ring, qdisc);
         } catch (java.io.IOException | RuntimeException e) {
             return null;
         }

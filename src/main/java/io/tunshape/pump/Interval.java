@@ -4,12 +4,13 @@ package io.tunshape.pump;
  * What one report interval measured: bytes and frames handed to the backend, the time the backend
  * was busy (blocked in a write, or transmitting in emulation), the capacity estimate (bytes / busy
  * time, or -1 when it was not busy long enough to tell), the pump's own backlog, the frames
- * waiting in tun's ring between the qdisc and the pump (-1 when unknown), and the device's
- * tx_dropped counter (-1 when unknown); {@code endMs} is when the interval ended, in ms since the
- * pump started (and since the start of an emulated trace).
+ * waiting in tun's ring between the qdisc and the pump (-1 when unknown), the frames queued in the
+ * root qdisc (-1 when unknown), and the device's tx_dropped counter (-1 when unknown); {@code endMs}
+ * is when the interval ended, in ms since the pump started (and since the start of an emulated trace).
  */
 public record Interval(String dev, String netns, long intervalMs, long txBytes, long txFrames, long busyNanos,
-                       long capacityBps, int backlog, long ring, long txDropped, long rxFrames, long endMs) {
+                       long capacityBps, int backlog, long ring, long qdisc, long txDropped, long rxFrames,
+                       long endMs) {
     /** Busy time needed before bytes / busy is reported as a capacity. */
     public static final long MIN_BUSY_NANOS = 50_000_000L;
 
@@ -32,6 +33,9 @@ public record Interval(String dev, String netns, long intervalMs, long txBytes, 
         b.append(",\"backlog\":").append(backlog);
         if (ring >= 0) {
             b.append(",\"ring\":").append(ring);
+        }
+        if (qdisc >= 0) {
+            b.append(",\"qdisc\":").append(qdisc);
         }
         if (txDropped >= 0) {
             b.append(",\"tx_dropped\":").append(txDropped);
@@ -57,8 +61,8 @@ public record Interval(String dev, String netns, long intervalMs, long txBytes, 
     /** One line for people. */
     public String toText() {
         return String.format(java.util.Locale.ROOT, "%s: %d frames %d bytes in %d ms, busy %d ms, capacity %s, "
-                        + "backlog %d, ring %s, tx_dropped %s", dev, txFrames, txBytes, intervalMs, busyMs(),
+                        + "backlog %d, ring %s, qdisc %s, tx_dropped %s", dev, txFrames, txBytes, intervalMs, busyMs(),
                 capacityBps >= 0 ? capacityBps + " bit/s" : "-", backlog, ring >= 0 ? ring : "-",
-                txDropped >= 0 ? txDropped : "-");
+                qdisc >= 0 ? qdisc : "-", txDropped >= 0 ? txDropped : "-");
     }
 }

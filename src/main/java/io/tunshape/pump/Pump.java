@@ -430,11 +430,13 @@ public final class Pump {
         long capacity = busyNanos >= Interval.MIN_BUSY_NANOS ? Math.round(crossedBytes * 8e9 / busyNanos) : -1;
         long dropped = -1;
         long ring = -1;
+        long qdisc = -1;
         if (o.counters() != null) {
             try {
                 DeviceCounters c = o.counters().get();
                 dropped = c.txDropped();
                 ring = ring(c);
+                qdisc = c.qdiscQlen();
             } catch (RuntimeException e) {
                 dropped = -1;
             }
@@ -442,7 +444,8 @@ public final class Pump {
         long rx = rxFramesTotal - rxFramesReported;
         rxFramesReported = rxFramesTotal;
         Interval iv = new Interval(dev.name(), o.netns(), Math.round(elapsedNanos / 1e6), txBytes, txFrames,
-                busyNanos, capacity, queue.size(), ring, dropped, rx, (System.nanoTime() - o.epochNanos()) / 1_000_000);
+                busyNanos, capacity, queue.size(), ring, qdisc, dropped, rx,
+                (System.nanoTime() - o.epochNanos()) / 1_000_000);
         txBytes = 0;
         txFrames = 0;
         busyNanos = 0;

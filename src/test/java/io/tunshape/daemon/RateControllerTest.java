@@ -99,6 +99,38 @@ class RateControllerTest {
     }
 
     @Test
+    void aStarvedBackendWithPacketsHeldInTheQdiscDoublesTheRate() {
+        RateController c = new RateController(9600, 2400, 40000, 0.05, T);
+        // the link carried 4000 bit/s while busy, idle a third of the time, packets in the qdisc
+        assertTrue(RateController.starved(12, 650, 1000));
+        c.report(4000, 0, true, 0);
+        assertEquals(19200, c.tick(0), "the shaper, not the link, held traffic back: at least twice 9600");
+        c.report(30000, 0, true, 1000);
+        assertEquals(38400, c.tick(1000), "one doubling a report");
+        assertEquals(-1, c.tick(2000), "kept until the next report, and not doubled again without one");
+        c.report(30000, 0, true, 3000);
+        assertEquals(-1, c.tick(3000), "twice is past max_rate: 40000, within the hysteresis of 38400");
+        RateController d = new RateController(9600, 2400, 40000, 0.05, T);
+        d.report(0, 0, false, 0);
+        assertEquals(2400, d.tick(0), "an outage");
+        d.report(25000, 0, true, 1000);
+        assertEquals(25000, d.tick(1000), "starved: at least what the link carried while busy, more than twice");
+        c.report(20000, 0, false, 5000);
+        assertEquals(Math.round((0.5 * 20000 + 0.5 * (0.5 * 30000 + 0.5 * 17000)) * 0.95), c.tick(5000),
+                "not starved: the estimate rules again");
+    }
+
+    @Test
+    void starvationNeedsWaitingPacketsAndAnIdleBackend() {
+        assertFalse(RateController.starved(0, 100, 1000), "nothing held back in the qdisc: no demand");
+        assertFalse(RateController.starved(12, 950, 1000), "busy all along: the link was not starved");
+        assertFalse(RateController.starved(12, 900, 1000), "idle a tenth of the time is not yet starved");
+        assertFalse(RateController.starved(-1, 100, 1000), "a qdisc not told");
+        assertTrue(RateController.starved(1, 0, 1000));
+        assertTrue(RateController.starved(12, 899, 1000));
+    }
+
+    @Test
     void aRingTheReportDoesNotTellIsNoRing() {
         assertEquals(-1, RateController.queuedBitsOf(-1, 1000, 10));
         assertEquals(0, RateController.queuedBitsOf(0, 1000, 10));

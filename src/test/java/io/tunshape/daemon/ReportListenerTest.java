@@ -27,6 +27,8 @@ class ReportListenerTest {
         assertEquals(-1, r.capacityBps(), "no capacity given");
         assertEquals(-1, r.ring(), "no ring given");
         assertEquals(-1, r.txFrames());
+        assertEquals(-1, r.qdisc(), "no qdisc given");
+        assertEquals(7, parse(BASE + ",\"ring\":0,\"qdisc\":7}").qdisc());
     }
 
     @Test
@@ -47,6 +49,7 @@ class ReportListenerTest {
         assertNull(parse(BASE + ",\"capacity_bps\":\"9600\"}"));
         assertNull(parse(BASE + ",\"ring\":-1}"));
         assertNull(parse(BASE + ",\"tx_frames\":-3}"));
+        assertNull(parse(BASE + ",\"qdisc\":-2}"));
         assertNull(parse("{\"v\":1,\"dev\":\"tap0\",\"interval_ms\":500,\"busy_ms\":500}"), "tx_bytes is required");
         assertNull(parse(BASE + "} trailing"));
     }

@@ -80,6 +80,7 @@ class PumpReportKernelTest {
                 for (int i = 0; i < reports.size(); i++) {
                     JsonNode r = reports.get(i);
                     assertTrue(r.has("ring"), "the device has a qdisc to count with: " + r);
+                    assertEquals(0, r.get("qdisc").asLong(), "the unshaped qdisc holds nothing back: " + r);
                     maxRing = Math.max(maxRing, r.get("ring").asLong());
                     if (i > 0 && reports.get(i - 1).get("ring").asLong() > 0) {
                         long drained = reports.get(i - 1).get("ring").asLong() - r.get("ring").asLong();
