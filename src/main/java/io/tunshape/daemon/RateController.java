@@ -32,7 +32,7 @@ public final class RateController {
      */
     public record Tuning(double alpha, double hysteresis, long minIntervalMs, long staleMs, long minBusyMs,
                          long drainMs, long ringTargetMs) {
-        public static final Tuning DEFAULT = new Tuning(0.3, 0.05, 1000, 5000, 50, 1000, 100);
+        public static final Tuning DEFAULT = new Tuning(0.5, 0.05, 500, 5000, 50, 1000, 300);
     }
 
     private final long baseBps;

@@ -39,6 +39,15 @@ class DaemonConfigTest {
     }
 
     @Test
+    void theShippedExampleSaysTheDefaults() {
+        // examples/systemd/tunshape.yaml (the package's /etc/tunshape/tunshape.yaml) lists the control
+        // defaults as a user would tune them
+        DaemonConfig c = DaemonConfig.load(java.nio.file.Path.of("examples/systemd/tunshape.yaml"));
+        assertEquals(RateController.Tuning.DEFAULT, c.tuning());
+        assertEquals(2, c.interfaces().size());
+    }
+
+    @Test
     void defaultsApply() {
         DaemonConfig c = parse("interfaces:\n  - match: t0\n    profile: p\n");
         assertEquals("/run/tunshape/control.sock", c.controlSocket());
@@ -46,7 +55,9 @@ class DaemonConfigTest {
         assertNull(c.interfaces().get(0).netns());
         assertFalse(c.interfaces().get(0).adaptive());
         assertEquals(1000, c.tuning().drainMs());
-        assertEquals(100, c.tuning().ringTargetMs());
+        assertEquals(300, c.tuning().ringTargetMs());
+        assertEquals(500, c.tuning().minIntervalMs());
+        assertEquals(0.5, c.tuning().alpha());
         assertEquals(0, parse("control: {ring_target: 0s}\ninterfaces:\n  - {match: t0, profile: p}\n").tuning()
                 .ringTargetMs());
         assertEquals(250, parse("control: {drain: 250ms}\ninterfaces:\n  - {match: t0, profile: p}\n").tuning()
