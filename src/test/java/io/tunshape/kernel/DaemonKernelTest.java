@@ -73,6 +73,24 @@ class DaemonKernelTest {
             assertTrue(daemon.await("running with", 15_000), daemon.lines().toString());
         }
 
+        /** A tun device held open (and not read), addressed 198.18.0.1 peer .2 and up: what is sent to .2 queues. */
+        TunDevice heldTun(String name) throws Exception {
+            ns.tun(name);
+            TunDevice dev = Netns.run(ns.name(), () -> TunDevice.open(name, false));
+            ns.ip("addr", "add", "198.18.0.1", "peer", "198.18.0.2", "dev", name);
+            ns.ip("link", "set", name, "up");
+            return dev;
+        }
+
+        /** Sends {@code count} UDP datagrams of {@code size} bytes to 198.18.0.2 from the namespace. */
+        void send(int count, int size) throws Exception {
+            try (DatagramSocket tx = Netns.run(ns.name(), DatagramSocket::new)) {
+                for (int i = 0; i < count; i++) {
+                    tx.send(new DatagramPacket(new byte[size], size, InetAddress.getByName("198.18.0.2"), 9));
+                }
+            }
+        }
+
         String qdiscs(String dev) {
             return ns.tc("-s", "qdisc", "show", "dev", dev) + ns.tc("class", "show", "dev", dev);
         }
@@ -237,18 +255,10 @@ class DaemonKernelTest {
                     + "\ncontrol_socket: " + dir.resolve("control.sock") + "\ninterfaces:\n"
                     + "  - {match: t4, netns: \"" + s.ns.name() + "\", profile: " + dir.resolve("slow.yaml")
                     + ", adaptive: true}\ncontrol: {smoothing: 100%, min_interval: 0s, stale_after: 30s}\n");
-            s.ns.tun("t4");
-            TunDevice dev = Netns.run(s.ns.name(), () -> TunDevice.open("t4", false));
-            try (dev) {
-                s.ns.ip("addr", "add", "198.18.0.1", "peer", "198.18.0.2", "dev", "t4");
-                s.ns.ip("link", "set", "t4", "up");
+            try (TunDevice dev = s.heldTun("t4")) {
                 s.start();
                 assertTrue(within(1000, () -> htbRate(s.qdiscs("t4")) == 100_000), s.qdiscs("t4"));
-                try (DatagramSocket tx = Netns.run(s.ns.name(), DatagramSocket::new)) {
-                    for (int i = 0; i < 20; i++) {
-                        tx.send(new DatagramPacket(new byte[1000], 1000, InetAddress.getByName("198.18.0.2"), 9));
-                    }
-                }
+                s.send(20, 1000);
                 long[] queued = dropsAndQueued(s.qdiscs("t4"));
                 assertEquals(0, queued[0], s.qdiscs("t4"));
                 assertTrue(queued[1] >= 15, "the queue holds what the rate has not let out: " + s.qdiscs("t4"));
@@ -326,18 +336,10 @@ class DaemonKernelTest {
     @Test
     void afterSigkillARestartedDaemonAdoptsTheQdiscsWithoutResettingThem(@TempDir Path dir) throws Exception {
         try (Setup s = new Setup(dir)) {
-            s.ns.tun("t3");
-            TunDevice dev = Netns.run(s.ns.name(), () -> TunDevice.open("t3", false));
-            try (dev) {
-                s.ns.ip("addr", "add", "198.18.0.1", "peer", "198.18.0.2", "dev", "t3");
-                s.ns.ip("link", "set", "t3", "up");
+            try (TunDevice dev = s.heldTun("t3")) {
                 s.start();
                 assertTrue(within(1000, () -> s.qdiscs("t3").contains("qdisc tbf 7473:")));
-                try (DatagramSocket tx = Netns.run(s.ns.name(), DatagramSocket::new)) {
-                    for (int i = 0; i < 5; i++) {
-                        tx.send(new DatagramPacket(new byte[100], 100, InetAddress.getByName("198.18.0.2"), 9));
-                    }
-                }
+                s.send(5, 100);
                 KernelNs.run("kill", "-KILL", Long.toString(s.daemon.pid()));
                 s.daemon.waitFor(5000);
                 String before = s.qdiscs("t3");
