@@ -494,8 +494,8 @@ public final class Daemon {
                 controllers.remove(key(netns, dev));
                 return r;
             }
-            // latency mode: the qdisc holds the latency at the rate, and the rate falls no faster than
-            // what it holds can leave within twice that
+            // latency mode: the qdisc holds the latency at the rate, and a fall deeper than what it
+            // holds can leave within twice that empties it
             long latencyMs = r.latency() == null ? 0 : r.latency().micros() / 1000;
             RateController c = controllers.computeIfAbsent(key(netns, dev),
                     k -> new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
