@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The daemon: from a report's arrival to the kernel holding the new rate (the RTM_NEWTCLASS event
 # it causes, seen in the namespace), over N reports alternating between two capacities; the
-# daemon's resident memory; its CPU when idle. Percentiles over all changes, and over those after
-# the first 100 (the JIT has compiled the path by then). Usage (as root): bench/daemon-latency.sh [N]
+# daemon's resident memory right after them and 10 s later; its CPU when idle. Percentiles over all
+# changes, and over those after the first 100. Usage (as root): bench/daemon-latency.sh [N]
 set -euo pipefail
 N=${1:-500}
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 NS=tslat$$; D=$(mktemp -d)
-cleanup() { [ -n "${P:-}" ] && kill "$P" 2>/dev/null; wait 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
+cleanup() { [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true; wait 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT INT TERM
 ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap
 cat > "$D/lat.yaml" <<Y
@@ -27,7 +27,8 @@ interfaces:
 control: {min_interval: 0s, stale_after: 60s, smoothing: 100%}
 Y
 "$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
-for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && break; sleep 0.1; done
+# ready: the device shaped, and the daemon running (after it has warmed up its report path)
+for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
 ip netns exec "$NS" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" <<'PY'
 import json, socket, struct, sys, time
 path, ns, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -65,3 +66,4 @@ PY
 echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"
 a=$(awk '{print $14+$15}' /proc/$P/stat); sleep 10; b=$(awk '{print $14+$15}' /proc/$P/stat)
 echo "daemon CPU while idle: $((b - a)) clock ticks (1/100 s) in 10 s"
+echo "daemon resident memory after those 10 s: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"

@@ -137,6 +137,7 @@ public final class Daemon {
         Thread watcher = new Thread(this::watchNamespaces, "netns-watch");
         watcher.setDaemon(true);
         watcher.start();
+        warmUp();
         ready.run();
         stopped.await(); // no wake-ups while idle
         for (Worker w : workers.values()) {
@@ -147,6 +148,86 @@ public final class Daemon {
         }
         reports.close();
         control.close();
+    }
+
+    /**
+     * Rounds of {@link #warmUp()}: C1 compiles a method after some hundreds of calls (more while its
+     * queue is long, as at start-up), and the last rounds run what it compiled.
+     */
+    private static final int WARM_UP_ROUNDS = 2000;
+
+    /**
+     * Runs the report path on made-up reports before the daemon says it is ready, so that the JIT has
+     * compiled it when the first real ones come (cold, the first hundred changes took up to ten times
+     * as long): parse, control, plan and encode the class change as {@link Worker#changeNow} does, for
+     * the first adaptive profile, with a throwaway controller and a made-up device. Nothing is sent:
+     * the kernel is not touched.
+     */
+    private void warmUp() {
+        long t0 = System.nanoTime();
+        Profile p = null;
+        for (DaemonConfig.Entry e : config.interfaces()) {
+            try {
+                p = e.adaptive() ? profiles.computeIfAbsent(e.profile(),
+                        n -> new ProfileLoader(ProfileLoader.defaultPath(), planner).load(n)) : null;
+            } catch (RuntimeException x) {
+                p = null; // the worker says why
+            }
+            if (p != null && p.adaptive() != null) {
+                break;
+            }
+        }
+        if (p == null || p.adaptive() == null) {
+            return;
+        }
+        try {
+            ShapingRequest base = p.request();
+            long max = p.adaptive().maxRate().bitsPerSecond();
+            RateController c = new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
+                    max, p.adaptive().headroom(), config.tuning(),
+                    base.latency() == null ? 0 : base.latency().micros() / 1000);
+            io.tunshape.profile.Device dev = new io.tunshape.profile.Device("warmup0", 1500, 0, 1000);
+            TcCodec codec = new TcCodec(Psched.system());
+            byte[][] made = new byte[2][];
+            for (int k = 0; k < 2; k++) {
+                // capacities a third and two thirds of max_rate, in turn: each report changes the rate
+                made[k] = ("{\"v\":1,\"dev\":\"warmup0\",\"netns\":\"warmup\",\"interval_ms\":100,\"tx_bytes\":"
+                        + max * (k + 1) / 240 + ",\"busy_ms\":100,\"capacity_bps\":" + max * (k + 1) / 3
+                        + ",\"tx_frames\":10,\"ring\":" + k + ",\"qdisc\":" + k + "}")
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            }
+            long now = 0;
+            for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+                ReportListener.Report r = reports.parse(made[i % 2], made[i % 2].length);
+                now += 60_000; // a minute apart: past any minimum interval
+                c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()),
+                        RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()),
+                        RateController.starved(r.qdisc(), r.busyMs(), r.intervalMs()), now);
+                c.tick(now);
+                c.takeFlush();
+                // what Worker.request and changeNow plan: the ring at max_rate, then the classes
+                Long txq = base.txqueuelen();
+                if (txq == null && base.deriveTxqueuelen()) {
+                    txq = planner.plan(base.asHtb(p.adaptive().maxRate(), null), dev).txqueuelen();
+                }
+                io.tunshape.profile.Plan plan = planner.plan(base.asHtb(Rate.ofBits(c.currentBps()), txq), dev);
+                if (plan.qdisc() instanceof io.tunshape.tc.HtbSpec h) {
+                    for (io.tunshape.tc.HtbClassSpec k : h.classes()) {
+                        io.tunshape.tc.Handle id = io.tunshape.tc.Handle.of(Shaper.HTB_MAJOR, k.minor());
+                        codec.htbClass(io.tunshape.tc.TcClient.CHANGE, 1, id, k.parentMinor() == 0
+                                ? Shaper.HTB_HANDLE : io.tunshape.tc.Handle.of(Shaper.HTB_MAJOR, k.parentMinor()), k)
+                                .toBytes(i);
+                        if (k.limit() != null) {
+                            codec.bfifo(io.tunshape.tc.TcClient.CHANGE, 1, Shaper.leafHandle(k.minor()), id,
+                                    k.limit().bytes()).toBytes(i);
+                        }
+                    }
+                }
+            }
+            log.accept("report path warmed up in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        } catch (RuntimeException x) {
+            log.accept("warming up the report path: " + x.getMessage()); // nothing lost: it stays cold
+        }
     }
 
     private boolean wantsNetns(String ns) {
