@@ -196,6 +196,10 @@ public final class Daemon {
                         + ",\"tx_frames\":10,\"ring\":" + k + ",\"qdisc\":" + k + "}")
                         .getBytes(java.nio.charset.StandardCharsets.UTF_8);
             }
+            Long txq = base.txqueuelen();
+            if (txq == null && base.deriveTxqueuelen()) {
+                txq = planner.plan(base.asHtb(p.adaptive().maxRate(), null), dev, false).txqueuelen();
+            }
             long now = 0;
             for (int i = 0; i < WARM_UP_ROUNDS; i++) {
                 ReportListener.Report r = reports.parse(made[i % 2], made[i % 2].length);
@@ -205,12 +209,9 @@ public final class Daemon {
                         RateController.starved(r.qdisc(), r.busyMs(), r.intervalMs()), now);
                 c.tick(now);
                 c.takeFlush();
-                // what Worker.request and changeNow plan: the ring at max_rate, then the classes
-                Long txq = base.txqueuelen();
-                if (txq == null && base.deriveTxqueuelen()) {
-                    txq = planner.plan(base.asHtb(p.adaptive().maxRate(), null), dev).txqueuelen();
-                }
-                io.tunshape.profile.Plan plan = planner.plan(base.asHtb(Rate.ofBits(c.currentBps()), txq), dev);
+                // what changeNow plans: the classes at the new rate, without the explanation (Worker.request
+                // plans the ring at max_rate once a device)
+                io.tunshape.profile.Plan plan = planner.plan(base.asHtb(Rate.ofBits(c.currentBps()), txq), dev, false);
                 if (plan.qdisc() instanceof io.tunshape.tc.HtbSpec h) {
                     for (io.tunshape.tc.HtbClassSpec k : h.classes()) {
                         io.tunshape.tc.Handle id = io.tunshape.tc.Handle.of(Shaper.HTB_MAJOR, k.minor());
@@ -332,6 +333,11 @@ public final class Daemon {
         /** The rule each shaped device follows, and the device as last seen, by name. */
         private final Map<String, DaemonConfig.Entry> entries = new ConcurrentHashMap<>();
         private final Map<String, LinkInfo> links = new ConcurrentHashMap<>();
+        /** An adaptive device's ring, planned once at max_rate for its profile, mtu and link header. */
+        private record Ring(Profile profile, int mtu, int header, Long txqueuelen) {
+        }
+
+        private final Map<String, Ring> rings = new ConcurrentHashMap<>();
 
         Worker(String netns) {
             this.netns = netns;
@@ -375,6 +381,12 @@ public final class Daemon {
                     if (events.poll(busy ? TICK_MS : IDLE_TICK_MS)) {
                         try {
                             for (Message m : events.receiveEvents()) {
+                                // what our own changes caused (the event names the port that asked) needs
+                                // no pass: an adaptive rate change made one a few hundred ms later, which
+                                // held the lock, and the next report's change waited for it
+                                if (m.pid() != 0 && (m.pid() == session.portId() || m.pid() == fastSession.portId())) {
+                                    continue;
+                                }
                                 if (m.buffer().capacity() >= Nl.HDRLEN + 8) {
                                     dirty.add(m.buffer().getInt(Nl.HDRLEN + 4));
                                 }
@@ -461,7 +473,7 @@ public final class Daemon {
                 try {
                     // the link is known from the last pass: plan for it and change the classes directly
                     io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
-                            l.linkHeader(), l.txqueuelen()));
+                            l.linkHeader(), l.txqueuelen()), false);
                     io.tunshape.tc.HtbSpec h = (io.tunshape.tc.HtbSpec) plan.qdisc();
                     if (flush) {
                         // the leaf comes back at the new limit: no need to change it in place after
@@ -593,9 +605,15 @@ public final class Daemon {
             Long txq = r.txqueuelen();
             LinkInfo l = links.get(dev);
             if (txq == null && r.deriveTxqueuelen() && l != null) {
-                ShapingRequest atMax = r.asHtb(p.adaptive().maxRate(), null);
-                txq = planner.plan(atMax, new io.tunshape.profile.Device(l.name(), l.mtu(), l.linkHeader(),
-                        l.txqueuelen())).txqueuelen();
+                Ring ring = rings.get(dev);
+                if (ring == null || ring.profile() != p || ring.mtu() != l.mtu() || ring.header() != l.linkHeader()) {
+                    // once, not at each change: a plan is some tens of kilobytes of garbage
+                    ShapingRequest atMax = r.asHtb(p.adaptive().maxRate(), null);
+                    ring = new Ring(p, l.mtu(), l.linkHeader(), planner.plan(atMax, new io.tunshape.profile.Device(
+                            l.name(), l.mtu(), l.linkHeader(), l.txqueuelen()), false).txqueuelen());
+                    rings.put(dev, ring);
+                }
+                txq = ring.txqueuelen();
             }
             // htb: a class change does not refill the bucket, so adapting leaks no burst
             return r.asHtb(Rate.ofBits(bps), txq);

@@ -60,6 +60,11 @@ public final class NetlinkSocket implements AutoCloseable {
         return sa;
     }
 
+    /** The port id the kernel gave this socket: the sender of its requests, named in what they cause. */
+    public int portId() {
+        return portId;
+    }
+
     /** How many requests and dumps this socket has sent: lets tests prove an idempotent run sent none. */
     public long requestsSent() {
         return requestsSent;

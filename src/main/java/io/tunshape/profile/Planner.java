@@ -43,6 +43,14 @@ public final class Planner {
     }
 
     public Plan plan(ShapingRequest r, Device dev) {
+        return plan(r, dev, true);
+    }
+
+    /**
+     * The plan, with its explanation and warnings when {@code explained}; without (both empty), it makes
+     * only the spec and txqueuelen, and none of the text: the daemon's path for each rate change.
+     */
+    public Plan plan(ShapingRequest r, Device dev, boolean explained) {
         List<String> warnings = new ArrayList<>();
         String qdisc = r.qdisc() == null ? "tbf" : r.qdisc();
         if (!qdisc.equals("tbf") && !qdisc.equals("htb")) {
@@ -56,7 +64,7 @@ public final class Planner {
             throw new PlanException("rate", "'" + text(r) + "' is 0 bytes/s; the kernel counts whole bytes per second, "
                     + "so the smallest rate is 8bit (a rate of 0 would let tbf run unshaped at line speed)");
         }
-        if (r.rateText() != null) {
+        if (explained && r.rateText() != null) {
             try {
                 BigDecimal bits = io.tunshape.tc.Units.parseRateBits(r.rateText());
                 if (bits.compareTo(BigDecimal.valueOf(rate.bitsPerSecond())) != 0) {
@@ -96,7 +104,7 @@ public final class Planner {
                         + maxBucket + "b, or tbf");
             }
             burst = Size.of(maxBucket);
-            bucketNote = "htb's bucket holds at most " + String.format(java.util.Locale.ROOT, "%.1f s",
+            bucketNote = !explained ? null : "htb's bucket holds at most " + String.format(java.util.Locale.ROOT, "%.1f s",
                     psched.maxMicros() / 1e6) + " of traffic (" + maxBucket + " bytes at " + rate + "), less than one "
                     + "frame: frames still pass at the rate, each sent on credit";
         }
@@ -161,14 +169,14 @@ public final class Planner {
 
         QdiscSpec spec;
         Size limitSize = Size.of(limit);
-        List<String> explainClasses = new ArrayList<>();
-        String params;
+        List<String> explainClasses = explained ? new ArrayList<>() : null;
+        String params = null;
         if (!htb) {
             if (r.ceil() != null) {
                 throw new PlanException("ceil", "only htb has a ceiling; use --qdisc htb");
             }
             spec = new TbfSpec(rate, burst, limitSize, r.overhead(), r.mpu());
-            params = "tbf rate " + rate + " burst " + burst.bytes() + "b limit " + limit + "b";
+            params = !explained ? null : "tbf rate " + rate + " burst " + burst.bytes() + "b limit " + limit + "b";
         } else {
             Rate ceil = r.ceil() == null ? rate : r.ceil();
             if (ceil.compareTo(rate) < 0) {
@@ -186,13 +194,16 @@ public final class Planner {
                 HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, rate, ceil, burst, cburst, 0, quantum, r.overhead(),
                         r.mpu(), limitSize);
                 spec = new HtbSpec(HTB_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
-                params = "htb, one class rate " + rate + " ceil " + ceil + " burst " + burst.bytes() + "b cburst "
+                params = !explained ? null : "htb, one class rate " + rate + " ceil " + ceil + " burst " + burst.bytes() + "b cburst "
                         + cburst.bytes() + "b quantum " + quantum + "b, leaf bfifo limit " + limit + "b";
             } else {
                 spec = classes(r, rate, ceil, burst, cburst, quantum, frame, limit, mode, explainClasses);
-                params = "htb, link class rate " + rate + " burst " + burst.bytes() + "b with "
+                params = !explained ? null : "htb, link class rate " + rate + " burst " + burst.bytes() + "b with "
                         + r.classes().size() + " priority classes";
             }
+        }
+        if (!explained) {
+            return new Plan(spec, txq, List.of(), List.of());
         }
         if (r.overhead() != 0 || r.mpu() != 0) {
             params += ", overhead " + r.overhead() + "b mpu " + r.mpu() + "b per frame";
@@ -285,9 +296,11 @@ public final class Planner {
                 filters.add(new U32Filter(prio++, U32Filter.ETH_P_IP, keys(c.match(), false), minor));
                 filters.add(new U32Filter(prio++, U32Filter.ETH_P_IPV6, keys(c.match(), true), minor));
             }
-            explain.add("class " + c.name() + " (" + Integer.toHexString(minor) + "): rate " + c.rate() + " ceil "
-                    + cceil + " prio " + c.prio() + ", queue " + climit + " bytes"
-                    + (c.isDefault() ? ", takes unmatched traffic" : ", takes " + describe(c.match())));
+            if (explain != null) {
+                explain.add("class " + c.name() + " (" + Integer.toHexString(minor) + "): rate " + c.rate() + " ceil "
+                        + cceil + " prio " + c.prio() + ", queue " + climit + " bytes"
+                        + (c.isDefault() ? ", takes unmatched traffic" : ", takes " + describe(c.match())));
+            }
         }
         return new HtbSpec(dflt, HTB_R2Q, HTB_DIRECT_QLEN, out, filters);
     }

@@ -34,6 +34,11 @@ public final class Session implements AutoCloseable {
     }
 
     /** Requests sent so far (dumps included): an idempotent second apply sends only its two dumps. */
+    /** This session's netlink port id: the events its own changes cause carry it as their sender. */
+    public int portId() {
+        return sock.portId();
+    }
+
     public long requestsSent() {
         return sock.requestsSent();
     }

@@ -34,6 +34,21 @@ class PlannerTest {
     }
 
     @Test
+    void withoutTheTextThePlanIsTheSame() {
+        // the daemon's path for each rate change: the same kernel objects, no explanation or warnings
+        for (String q : new String[] {"tbf", "htb"}) {
+            ShapingRequest r = req(q, "9601bit", null, null, "2s", null);
+            Plan full = planner.plan(r, TAP);
+            Plan bare = planner.plan(r, TAP, false);
+            assertEquals(full.qdisc(), bare.qdisc(), q);
+            assertEquals(full.txqueuelen(), bare.txqueuelen(), q);
+            assertFalse(full.explanation().isEmpty());
+            assertFalse(full.warnings().isEmpty(), "9601bit is not whole bytes: " + full.warnings());
+            assertTrue(bare.explanation().isEmpty() && bare.warnings().isEmpty(), bare.toString());
+        }
+    }
+
+    @Test
     void latencyModeUsesTcsLimitFormula() {
         TbfSpec t = (TbfSpec) planner.plan(req("tbf", "9600bit", "1600", null, "2s", null), TUN).qdisc();
         assertEquals(4000, t.limit().bytes()); // facts example A: 1200 * 2 + 1600
