@@ -253,4 +253,62 @@ class BehaviourKernelTest {
             }
         }
     }
+
+    /** 200 or 208 kbit/s (25 000 or 26 000 B/s), a 30 kB bucket and a queue that holds 200 kB. */
+    private static io.tunshape.profile.ShapingRequest changing(String qdisc, int k) {
+        String rate = k % 2 == 0 ? "200kbit" : "208kbit";
+        return new io.tunshape.profile.ShapingRequest(qdisc, io.tunshape.tc.Rate.parse(rate), rate, null,
+                io.tunshape.tc.Size.parse("30000"), io.tunshape.tc.Size.parse("200000"), null, null, 1, 0, 0, null);
+    }
+
+    /**
+     * Bytes the reader got in 2 s while the rate was changed every 200 ms, with a standing queue
+     * behind the shaper (an unpaced reader: the shaper alone limits the rate).
+     */
+    private static long bytesWhileChanging(String qdisc) throws Exception {
+        try (Lab lab = new Lab()) {
+            io.tunshape.profile.Planner planner = new io.tunshape.profile.Planner(io.tunshape.tc.Psched.system(),
+                    io.tunshape.profile.Planner.systemWmemDefault());
+            try (io.tunshape.shape.Session session = Netns.run(lab.ns.name(),
+                    () -> new io.tunshape.shape.Session(lab.ns.name(), new io.tunshape.tc.TcCodec(
+                            io.tunshape.tc.Psched.system())));
+                 TunReader reader = new TunReader(lab.dev, 0, 0); DatagramSocket s = lab.socket(0)) {
+                session.apply(List.of("t0"), changing(qdisc, 0), planner, false);
+                s.setSendBufferSize(1 << 20); // the sender must not block: the whole burst is queued at once
+                // 154 kB at once: a bucketful passes, the rest waits (about 5 s of it at the rate)
+                for (int i = 0; i < 150; i++) {
+                    byte[] b = TunReader.payload(PAYLOAD, i);
+                    s.send(new DatagramPacket(b, b.length, PEER, 9));
+                }
+                Thread.sleep(1500); // the bucket is spent; about 86 kB still waits
+                long from = System.nanoTime();
+                for (int c = 1; c <= 10; c++) { // ten real changes, 200 ms apart
+                    session.apply(List.of("t0"), changing(qdisc, c), planner, false);
+                    Thread.sleep(200);
+                }
+                long to = System.nanoTime();
+                long bytes = 0;
+                for (TunReader.Arrival a : ours(reader.arrivals())) {
+                    if (a.nanos() >= from && a.nanos() < to) {
+                        bytes += a.length();
+                    }
+                }
+                System.out.printf("%s: %d bytes in %.2f s of rate changes (%.0f B/s; the rate is 25000-26000 B/s)%n",
+                        qdisc, bytes, (to - from) / 1e9, bytes / ((to - from) / 1e9));
+                return bytes;
+            }
+        }
+    }
+
+    @Test
+    void aTbfChangeLetsAFullBucketOutAndAnHtbClassChangeDoesNot() throws Exception {
+        // why adaptive devices get htb: tbf refills its bucket at every change (tbf_change sets the
+        // tokens to the full buffer), so each change lets up to a bucketful out at line speed
+        long tbf = bytesWhileChanging("tbf");
+        long htb = bytesWhileChanging("htb");
+        // 2 s at 25-26 kB/s is 50-52 kB, and the queue holds more than that; a bucket is 30 kB
+        assertTrue(htb >= 1.8 * 25_000 && htb <= 2.2 * 26_000 + 2 * IP_LEN,
+                "htb held the rate through ten changes: " + htb + " bytes in 2 s");
+        assertTrue(tbf >= htb + 25_000, "tbf changes let buckets out: " + tbf + " bytes against htb's " + htb);
+    }
 }
