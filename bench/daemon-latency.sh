@@ -63,6 +63,8 @@ print("report -> kernel holds the new rate, all %d changes: %s" % (n, summary(la
 warm = min(100, n // 5)
 print("                          after the first %d (warm JIT): %s" % (warm, summary(lat[warm:])))
 PY
+echo "the daemon's own count, from the report's arrival (the socket's kernel stamp) to the kernel's ack:"
+"$top/bin/tunshape" status --socket "$D/control.sock" | tail -1
 echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"
 a=$(awk '{print $14+$15}' /proc/$P/stat); sleep 10; b=$(awk '{print $14+$15}' /proc/$P/stat)
 echo "daemon CPU while idle: $((b - a)) clock ticks (1/100 s) in 10 s"

@@ -63,6 +63,7 @@ public final class StatusCommand implements Callable<Integer> {
         }
         List<Map<String, String>> rows = new ArrayList<>();
         Map<String, String> reports = new LinkedHashMap<>();
+        Map<String, String> changes = new LinkedHashMap<>();
         try (JsonParser p = new JsonFactory().createParser(answer)) {
             Map<String, String> cur = null;
             String section = null;
@@ -75,8 +76,8 @@ public final class StatusCommand implements Callable<Integer> {
                     cur = new LinkedHashMap<>();
                     rows.add(cur);
                 } else if (t.isScalarValue()) {
-                    (("reports".equals(section)) ? reports : cur == null ? reports : cur).put(p.currentName(),
-                            t == JsonToken.VALUE_NULL ? "-" : p.getText());
+                    (("reports".equals(section)) ? reports : "changes".equals(section) ? changes
+                            : cur == null ? reports : cur).put(p.currentName(), t == JsonToken.VALUE_NULL ? "-" : p.getText());
                 }
             }
         }
@@ -93,6 +94,11 @@ public final class StatusCommand implements Callable<Integer> {
         out.println("reports: " + reports.getOrDefault("accepted", "0") + " accepted, "
                 + reports.getOrDefault("rejected", "0") + " rejected, " + reports.getOrDefault("unknown", "0")
                 + " for unknown devices");
+        if (!changes.isEmpty() && !"0".equals(changes.get("count"))) {
+            out.println("rate changes from reports: " + changes.get("count") + "; from a report's arrival to the "
+                    + "kernel's ack p50 " + changes.get("p50_us") + " us, p99 " + changes.get("p99_us") + " us, max "
+                    + changes.get("max_us") + " us (the last " + 4096 + ")");
+        }
         out.flush();
         return ExitCodes.OK;
     }

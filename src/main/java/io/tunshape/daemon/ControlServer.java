@@ -106,6 +106,18 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("unknown", daemon.reports.unknown.get());
             g.writeNumberField("unauthorised", daemon.reports.unauthorised.get());
             g.writeEndObject();
+            // report-driven changes, from the report's arrival to the kernel's ack (the last 4096)
+            g.writeObjectFieldStart("changes");
+            g.writeNumberField("count", daemon.changeLatency.count());
+            for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
+                long v = daemon.changeLatency.quantileMicros(Double.parseDouble(q[1]));
+                if (v >= 0) {
+                    g.writeNumberField(q[0], v);
+                } else {
+                    g.writeNullField(q[0]);
+                }
+            }
+            g.writeEndObject();
             g.writeEndObject();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
@@ -128,6 +140,16 @@ final class ControlServer implements AutoCloseable {
         metric(b, "tunshape_queue_flushes_total", "counter",
                 "Rate changes that emptied the queue (a fall deeper than it drains in twice the latency).", all,
                 Daemon.Status::flushes);
+        b.append("# HELP tunshape_change_latency_seconds From a report's arrival to the kernel's ack of the rate it "
+                + "brought (the last 4096 changes).\n# TYPE tunshape_change_latency_seconds summary\n");
+        for (double q : new double[] {0.5, 0.99, 1}) {
+            long v = daemon.changeLatency.quantileMicros(q);
+            if (v >= 0) {
+                b.append("tunshape_change_latency_seconds{quantile=\"").append(q == 1 ? "1" : Double.toString(q))
+                        .append("\"} ").append(v / 1e6).append('\n');
+            }
+        }
+        b.append("tunshape_change_latency_seconds_count ").append(daemon.changeLatency.count()).append('\n');
         b.append("# HELP tunshape_reports_total Reports received, by result.\n# TYPE tunshape_reports_total counter\n");
         b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reports.accepted.get()).append('\n');
         b.append("tunshape_reports_total{result=\"rejected\"} ").append(daemon.reports.rejected.get()).append('\n');

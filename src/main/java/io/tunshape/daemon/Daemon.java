@@ -64,6 +64,8 @@ public final class Daemon {
     private volatile boolean stop;
     private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
     final ReportListener reports;
+    /** Report-driven changes: from the report's arrival to the kernel's ack of the new rate. */
+    final ChangeLatency changeLatency = new ChangeLatency();
 
     /** What status and metrics show for one device. */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
@@ -312,8 +314,12 @@ public final class Daemon {
         if (rate > 0) {
             // change the rate now, from this thread, over the worker's socket for such changes
             Worker w = workers.get(r.netns() == null ? "" : r.netns());
-            if (w != null) {
-                w.changeNow(r.dev(), flush);
+            if (w != null && w.changeNow(r.dev(), flush)) {
+                long arrived = reports.arrivalNanos();
+                if (arrived > 0) {
+                    java.time.Instant now = java.time.Instant.now();
+                    changeLatency.record(now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrived);
+                }
             }
         }
     }

@@ -45,6 +45,13 @@ final class ReportListener implements AutoCloseable {
     private volatile boolean stop;
     private Thread thread;
 
+    /** When the report being handed over reached the socket (epoch ns), or -1: read it from the sink. */
+    private volatile long arrival = -1;
+
+    long arrivalNanos() {
+        return arrival;
+    }
+
     ReportListener(Consumer<Report> sink, Consumer<String> log) {
         this.sink = sink;
         this.log = log;
@@ -57,6 +64,7 @@ final class ReportListener implements AutoCloseable {
         socket = new UnixDatagram();
         socket.bind(socketPath);
         socket.passCredentials();
+        socket.stampArrivals();
         Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
         permittedGid = (Integer) Files.getAttribute(path, "unix:gid");
         thread = new Thread(this::loop, "reports");
@@ -89,6 +97,7 @@ final class ReportListener implements AutoCloseable {
                     rejected.incrementAndGet();
                     continue;
                 }
+                arrival = socket.lastArrivalNanos();
                 sink.accept(r);
             } catch (NativeException e) {
                 if (!stop) {

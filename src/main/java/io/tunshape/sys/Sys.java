@@ -221,10 +221,14 @@ public final class Sys {
     }
 
     /** Waits up to {@code timeoutMs} for {@code events} on one descriptor; returns the events seen (0 on timeout). */
+    /** One struct pollfd a thread: poll is on the daemon's and the pump's hot paths, once a datagram. */
+    private static final ThreadLocal<ByteBuffer> POLLFD =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(8).order(java.nio.ByteOrder.nativeOrder()));
+
     public static int poll(Fd fd, int events, int timeoutMs) {
         int n = fd.acquire();
         try {
-            ByteBuffer p = ByteBuffer.allocateDirect(8).order(java.nio.ByteOrder.nativeOrder());
+            ByteBuffer p = POLLFD.get();
             p.putInt(0, n).putShort(4, (short) events).putShort(6, (short) 0);
             while (true) {
                 try {

@@ -55,12 +55,19 @@ public final class UnixDatagram implements AutoCloseable {
     private static final int SCM_CREDENTIALS = 2;
     private final ByteBuffer msghdr = ByteBuffer.allocateDirect(56).order(ByteOrder.nativeOrder());
     private final ByteBuffer iov = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder());
-    private final ByteBuffer control = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder());
+    private static final int SO_TIMESTAMPNS = 35;
+    private final ByteBuffer control = ByteBuffer.allocateDirect(128).order(ByteOrder.nativeOrder());
     private Credentials lastSender;
+    private long lastArrival = -1;
 
     /** Asks the kernel to attach each sender's pid, uid and gid to what it delivers. */
     public void passCredentials() {
         Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_PASSCRED, 1);
+    }
+
+    /** Asks the kernel to stamp each datagram with when it arrived ({@link #lastArrivalNanos()}). */
+    public void stampArrivals() {
+        Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_TIMESTAMPNS, 1);
     }
 
     /**
@@ -89,15 +96,32 @@ public final class UnixDatagram implements AutoCloseable {
             fd.release();
         }
         lastSender = null;
-        long controlLen = msghdr.getLong(40);
-        if (controlLen >= 16 + 12 && control.getInt(8) == Sys.SOL_SOCKET && control.getInt(12) == SCM_CREDENTIALS) {
-            lastSender = new Credentials(control.getInt(16), control.getInt(20), control.getInt(24));
+        lastArrival = -1;
+        long controlLen = Math.min(msghdr.getLong(40), control.capacity());
+        for (int off = 0; off + 16 <= controlLen; ) {
+            long len = control.getLong(off);
+            if (len < 16 || off + len > controlLen) {
+                break;
+            }
+            int level = control.getInt(off + 8);
+            int type = control.getInt(off + 12);
+            if (level == Sys.SOL_SOCKET && type == SCM_CREDENTIALS && len >= 16 + 12) {
+                lastSender = new Credentials(control.getInt(off + 16), control.getInt(off + 20), control.getInt(off + 24));
+            } else if (level == Sys.SOL_SOCKET && type == SO_TIMESTAMPNS && len >= 16 + 16) {
+                lastArrival = control.getLong(off + 16) * 1_000_000_000L + control.getLong(off + 24);
+            }
+            off += (int) ((len + 7) & ~7L);
         }
         return (int) r;
     }
 
     public Credentials lastSender() {
         return lastSender;
+    }
+
+    /** When the last datagram reached the socket, in ns since the epoch (CLOCK_REALTIME), or -1. */
+    public long lastArrivalNanos() {
+        return lastArrival;
     }
 
     @Override

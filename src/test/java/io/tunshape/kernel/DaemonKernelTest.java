@@ -210,6 +210,10 @@ class DaemonKernelTest {
             assertEquals(s.ns.name(), tap.get("netns").asText());
             assertTrue(tap.get("changes").asLong() >= 1, st.toString());
             assertTrue(st.get("reports").get("accepted").asLong() >= 3, st.toString());
+            // the change the reports made, timed from the datagram's arrival (the kernel's stamp) to the ack
+            JsonNode ch = st.get("changes");
+            assertTrue(ch.get("count").asLong() >= 1, st.toString());
+            assertTrue(ch.get("p50_us").asLong() > 0 && ch.get("max_us").asLong() < 1_000_000, st.toString());
             // garbage changes nothing: malformed, wrong version, oversized, unknown device
             long rejected = st.get("reports").get("rejected").asLong();
             s.report("{not json");

@@ -1,0 +1,37 @@
+package io.tunshape.daemon;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The change-latency record behind status and metrics. */
+class ChangeLatencyTest {
+    @Test
+    void quantilesOfTheKeptSamples() {
+        ChangeLatency l = new ChangeLatency();
+        assertEquals(-1, l.quantileMicros(0.5), "nothing yet");
+        for (int i = 1; i <= 100; i++) {
+            l.record(i * 1000L); // 1..100 us
+        }
+        assertEquals(100, l.count());
+        assertEquals(50, l.quantileMicros(0.5));
+        assertEquals(99, l.quantileMicros(0.99));
+        assertEquals(100, l.quantileMicros(1));
+        assertEquals(1, l.quantileMicros(0));
+    }
+
+    @Test
+    void onlyTheLastSamplesCount() {
+        ChangeLatency l = new ChangeLatency();
+        for (int i = 0; i < ChangeLatency.KEPT; i++) {
+            l.record(5_000_000L); // 5 ms, then overwritten
+        }
+        for (int i = 0; i < ChangeLatency.KEPT; i++) {
+            l.record(100_000L);
+        }
+        assertEquals(2L * ChangeLatency.KEPT, l.count());
+        assertEquals(100, l.quantileMicros(1), "the old slow ones are gone");
+        l.record(-5);
+        assertEquals(0, l.quantileMicros(0), "a clock step back counts as 0, not negative");
+    }
+}
