@@ -185,9 +185,7 @@ public final class Daemon {
         try {
             ShapingRequest base = p.request();
             long max = p.adaptive().maxRate().bitsPerSecond();
-            RateController c = new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
-                    max, p.adaptive().headroom(), config.tuning(),
-                    base.latency() == null ? 0 : base.latency().micros() / 1000);
+            RateController c = controllerFor(p);
             io.tunshape.profile.Device dev = new io.tunshape.profile.Device("warmup0", 1500, 0, 1000);
             TcCodec codec = new TcCodec(Psched.system());
             byte[][] made = new byte[2][];
@@ -215,15 +213,8 @@ public final class Daemon {
                 // plans the ring at max_rate once a device)
                 io.tunshape.profile.Plan plan = planner.plan(base.asHtb(Rate.ofBits(c.currentBps()), txq), dev, false);
                 if (plan.qdisc() instanceof io.tunshape.tc.HtbSpec h) {
-                    for (io.tunshape.tc.HtbClassSpec k : h.classes()) {
-                        io.tunshape.tc.Handle id = io.tunshape.tc.Handle.of(Shaper.HTB_MAJOR, k.minor());
-                        codec.htbClass(io.tunshape.tc.TcClient.CHANGE, 1, id, k.parentMinor() == 0
-                                ? Shaper.HTB_HANDLE : io.tunshape.tc.Handle.of(Shaper.HTB_MAJOR, k.parentMinor()), k)
-                                .toBytes(i);
-                        if (k.limit() != null) {
-                            codec.bfifo(io.tunshape.tc.TcClient.CHANGE, 1, Shaper.leafHandle(k.minor()), id,
-                                    k.limit().bytes()).toBytes(i);
-                        }
+                    for (io.tunshape.netlink.MessageWriter m : Shaper.htbChanges(codec, 1, h, false)) {
+                        m.toBytes(i);
                     }
                 }
             }
@@ -231,6 +222,17 @@ public final class Daemon {
         } catch (RuntimeException x) {
             log.accept("warming up the report path: " + x.getMessage()); // nothing lost: it stays cold
         }
+    }
+
+    /**
+     * A controller for an adaptive profile. In latency mode the qdisc holds the latency at the rate,
+     * and a fall deeper than what it holds can leave within twice that empties it.
+     */
+    private RateController controllerFor(Profile p) {
+        ShapingRequest r = p.request();
+        return new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
+                p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning(),
+                r.latency() == null ? 0 : r.latency().micros() / 1000);
     }
 
     private boolean wantsNetns(String ns) {
@@ -480,12 +482,7 @@ public final class Daemon {
                     // the link is known from the last pass: plan for it and change the classes directly
                     io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
                             l.linkHeader(), l.txqueuelen()), false);
-                    io.tunshape.tc.HtbSpec h = (io.tunshape.tc.HtbSpec) plan.qdisc();
-                    if (flush) {
-                        // the leaf comes back at the new limit: no need to change it in place after
-                        s.shaper().emptyHtbLeaves(l.index(), h);
-                    }
-                    s.shaper().changeHtbInPlace(l.index(), h);
+                    s.shaper().changeHtbInPlace(l.index(), (io.tunshape.tc.HtbSpec) plan.qdisc(), flush);
                     return true;
                 } catch (RuntimeException x) {
                     // not as expected (changed behind our back): the full, idempotent way
@@ -564,6 +561,7 @@ public final class Daemon {
                 if (!present.contains(ix)) {
                     String name = shaped.get(ix);
                     status.remove(key(netns, name));
+                    rings.remove(name);
                     before.remove(ix);
                     return true;
                 }
@@ -593,13 +591,7 @@ public final class Daemon {
                 controllers.remove(key(netns, dev));
                 return r;
             }
-            // latency mode: the qdisc holds the latency at the rate, and a fall deeper than what it
-            // holds can leave within twice that empties it
-            long latencyMs = r.latency() == null ? 0 : r.latency().micros() / 1000;
-            RateController c = controllers.computeIfAbsent(key(netns, dev),
-                    k -> new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
-                            p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning(),
-                            latencyMs));
+            RateController c = controllers.computeIfAbsent(key(netns, dev), k -> controllerFor(p));
             long bps;
             synchronized (c) {
                 bps = c.currentBps();

@@ -476,32 +476,32 @@ public final class Shaper {
 
     /**
      * Changes the classes and leaf limits of tunshape's htb on a device in place, without reading
-     * anything first: the daemon's fast path for a new adaptive rate. The next full pass checks the
-     * result like any other.
+     * anything first: the daemon's fast path for a new adaptive rate. With {@code emptyLeaves}, each
+     * leaf is deleted and added again at its new limit instead of changed (the class holds the
+     * kernel's default leaf in between): what it held is dropped at once, and the kernel counts it in
+     * the root's drops. The next full pass checks the result like any other.
      */
-    public void changeHtbInPlace(int ifindex, HtbSpec h) {
-        for (HtbClassSpec c : h.classes()) {
-            tc.send(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c));
-            if (c.limit() != null) {
-                tc.send(codec.bfifo(TcClient.CHANGE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
-                        c.limit().bytes()));
-            }
+    public void changeHtbInPlace(int ifindex, HtbSpec h, boolean emptyLeaves) {
+        for (MessageWriter m : htbChanges(codec, ifindex, h, emptyLeaves)) {
+            tc.send(m);
         }
     }
 
-    /**
-     * Empties the leaf queue of each htb class that has one, by deleting the leaf and adding it again
-     * (the class holds the kernel's default leaf in between): what it held is dropped at once, and the
-     * kernel counts it in the root's drops.
-     */
-    public void emptyHtbLeaves(int ifindex, HtbSpec h) {
+    /** The messages {@link #changeHtbInPlace} sends, in order (the daemon's warm-up encodes them too). */
+    public static List<MessageWriter> htbChanges(TcCodec codec, int ifindex, HtbSpec h, boolean emptyLeaves) {
+        List<MessageWriter> out = new ArrayList<>(3 * h.classes().size());
         for (HtbClassSpec c : h.classes()) {
-            if (c.limit() != null) {
-                tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
-                tc.send(codec.bfifo(TcClient.REPLACE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
-                        c.limit().bytes()));
+            out.add(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c));
+            if (c.limit() == null) {
+                continue;
             }
+            if (emptyLeaves) {
+                out.add(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
+            }
+            out.add(codec.bfifo(emptyLeaves ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leafHandle(c.minor()),
+                    classHandle(c.minor()), c.limit().bytes()));
         }
+        return out;
     }
 
     /**
