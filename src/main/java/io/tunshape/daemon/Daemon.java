@@ -146,27 +146,36 @@ public final class Daemon {
             w.stop = true;
         }
         for (Worker w : workers.values()) {
-            w.thread.join(5000);
+            if (w.thread != null) {
+                w.thread.join(5000);
+            }
         }
         reports.close();
         control.close();
     }
 
     /**
-     * Rounds of {@link #warmUp()}: C1 compiles a method after some hundreds of calls (more while its
-     * queue is long, as at start-up), and the last rounds run what it compiled.
+     * Reports the warm-up sends: C1 compiles a method after some hundreds of calls (more while its
+     * queue is long, as at start-up), and the last ones run what it compiled.
      */
-    private static final int WARM_UP_ROUNDS = 2000;
+    private static final int WARM_UP_REPORTS = 2000;
+    /** The warm-up's namespace key and device: no named namespace has a "/" in its name. */
+    static final String WARM_UP_NETNS = "/warm-up";
+    static final String WARM_UP_DEV = "warm0";
 
     /**
-     * Runs the report path on made-up reports before the daemon says it is ready, so that the JIT has
-     * compiled it when the first real ones come (cold, the first hundred changes took up to ten times
-     * as long): parse, control, plan and encode the class change as {@link Worker#changeNow} does, for
-     * the first adaptive profile, with a throwaway controller and a made-up device. Nothing is sent:
-     * the kernel is not touched.
+     * Runs the report path for real before the daemon says it is ready, so that the JIT has compiled
+     * all of it when the first reports come: cold, a change took up to ten times as long, and the
+     * compiler thread, busy with what the first real reports made hot, held the CPU the report thread
+     * waited for (1 to 2 ms, seen in the scheduler's trace). In a private network namespace of its own
+     * (unshare on a thread of its own; the namespace goes with its last socket), a tap device is
+     * shaped with the first adaptive profile, a worker that runs no thread of its own holds it, and
+     * made-up reports go to the report socket one at a time: the report thread parses them, its
+     * controller (no smoothing, hysteresis nor minimum interval: every report a change) sets a rate,
+     * and the class change goes over netlink as for any device. No other namespace is touched.
      */
     private void warmUp() {
-        long t0 = System.nanoTime();
+        DaemonConfig.Entry entry = null;
         Profile p = null;
         for (DaemonConfig.Entry e : config.interfaces()) {
             try {
@@ -176,51 +185,91 @@ public final class Daemon {
                 p = null; // the worker says why
             }
             if (p != null && p.adaptive() != null) {
+                entry = e;
                 break;
             }
         }
-        if (p == null || p.adaptive() == null) {
+        if (entry == null) {
             return;
         }
+        long t0 = System.nanoTime();
+        DaemonConfig.Entry e = entry;
+        Profile profile = p;
+        java.util.concurrent.FutureTask<Integer> task = new java.util.concurrent.FutureTask<>(() -> {
+            io.tunshape.sys.Sys.unshare(io.tunshape.sys.Sys.CLONE_NEWNET);
+            return warmUpHere(e, profile);
+        });
+        Thread t = new Thread(task, "warm-up");
+        t.setDaemon(true);
+        t.start();
         try {
-            ShapingRequest base = p.request();
-            long max = p.adaptive().maxRate().bitsPerSecond();
-            RateController c = controllerFor(p);
-            io.tunshape.profile.Device dev = new io.tunshape.profile.Device("warmup0", 1500, 0, 1000);
-            TcCodec codec = new TcCodec(Psched.system());
-            byte[][] made = new byte[2][];
-            for (int k = 0; k < 2; k++) {
-                // capacities a third and two thirds of max_rate, in turn: each report changes the rate
-                made[k] = ("{\"v\":1,\"dev\":\"warmup0\",\"netns\":\"warmup\",\"interval_ms\":100,\"tx_bytes\":"
-                        + max * (k + 1) / 240 + ",\"busy_ms\":100,\"capacity_bps\":" + max * (k + 1) / 3
-                        + ",\"tx_frames\":10,\"ring\":" + k + ",\"qdisc\":" + k + "}")
-                        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            }
-            Long txq = base.txqueuelen();
-            if (txq == null && base.deriveTxqueuelen()) {
-                txq = planner.plan(base.asHtb(p.adaptive().maxRate(), null), dev, false).txqueuelen();
-            }
-            long now = 0;
-            for (int i = 0; i < WARM_UP_ROUNDS; i++) {
-                ReportListener.Report r = reports.parse(made[i % 2], made[i % 2].length);
-                now += 60_000; // a minute apart: past any minimum interval
-                c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()),
-                        RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()),
-                        RateController.starved(r.qdisc(), r.busyMs(), r.intervalMs()), now);
-                c.tick(now);
-                c.takeFlush();
-                // what changeNow plans: the classes at the new rate, without the explanation (Worker.request
-                // plans the ring at max_rate once a device)
-                io.tunshape.profile.Plan plan = planner.plan(base.asHtb(Rate.ofBits(c.currentBps()), txq), dev, false);
-                if (plan.qdisc() instanceof io.tunshape.tc.HtbSpec h) {
-                    for (io.tunshape.netlink.MessageWriter m : Shaper.htbChanges(codec, 1, h, false)) {
-                        m.toBytes(i);
-                    }
+            int n = task.get();
+            reports.accepted.addAndGet(-n); // status counts what came after
+            // start with an empty young generation: a collection comes only after some hundreds of
+            // reports, not among the first ones (and it stops the report thread for about 1 ms)
+            System.gc();
+            log.accept("report path warmed up: " + n + " rate changes in a private namespace in "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        } catch (java.util.concurrent.ExecutionException x) {
+            log.accept("warming up the report path: " + x.getCause().getMessage() + "; the first changes will be slower");
+        } catch (InterruptedException x) {
+            Thread.currentThread().interrupt();
+        } finally {
+            workers.remove(WARM_UP_NETNS);
+            controllers.remove(key(WARM_UP_NETNS, WARM_UP_DEV));
+            changeLatency.clear();
+        }
+    }
+
+    /** The warm-up, in its private namespace: returns how many rate changes it made. */
+    private int warmUpHere(DaemonConfig.Entry e, Profile p) {
+        try (io.tunshape.tun.TunDevice tap = io.tunshape.tun.TunDevice.open(WARM_UP_DEV, true);
+             Session s = new Session(null, new TcCodec(Psched.system()));
+             io.tunshape.sys.UnixDatagram out = new io.tunshape.sys.UnixDatagram()) {
+            LinkInfo link = null;
+            for (LinkInfo l : s.shaper().snapshot().links()) {
+                if (l.name().equals(tap.name())) {
+                    link = l;
                 }
             }
-            log.accept("report path warmed up in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
-        } catch (RuntimeException x) {
-            log.accept("warming up the report path: " + x.getMessage()); // nothing lost: it stays cold
+            if (link == null) {
+                throw new IllegalStateException("the warm-up's tap device is not there");
+            }
+            Worker w = new Worker(WARM_UP_NETNS, s, link, e);
+            RateController.Tuning t = config.tuning();
+            controllers.put(key(WARM_UP_NETNS, link.name()), controllerFor(p,
+                    new RateController.Tuning(1.0, 0, 0, t.staleMs(), t.minBusyMs(), t.drainMs(), t.ringTargetMs())));
+            s.apply(List.of(link.name()), w.request(e, link.name()), planner, false);
+            workers.put(WARM_UP_NETNS, w);
+            long min = p.adaptive().minRate().bitsPerSecond();
+            long span = p.adaptive().maxRate().bitsPerSecond() - min;
+            // capacities across [min_rate, max_rate], each unlike the one before; the fall to the third
+            // empties the queue in latency mode
+            double[] at = {0.9, 0.6, 0.1, 0.5};
+            java.nio.ByteBuffer[] made = new java.nio.ByteBuffer[at.length];
+            for (int k = 0; k < at.length; k++) {
+                long cap = min + (long) (span * at[k]);
+                byte[] b = ("{\"v\":1,\"dev\":\"" + link.name() + "\",\"netns\":\"" + WARM_UP_NETNS
+                        + "\",\"interval_ms\":100,\"tx_bytes\":" + cap / 80 + ",\"busy_ms\":100,\"capacity_bps\":" + cap
+                        + ",\"tx_frames\":" + (k + 1) + ",\"ring\":" + k + ",\"qdisc\":0}")
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                made[k] = java.nio.ByteBuffer.allocateDirect(b.length).put(b).flip();
+            }
+            java.nio.ByteBuffer to = io.tunshape.sys.UnixDatagram.address(config.reportSocket());
+            int done = 0;
+            for (int i = 0; i < WARM_UP_REPORTS && !stop; i++) {
+                long before = changeLatency.count();
+                out.send(made[i % at.length].duplicate(), to.duplicate());
+                long deadline = System.nanoTime() + 1_000_000_000L;
+                while (changeLatency.count() == before) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("report " + i + " made no rate change within 1 s");
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+                }
+                done++;
+            }
+            return done;
         }
     }
 
@@ -229,9 +278,13 @@ public final class Daemon {
      * and a fall deeper than what it holds can leave within twice that empties it.
      */
     private RateController controllerFor(Profile p) {
+        return controllerFor(p, config.tuning());
+    }
+
+    private RateController controllerFor(Profile p, RateController.Tuning tuning) {
         ShapingRequest r = p.request();
         return new RateController(p.link().rate().bitsPerSecond(), p.adaptive().minRate().bitsPerSecond(),
-                p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), config.tuning(),
+                p.adaptive().maxRate().bitsPerSecond(), p.adaptive().headroom(), tuning,
                 r.latency() == null ? 0 : r.latency().micros() / 1000);
     }
 
@@ -354,6 +407,18 @@ public final class Daemon {
             thread.start();
         }
 
+        /**
+         * A worker without a thread or events, for the warm-up: {@code link}, in the namespace
+         * {@code fast} was opened in, follows {@code e}; report-driven changes go over {@code fast}.
+         */
+        Worker(String key, Session fast, LinkInfo link, DaemonConfig.Entry e) {
+            this.netns = key;
+            this.thread = null;
+            this.fast = fast;
+            links.put(link.name(), link);
+            entries.put(link.name(), e);
+        }
+
         private void run() {
             for (int attempt = 0; !stop && !Daemon.this.stop; attempt++) {
                 try {
@@ -383,6 +448,12 @@ public final class Daemon {
                  Session fastSession = new Session(netns, new TcCodec(Psched.system()))) {
                 // opened here, so it belongs to this namespace; other threads may use it under the lock
                 fast = fastSession;
+                try {
+                    // what our own changes cause wakes nobody (the loop below skips it too)
+                    events.ignoreSenders(session.portId(), fastSession.portId());
+                } catch (NativeException x) {
+                    log.accept(where() + ": no socket filter for our own events: " + x.getMessage());
+                }
                 log.accept(where() + ": watching");
                 while (!stop && !Daemon.this.stop) {
                     boolean busy = dirtyAll || !dirty.isEmpty() || reporting();

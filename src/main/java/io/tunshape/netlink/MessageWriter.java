@@ -17,7 +17,8 @@ public final class MessageWriter {
     public MessageWriter(int type, int flags) {
         this.type = type;
         this.flags = flags;
-        this.buf = ByteBuffer.allocate(2304).order(ByteOrder.nativeOrder());
+        // most messages are some hundred bytes; one with rate tables grows (twice) to what it needs
+        this.buf = ByteBuffer.allocate(512).order(ByteOrder.nativeOrder());
         buf.putInt(0).putShort((short) type).putShort((short) flags).putInt(0).putInt(0);
     }
 
@@ -150,6 +151,15 @@ public final class MessageWriter {
 
     public int length() {
         return buf.position();
+    }
+
+    /** Writes the message with {@code seq} into {@code dst} at its position, without a copy in between. */
+    public void writeTo(ByteBuffer dst, int seq) {
+        pad(); // (length() is the unpadded one: pad first)
+        int at = dst.position();
+        dst.put(buf.array(), 0, buf.position());
+        dst.putInt(at, buf.position());
+        dst.putInt(at + 8, seq);
     }
 
     /** The finished message with the given sequence number and port id 0. */

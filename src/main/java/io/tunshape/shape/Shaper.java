@@ -487,11 +487,11 @@ public final class Shaper {
         }
     }
 
-    /** The messages {@link #changeHtbInPlace} sends, in order (the daemon's warm-up encodes them too). */
+    /** The messages {@link #changeHtbInPlace} sends, in order: class changes without rate tables. */
     public static List<MessageWriter> htbChanges(TcCodec codec, int ifindex, HtbSpec h, boolean emptyLeaves) {
         List<MessageWriter> out = new ArrayList<>(3 * h.classes().size());
         for (HtbClassSpec c : h.classes()) {
-            out.add(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c));
+            out.add(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c, false));
             if (c.limit() == null) {
                 continue;
             }

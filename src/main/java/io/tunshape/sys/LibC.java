@@ -39,6 +39,8 @@ final class LibC {
 
     static native int setsockopt(int fd, int level, int name, int[] value, int len) throws LastErrorException;
 
+    static native int setsockopt(int fd, int level, int name, ByteBuffer value, int len) throws LastErrorException;
+
     static native long sendto(int fd, ByteBuffer buf, long len, int flags, ByteBuffer addr, int addrLen)
             throws LastErrorException;
 

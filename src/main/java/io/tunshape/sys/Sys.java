@@ -3,6 +3,7 @@ package io.tunshape.sys;
 import com.sun.jna.LastErrorException;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * The system calls tunshape makes, with errno turned into {@link NativeException}. Buffers must be
@@ -85,6 +86,31 @@ public final class Sys {
             LibC.setsockopt(n, level, name, new int[] {value}, 4);
         } catch (LastErrorException e) {
             throw new NativeException("setsockopt(" + level + "," + name + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    public static final int SO_ATTACH_FILTER = 26;
+
+    /**
+     * Attaches a classic BPF program (SO_ATTACH_FILTER): each instruction is {code, jt, jf, k} as in
+     * struct sock_filter. What it returns 0 for is dropped before it wakes anyone.
+     */
+    public static void attachFilter(Fd fd, int[][] program) {
+        ByteBuffer insns = ByteBuffer.allocateDirect(8 * program.length).order(ByteOrder.nativeOrder());
+        for (int[] i : program) {
+            insns.putShort((short) i[0]).put((byte) i[1]).put((byte) i[2]).putInt(i[3]);
+        }
+        // struct sock_fprog: unsigned short len, then (aligned) the pointer to the instructions
+        ByteBuffer prog = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder());
+        prog.putShort(0, (short) program.length)
+                .putLong(8, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(insns)));
+        int n = fd.acquire();
+        try {
+            LibC.setsockopt(n, SOL_SOCKET, SO_ATTACH_FILTER, prog, 16);
+        } catch (LastErrorException e) {
+            throw new NativeException("setsockopt(SO_ATTACH_FILTER)", e.getErrorCode());
         } finally {
             fd.release();
         }

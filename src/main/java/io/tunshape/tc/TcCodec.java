@@ -84,8 +84,18 @@ public final class TcCodec {
         return m.endNest(opts);
     }
 
-    /** RTM_NEWTCLASS for an htb class. */
+    /** RTM_NEWTCLASS for an htb class, with the rate tables tc sends. */
     public MessageWriter htbClass(int flags, int ifindex, Handle classid, Handle parent, HtbClassSpec c) {
+        return htbClass(flags, ifindex, classid, parent, c, true);
+    }
+
+    /**
+     * RTM_NEWTCLASS for an htb class; {@code tables} false leaves out RTAB and CTAB (2 KB): the kernel
+     * reads them only for a ratespec of link layer 0, and ours name theirs. The daemon's rate changes
+     * send none (less to encode, copy and compare in the kernel each time).
+     */
+    public MessageWriter htbClass(int flags, int ifindex, Handle classid, Handle parent, HtbClassSpec c,
+                                  boolean tables) {
         MessageWriter m = tcmsg(Tc.RTM_NEWTCLASS, flags, ifindex, classid, parent);
         m.attrString(Tc.TCA_KIND, "htb");
         int opts = m.beginNest(Tc.TCA_OPTIONS);
@@ -103,8 +113,10 @@ public final class TcCodec {
         m.u32(psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()));
         m.u32(c.quantum()).u32(0).u32(c.prio());
         m.endNest(parms);
-        table(m, Tc.TCA_HTB_RTAB, c.rate(), Tc.HTB_TABLE_MTU, c.mpu());
-        table(m, Tc.TCA_HTB_CTAB, c.ceil(), Tc.HTB_TABLE_MTU, c.mpu());
+        if (tables) {
+            table(m, Tc.TCA_HTB_RTAB, c.rate(), Tc.HTB_TABLE_MTU, c.mpu());
+            table(m, Tc.TCA_HTB_CTAB, c.ceil(), Tc.HTB_TABLE_MTU, c.mpu());
+        }
         return m.endNest(opts);
     }
 

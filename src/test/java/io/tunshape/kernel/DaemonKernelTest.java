@@ -184,6 +184,33 @@ class DaemonKernelTest {
     }
 
     @Test
+    void theWarmUpRunsTheReportPathInAPrivateNamespaceAndLeavesNoTrace(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.ns.tap("tap0");
+            s.start();
+            String log = String.join("\n", s.daemon.lines());
+            assertTrue(log.contains("report path warmed up: 2000 rate changes in a private namespace"), log);
+            // nothing of it outside: no device, no named namespace, the real device at its profile's rate
+            String links = KernelNs.exec("ip", "-o", "link", "show").output() + s.ns.ip("-o", "link", "show");
+            assertTrue(!links.contains("warm0"), links);
+            String named = KernelNs.exec("ip", "netns", "list").output();
+            assertTrue(!named.contains("warm"), named);
+            assertTrue(within(1000, () -> htbRate(s.qdiscs("tap0")) == 1_000_000), s.qdiscs("tap0"));
+            // status counts from ready: no reports, no changes yet
+            JsonNode st = s.status();
+            assertEquals(0, st.get("reports").get("accepted").asLong(), st.toString());
+            assertEquals(0, st.get("changes").get("count").asLong(), st.toString());
+            s.report("{\"v\":1,\"dev\":\"tap0\",\"netns\":\"" + s.ns.name() + "\",\"interval_ms\":300,"
+                    + "\"tx_bytes\":75000,\"busy_ms\":300,\"capacity_bps\":2000000}");
+            assertTrue(within(1500, () -> htbRate(s.qdiscs("tap0")) == 1_800_000), s.qdiscs("tap0"));
+            JsonNode after = s.status();
+            assertEquals(1, after.get("reports").get("accepted").asLong(), after.toString());
+            assertEquals(1, after.get("changes").get("count").asLong(), after.toString());
+            assertEquals(0, s.daemon.stop());
+        }
+    }
+
+    @Test
     void reportsDriveTheRateAndStaleReportsFallBack(@TempDir Path dir) throws Exception {
         try (Setup s = new Setup(dir)) {
             s.ns.tap("tap0");

@@ -7,7 +7,10 @@ import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Encoding compared byte for byte with what tc 6.1 sent (captured with strace; each golden file
@@ -89,6 +92,28 @@ class TcCodecGoldenTest {
     @Test
     void htbClassWithQuantumPrioOverheadMpu() {
         same("htb_class_quantum", codec.htbClass(TcClient.ADD, 2, C110, H1, cls(1200, 1200, 1600, 1600, 1, 1500, 12, 64)));
+    }
+
+    @Test
+    void aClassChangeWithoutTablesIsTheSameClassLessRtabAndCtab() {
+        HtbClassSpec c = cls(1200, 1200, 1600, 1600, 1, 1500, 12, 64);
+        java.nio.ByteBuffer with = java.nio.ByteBuffer.wrap(codec.htbClass(TcClient.CHANGE, 2, C110, H1, c).toBytes(1))
+                .order(java.nio.ByteOrder.nativeOrder());
+        java.nio.ByteBuffer without = java.nio.ByteBuffer.wrap(codec.htbClass(TcClient.CHANGE, 2, C110, H1, c, false)
+                .toBytes(1)).order(java.nio.ByteOrder.nativeOrder());
+        // two 1024-byte tables and their headers fewer
+        assertEquals(with.capacity() - 2 * (4 + 1024), without.capacity());
+        io.tunshape.netlink.Attrs a = io.tunshape.netlink.Attrs.parse(with, 36, with.capacity(), 16).nested(Tc.TCA_OPTIONS, 16);
+        io.tunshape.netlink.Attrs b = io.tunshape.netlink.Attrs.parse(without, 36, without.capacity(), 16)
+                .nested(Tc.TCA_OPTIONS, 16);
+        assertTrue(a.has(Tc.TCA_HTB_RTAB) && a.has(Tc.TCA_HTB_CTAB));
+        assertFalse(b.has(Tc.TCA_HTB_RTAB) || b.has(Tc.TCA_HTB_CTAB));
+        // the parameters (both ratespecs, buffers, quantum, prio) are the same bytes
+        byte[] pa = new byte[a.length(Tc.TCA_HTB_PARMS)];
+        byte[] pb = new byte[b.length(Tc.TCA_HTB_PARMS)];
+        a.buffer().get(a.offset(Tc.TCA_HTB_PARMS), pa);
+        b.buffer().get(b.offset(Tc.TCA_HTB_PARMS), pb);
+        assertArrayEquals(pa, pb);
     }
 
     @Test
