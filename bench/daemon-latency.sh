@@ -38,7 +38,7 @@ Y
 "$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
 # ready: the device shaped, and the daemon running (after it has warmed up its report path)
 for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
-grep "warmed up" "$D/log" || true
+grep -E "warmed up|report thread" "$D/log" || true
 ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" <<'PY'
 import json, socket, struct, sys, time
 path, ns, n, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1000

@@ -27,6 +27,12 @@ import java.util.concurrent.Callable;
                     + "past a hysteresis and not more often than a minimum interval, back to the profile's rate "
                     + "when reports stop; they get htb, whose changes leak no burst.",
             "",
+            "Before it says it is ready, with an adaptive rule configured, the daemon runs its report path for "
+                    + "real: 2000 made-up reports through its report socket change the rate of a tap device in a "
+                    + "private network namespace of its own (about half a second; nothing else is touched, and the "
+                    + "namespace goes with it), so that the first real reports find that path compiled. That needs "
+                    + "CAP_SYS_ADMIN; without it the daemon logs why and starts cold.",
+            "",
             "SIGHUP reloads the configuration (an invalid one is reported and the old one kept); SIGTERM puts "
                     + "back what the daemon changed (restore_on_exit) and exits 0. Under systemd (Type=notify) it "
                     + "sends READY=1, STATUS= and, when WatchdogSec= is set, WATCHDOG=1. Logs go to stderr."

@@ -132,7 +132,7 @@ public final class Daemon {
 
     /** Runs until {@link #stop()}; restores what it changed when the configuration says so. */
     public void run(Runnable ready) throws Exception {
-        reports.start(config.reportSocket());
+        reports.start(config.reportSocket(), config.reportScheduling());
         ControlServer control = new ControlServer(this);
         control.start(config.controlSocket(), config.metrics());
         startWorkers();

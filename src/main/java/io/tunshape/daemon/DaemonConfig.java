@@ -16,14 +16,27 @@ import java.util.Set;
 
 /** The daemon's configuration (SPEC section 7), validated with positions like profiles. */
 public record DaemonConfig(String file, String reportSocket, String controlSocket, String metrics,
-                           boolean restoreOnExit, List<Entry> interfaces, RateController.Tuning tuning) {
+                           boolean restoreOnExit, List<Entry> interfaces, RateController.Tuning tuning,
+                           Scheduling reportScheduling) {
 
     /** Interfaces matching {@code match} in namespaces matching {@code netns} (null: the daemon's own). */
     public record Entry(String match, String netns, String profile, boolean adaptive) {
     }
 
+    /**
+     * How the report thread is scheduled: under SCHED_DEADLINE with {@code runtimeNs} of CPU in every
+     * {@code periodNs} ({@code deadline}), or like any thread.
+     */
+    public record Scheduling(boolean deadline, long runtimeNs, long periodNs) {
+        public static final Scheduling DEFAULT = new Scheduling(true, 2_000_000, 10_000_000);
+    }
+
+    /** report_scheduling's policies. */
+    enum Policy { DEADLINE, NORMAL }
+
     static final Set<String> TOP = Set.of("report_socket", "control_socket", "metrics", "restore_on_exit",
-            "interfaces", "control");
+            "interfaces", "control", "report_scheduling");
+    static final Set<String> SCHEDULING = Set.of("policy", "runtime", "period");
     static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive");
     static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after", "drain",
             "ring_target");
@@ -92,7 +105,36 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
                 throw c.error("drain", "must be at least 1ms (the time to empty tun's ring in, e.g. 1s)");
             }
         }
-        return new DaemonConfig(file, report, control, metrics, restore, entries, t);
+        return new DaemonConfig(file, report, control, metrics, restore, entries, t, scheduling(top));
+    }
+
+    private static Scheduling scheduling(Fields top) {
+        Scheduling d = Scheduling.DEFAULT;
+        Fields f = top.sub("report_scheduling", SCHEDULING);
+        if (f == null) {
+            return d;
+        }
+        boolean deadline = f.choice("policy", Policy.class, Policy.DEADLINE) == Policy.DEADLINE;
+        Duration runtime = f.time("runtime");
+        Duration period = f.time("period");
+        if (!deadline && (runtime != null || period != null)) {
+            throw f.error(runtime != null ? "runtime" : "period", "applies to policy: deadline only");
+        }
+        long p = period == null ? d.periodNs() : period.micros() * 1000;
+        long r = runtime == null ? Math.min(d.runtimeNs(), p) : runtime.micros() * 1000;
+        // the kernel's bounds: a period from 100 us (sched_deadline_period_min_us) up; at most 1 s here
+        if (period != null && (p < 100_000 || p > 1_000_000_000)) {
+            throw f.error("period", "'" + period + "' is not accepted; from 100us to 1s (e.g. 10ms)");
+        }
+        if (runtime != null && (r < 10_000 || r > p)) {
+            throw f.error("runtime", "'" + runtime + "' is not accepted; from 10us up to the period, " + period(p)
+                    + " (e.g. 2ms: the share of a CPU the report thread may take is runtime / period)");
+        }
+        return new Scheduling(deadline, r, p);
+    }
+
+    private static String period(long ns) {
+        return Duration.ofMicros(ns / 1000).toString();
     }
 
     private static String path(Fields f, String key, String dflt) {

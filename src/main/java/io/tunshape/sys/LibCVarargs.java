@@ -9,4 +9,7 @@ interface LibCVarargs extends Library {
     LibCVarargs INSTANCE = Native.load("c", LibCVarargs.class);
 
     int ioctl(int fd, long request, byte[] arg) throws LastErrorException;
+
+    /** syscall(2), for sched_setattr, which glibc before 2.41 does not wrap. */
+    long syscall(long number, int tid, byte[] attr, int flags) throws LastErrorException;
 }

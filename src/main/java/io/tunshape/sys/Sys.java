@@ -328,6 +328,32 @@ public final class Sys {
         }
     }
 
+    private static final int SCHED_DEADLINE = 6;
+
+    /**
+     * Puts the calling thread under SCHED_DEADLINE (sched_setattr(2)): it may run {@code runtimeNs} in
+     * every {@code periodNs} (deadline = period), ahead of every normal and real-time task, and the
+     * kernel stops it for the rest of a period once it has used that. Needs CAP_SYS_NICE; the kernel
+     * refuses (EBUSY) when the deadline tasks' total would exceed what it allows them.
+     */
+    public static void scheduleDeadline(long runtimeNs, long periodNs) {
+        long nr = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> 314;
+            case "aarch64" -> 274;
+            default -> throw new NativeException("sched_setattr (no syscall number for "
+                    + System.getProperty("os.arch") + ")", Errno.ENOSYS);
+        };
+        // struct sched_attr (SCHED_ATTR_SIZE_VER0): size, policy, flags, nice, priority, runtime, deadline, period
+        ByteBuffer a = ByteBuffer.allocate(48).order(ByteOrder.nativeOrder());
+        a.putInt(48).putInt(SCHED_DEADLINE).putLong(0).putInt(0).putInt(0)
+                .putLong(runtimeNs).putLong(periodNs).putLong(periodNs);
+        try {
+            LibCVarargs.INSTANCE.syscall(nr, 0, a.array(), 0);
+        } catch (LastErrorException e) {
+            throw new NativeException("sched_setattr(SCHED_DEADLINE)", e.getErrorCode());
+        }
+    }
+
     /** Gives the calling thread namespaces of its own (CLONE_NEWNET: a fresh, empty network namespace). */
     public static void unshare(int flags) {
         try {

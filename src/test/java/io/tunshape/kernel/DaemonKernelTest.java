@@ -135,6 +135,32 @@ class DaemonKernelTest {
         return cond.getAsBoolean();
     }
 
+    /** The scheduling policy (stat field 41) of the process's thread named {@code name}, or -1. */
+    static int policyOf(long pid, String name) throws java.io.IOException {
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                if (Files.readString(t.resolve("comm")).strip().equals(name)) {
+                    String stat = Files.readString(t.resolve("stat"));
+                    // after "(comm) ", the fields from the third (state) on
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    return Integer.parseInt(f[41 - 3]);
+                }
+            }
+        }
+        return -1;
+    }
+
+    @Test
+    void reportSchedulingNormalLeavesTheReportThreadToTheNormalScheduler(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            Files.writeString(dir.resolve("tunshape.yaml"), s.config(s.ns.name()) + "report_scheduling: {policy: normal}\n");
+            s.ns.tap("tap0");
+            s.start();
+            assertEquals(0, policyOf(s.daemon.pid(), "reports"), String.join("\n", s.daemon.lines()));
+            assertEquals(0, s.daemon.stop());
+        }
+    }
+
     private static long htbRate(String classes) {
         Matcher m = Pattern.compile("class htb 7474:1 root .*?rate (\\S+)").matcher(classes);
         return m.find() ? io.tunshape.tc.Units.parseRate(m.group(1)).bitsPerSecond() : -1;
@@ -190,6 +216,9 @@ class DaemonKernelTest {
             s.start();
             String log = String.join("\n", s.daemon.lines());
             assertTrue(log.contains("report path warmed up: 2000 rate changes in a private namespace"), log);
+            // the report thread runs under SCHED_DEADLINE (policy 6), 2 ms every 10 ms
+            assertEquals(6, policyOf(s.daemon.pid(), "reports"), log);
+            assertTrue(log.contains("report thread: SCHED_DEADLINE, 2000 us of CPU every 10000 us"), log);
             // nothing of it outside: no device, no named namespace, the real device at its profile's rate
             String links = KernelNs.exec("ip", "-o", "link", "show").output() + s.ns.ip("-o", "link", "show");
             assertTrue(!links.contains("warm0"), links);
