@@ -150,6 +150,57 @@ class DaemonKernelTest {
         return -1;
     }
 
+    /** utime + stime, in clock ticks, of the process's thread named {@code name}. */
+    static long cpuTicksOf(long pid, String name) throws java.io.IOException {
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                if (Files.readString(t.resolve("comm")).strip().equals(name)) {
+                    String stat = Files.readString(t.resolve("stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    return Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+                }
+            }
+        }
+        throw new AssertionError("no thread " + name + " in " + pid);
+    }
+
+    @Test
+    void aSenderFloodingTheSocketGetsTheReportThreadNoMoreThanItsBudget(@TempDir Path dir) throws Exception {
+        try (Setup s = new Setup(dir)) {
+            s.ns.tap("tap0");
+            s.start();
+            byte[] b = ("{\"v\":1,\"dev\":\"tap0\",\"netns\":\"" + s.ns.name() + "\",\"interval_ms\":100,"
+                    + "\"tx_bytes\":25000,\"busy_ms\":100,\"capacity_bps\":2000000}").getBytes(StandardCharsets.UTF_8);
+            long before = cpuTicksOf(s.daemon.pid(), "reports");
+            long t0 = System.nanoTime();
+            long sent = 0;
+            try (UnixDatagram d = new UnixDatagram()) {
+                ByteBuffer msg = ByteBuffer.allocateDirect(b.length).put(b).flip();
+                ByteBuffer to = UnixDatagram.address(dir.resolve("report.sock").toString());
+                // as fast as the socket takes them, for 2 s (bounded in count too)
+                while (System.nanoTime() - t0 < 2_000_000_000L && sent < 5_000_000) {
+                    try {
+                        d.send(msg.duplicate(), to.duplicate());
+                        sent++;
+                    } catch (io.tunshape.sys.NativeException e) {
+                        assertEquals(io.tunshape.sys.Errno.EAGAIN, e.errno(), e.getMessage()); // the socket is full
+                    }
+                }
+            }
+            long ticks = cpuTicksOf(s.daemon.pid(), "reports") - before;
+            long wallTicks = (System.nanoTime() - t0) / 10_000_000;
+            JsonNode st = s.status();
+            long accepted = st.get("reports").get("accepted").asLong();
+            // SCHED_DEADLINE, 2 ms every 10 ms: a fifth of a CPU at most (a tick's rounding either side)
+            assertTrue(ticks <= wallTicks / 5 + 2, ticks + " ticks of CPU in " + wallTicks + "; sent " + sent
+                    + ", accepted " + accepted);
+            assertTrue(accepted > 1000 && accepted <= sent, "sent " + sent + ", accepted " + accepted);
+            // and it kept the device at the reported rate
+            assertTrue(within(1000, () -> htbRate(s.qdiscs("tap0")) == 1_800_000), s.qdiscs("tap0"));
+            assertEquals(0, s.daemon.stop());
+        }
+    }
+
     @Test
     void reportSchedulingNormalLeavesTheReportThreadToTheNormalScheduler(@TempDir Path dir) throws Exception {
         try (Setup s = new Setup(dir)) {
