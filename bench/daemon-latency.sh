@@ -3,7 +3,9 @@
 # between two capacities, GAP ms apart (default 20: pumps report every 100-200 ms, so the daemon is
 # idle when one comes; GAP=0 sends the next as soon as the last change shows); the daemon's resident
 # memory right after them and 10 s later; its CPU when idle. Usage (as root):
-#   [GAP=ms] [SENDER_NICE=19] bench/daemon-latency.sh [N]
+#   [GAP=ms] [SENDER_NICE=19] [POLICY=normal|deadline] [LOAD=k] bench/daemon-latency.sh [N]
+# POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
+# after the reports or at most 120 s) while the reports go.
 # Two figures for each change:
 # - the daemon's own (the target's measure): from the datagram's arrival at its socket (the kernel's
 #   SO_TIMESTAMPNS stamp) to the kernel's ack of the class change, from `tunshape status`;
@@ -14,10 +16,13 @@ set -euo pipefail
 N=${1:-500}
 GAP=${GAP:-20}   # ms between reports
 SENDER_NICE=${SENDER_NICE:-19}
+POLICY=${POLICY:-normal}
+LOAD=${LOAD:-0}
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 NS=tslat$$; D=$(mktemp -d)
-cleanup() { [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true; wait 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
+HOGS=""
+cleanup() { [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true; wait 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT INT TERM
 ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap
 cat > "$D/lat.yaml" <<Y
@@ -34,11 +39,13 @@ control_socket: $D/control.sock
 interfaces:
   - {match: "tap*", netns: "$NS", profile: $D/lat.yaml, adaptive: true}
 control: {min_interval: 0s, stale_after: 60s, smoothing: 100%}
+report_scheduling: {policy: $POLICY}
 Y
 "$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
 # ready: the device shaped, and the daemon running (after it has warmed up its report path)
 for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
 grep -E "warmed up|report thread" "$D/log" || true
+for _ in $(seq "$LOAD"); do timeout 120 sh -c 'while :; do :; done' & HOGS="$HOGS $!"; done
 ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" <<'PY'
 import json, socket, struct, sys, time
 path, ns, n, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1000
@@ -72,6 +79,7 @@ def summary(xs):
     return "p50 %.3f ms, p99 %.3f ms, max %.3f ms" % (xs[len(xs) // 2], xs[-(len(xs) // 100) - 1], xs[-1])
 print("seen from the sender: its sendto to the class event reaching it, %d changes: %s" % (n, summary(lat)))
 PY
+if [ -n "$HOGS" ]; then kill $HOGS 2>/dev/null || true; wait $HOGS 2>/dev/null || true; HOGS=""; fi
 echo "the daemon's own figure, from the report's arrival (the socket's kernel stamp) to the kernel's ack:"
 "$top/bin/tunshape" status --socket "$D/control.sock" | tail -1
 echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"

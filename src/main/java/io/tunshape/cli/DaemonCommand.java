@@ -29,9 +29,12 @@ import java.util.concurrent.Callable;
             "",
             "Before it says it is ready, with an adaptive rule configured, the daemon runs its report path for "
                     + "real: 2000 made-up reports through its report socket change the rate of a tap device in a "
-                    + "private network namespace of its own (about half a second; nothing else is touched, and the "
+                    + "private network namespace of its own (about a second; nothing else is touched, and the "
                     + "namespace goes with it), so that the first real reports find that path compiled. That needs "
-                    + "CAP_SYS_ADMIN; without it the daemon logs why and starts cold.",
+                    + "CAP_SYS_ADMIN; without it the daemon logs why and starts cold. On machines whose CPUs are "
+                    + "busy, report_scheduling (tunshape.yaml(5)) can put the report thread under SCHED_DEADLINE, "
+                    + "so that a change waits for no other task and a flood of reports takes no more than its "
+                    + "budget; that needs CAP_SYS_NICE.",
             "",
             "SIGHUP reloads the configuration (an invalid one is reported and the old one kept); SIGTERM puts "
                     + "back what the daemon changed (restore_on_exit) and exits 0. Under systemd (Type=notify) it "

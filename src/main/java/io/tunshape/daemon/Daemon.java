@@ -162,6 +162,8 @@ public final class Daemon {
     /** The warm-up's namespace key and device: no named namespace has a "/" in its name. */
     static final String WARM_UP_NETNS = "/warm-up";
     static final String WARM_UP_DEV = "warm0";
+    /** The warm-up's reports that made their change: status counts what came after. */
+    private final java.util.concurrent.atomic.AtomicInteger warmedUp = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * Runs the report path for real before the daemon says it is ready, so that the JIT has compiled
@@ -204,7 +206,6 @@ public final class Daemon {
         t.start();
         try {
             int n = task.get();
-            reports.accepted.addAndGet(-n); // status counts what came after
             // start with an empty young generation: a collection comes only after some hundreds of
             // reports, not among the first ones (and it stops the report thread for about 1 ms)
             System.gc();
@@ -217,6 +218,7 @@ public final class Daemon {
         } finally {
             workers.remove(WARM_UP_NETNS);
             controllers.remove(key(WARM_UP_NETNS, WARM_UP_DEV));
+            reports.accepted.addAndGet(-warmedUp.getAndSet(0));
             changeLatency.clear();
         }
     }
@@ -267,6 +269,7 @@ public final class Daemon {
                     }
                     java.util.concurrent.locks.LockSupport.parkNanos(20_000);
                 }
+                warmedUp.incrementAndGet();
                 done++;
             }
             return done;

@@ -17,7 +17,7 @@ import java.util.function.Consumer;
 /**
  * The report socket (protocol: tunshape-report(7)). The socket file is made mode 0660, so only its
  * owner and group may report, and each datagram's sender is checked again from the credentials
- * the kernel attaches (SO_PASSCRED): root or the socket's group. Unauthorised, malformed, oversized
+ * the kernel attaches (SO_PASSCRED): root, the socket's owner (the daemon's user) or its group. Unauthorised, malformed, oversized
  * and unknown reports are counted and ignored; nothing a sender does reaches further than one
  * datagram's parse.
  */
@@ -37,6 +37,7 @@ final class ReportListener implements AutoCloseable {
     final AtomicLong unknown = new AtomicLong();
     final AtomicLong unauthorised = new AtomicLong();
     private int permittedGid = -1;
+    private int permittedUid = 0;
     private final Consumer<Report> sink;
     private final Consumer<String> log;
     private final JsonFactory json = new JsonFactory();
@@ -68,6 +69,7 @@ final class ReportListener implements AutoCloseable {
         socket.stampArrivals();
         Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
         permittedGid = (Integer) Files.getAttribute(path, "unix:gid");
+        permittedUid = (Integer) Files.getAttribute(path, "unix:uid");
         thread = new Thread(() -> {
             schedule(scheduling);
             loop();
@@ -79,11 +81,12 @@ final class ReportListener implements AutoCloseable {
     /**
      * SCHED_DEADLINE for this thread when asked: a report's change then waits for no other task (on
      * two busy CPUs, p99 from a report's arrival to the kernel's ack went from 4.1 ms to 0.4 ms), and
-     * the thread never takes more than runtime / period of a CPU, however fast reports come.
+     * the thread never takes more than runtime / period of a CPU, however fast reports come. Not the
+     * default: on idle CPUs the kernel wakes a real-time thread on an idle CPU rather than beside its
+     * waker, and on a VM that was slower (p99 0.45-1.3 ms against 0.39-0.53 ms, interleaved runs).
      */
     private void schedule(DaemonConfig.Scheduling s) {
         if (!s.deadline()) {
-            log.accept("report thread: normal scheduling (report_scheduling: policy: normal)");
             return;
         }
         String budget = s.runtimeNs() / 1000 + " us of CPU every " + s.periodNs() / 1000 + " us";
@@ -134,12 +137,15 @@ final class ReportListener implements AutoCloseable {
         }
     }
 
-    /** root, the daemon's own user, or a member of the socket file's group (its primary group) may report. */
+    /**
+     * root, the daemon's own user (the socket file's owner: its warm-up reports too), or a sender whose
+     * primary group is the socket file's group may report.
+     */
     private boolean permitted(io.tunshape.sys.UnixDatagram.Credentials c) {
         if (c == null) {
             return false;
         }
-        return c.uid() == 0 || c.gid() == permittedGid;
+        return c.uid() == 0 || c.uid() == permittedUid || c.gid() == permittedGid;
     }
 
     /** The report in {@code b[0, n)}, or null when it is not a valid report. */

@@ -49,15 +49,17 @@ class DaemonConfigTest {
     }
 
     @Test
-    void theReportThreadIsUnderSchedDeadlineUnlessToldOtherwise() {
+    void theReportThreadIsScheduledNormallyUnlessToldDeadline() {
         String ifs = "interfaces:\n  - {match: t0, profile: p}\n";
-        assertEquals(new DaemonConfig.Scheduling(true, 2_000_000, 10_000_000), parse(ifs).reportScheduling());
+        assertFalse(parse(ifs).reportScheduling().deadline());
+        assertFalse(parse("report_scheduling: {policy: normal}\n" + ifs).reportScheduling().deadline());
+        assertEquals(new DaemonConfig.Scheduling(true, 2_000_000, 10_000_000),
+                parse("report_scheduling: {policy: deadline}\n" + ifs).reportScheduling());
         assertEquals(new DaemonConfig.Scheduling(true, 1_000_000, 5_000_000),
-                parse("report_scheduling: {runtime: 1ms, period: 5ms}\n" + ifs).reportScheduling());
+                parse("report_scheduling: {policy: deadline, runtime: 1ms, period: 5ms}\n" + ifs).reportScheduling());
         // a period shorter than the default runtime: the runtime is the whole period
         assertEquals(new DaemonConfig.Scheduling(true, 1_000_000, 1_000_000),
-                parse("report_scheduling: {period: 1ms}\n" + ifs).reportScheduling());
-        assertFalse(parse("report_scheduling: {policy: normal}\n" + ifs).reportScheduling().deadline());
+                parse("report_scheduling: {policy: deadline, period: 1ms}\n" + ifs).reportScheduling());
     }
 
     @Test
@@ -88,9 +90,10 @@ class DaemonConfigTest {
         "control: {stale_after: 2h}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:24 | unknown unit 'h'",
         "control: {drain: 0s}\\ninterfaces:\\n  - {match: t0, profile: p}\\n   | 1:18 | at least 1ms",
         "restore_on_exit: yes please\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:18 | expected true or false",
-        "report_scheduling: {policy: fifo}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:29 | accepted: deadline, normal",
-        "report_scheduling: {runtime: 20ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:30 | up to the period, 10ms",
-        "report_scheduling: {period: 50us}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:29 | from 100us to 1s",
+        "report_scheduling: {policy: fifo}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:29 | accepted: normal, deadline",
+        "report_scheduling: {policy: deadline, runtime: 20ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:48 | up to the period, 10ms",
+        "report_scheduling: {policy: deadline, period: 50us}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:47 | from 100us to 1s",
+        "report_scheduling: {runtime: 1ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:30 | the default policy is normal",
         "report_scheduling: {policy: normal, runtime: 1ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:46 | policy: deadline only",
     })
     void badConfigsAreRefusedWithTheirPosition(String yaml, String position, String reason) {

@@ -165,10 +165,15 @@ class DaemonKernelTest {
     }
 
     @Test
-    void aSenderFloodingTheSocketGetsTheReportThreadNoMoreThanItsBudget(@TempDir Path dir) throws Exception {
+    void aSenderFloodingTheSocketGetsTheReportThreadNoMoreThanItsDeadlineBudget(@TempDir Path dir) throws Exception {
         try (Setup s = new Setup(dir)) {
+            Files.writeString(dir.resolve("tunshape.yaml"), s.config(s.ns.name()) + "report_scheduling: {policy: deadline}\n");
             s.ns.tap("tap0");
             s.start();
+            // SCHED_DEADLINE is policy 6
+            assertEquals(6, policyOf(s.daemon.pid(), "reports"), String.join("\n", s.daemon.lines()));
+            assertTrue(String.join("\n", s.daemon.lines()).contains(
+                    "report thread: SCHED_DEADLINE, 2000 us of CPU every 10000 us"), String.join("\n", s.daemon.lines()));
             byte[] b = ("{\"v\":1,\"dev\":\"tap0\",\"netns\":\"" + s.ns.name() + "\",\"interval_ms\":100,"
                     + "\"tx_bytes\":25000,\"busy_ms\":100,\"capacity_bps\":2000000}").getBytes(StandardCharsets.UTF_8);
             long before = cpuTicksOf(s.daemon.pid(), "reports");
@@ -197,17 +202,6 @@ class DaemonKernelTest {
             assertTrue(accepted > 1000 && accepted <= sent, "sent " + sent + ", accepted " + accepted);
             // and it kept the device at the reported rate
             assertTrue(within(1000, () -> htbRate(s.qdiscs("tap0")) == 1_800_000), s.qdiscs("tap0"));
-            assertEquals(0, s.daemon.stop());
-        }
-    }
-
-    @Test
-    void reportSchedulingNormalLeavesTheReportThreadToTheNormalScheduler(@TempDir Path dir) throws Exception {
-        try (Setup s = new Setup(dir)) {
-            Files.writeString(dir.resolve("tunshape.yaml"), s.config(s.ns.name()) + "report_scheduling: {policy: normal}\n");
-            s.ns.tap("tap0");
-            s.start();
-            assertEquals(0, policyOf(s.daemon.pid(), "reports"), String.join("\n", s.daemon.lines()));
             assertEquals(0, s.daemon.stop());
         }
     }
@@ -267,9 +261,8 @@ class DaemonKernelTest {
             s.start();
             String log = String.join("\n", s.daemon.lines());
             assertTrue(log.contains("report path warmed up: 2000 rate changes in a private namespace"), log);
-            // the report thread runs under SCHED_DEADLINE (policy 6), 2 ms every 10 ms
-            assertEquals(6, policyOf(s.daemon.pid(), "reports"), log);
-            assertTrue(log.contains("report thread: SCHED_DEADLINE, 2000 us of CPU every 10000 us"), log);
+            // by default the report thread is scheduled like any other (SCHED_OTHER, policy 0)
+            assertEquals(0, policyOf(s.daemon.pid(), "reports"), log);
             // nothing of it outside: no device, no named namespace, the real device at its profile's rate
             String links = KernelNs.exec("ip", "-o", "link", "show").output() + s.ns.ip("-o", "link", "show");
             assertTrue(!links.contains("warm0"), links);
