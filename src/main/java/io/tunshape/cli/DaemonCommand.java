@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
             "",
             "Before it says it is ready, with an adaptive rule configured, the daemon runs its report path for "
                     + "real: 2000 made-up reports through its report socket change the rate of a tap device in a "
-                    + "private network namespace of its own (about a second; nothing else is touched, and the "
+                    + "private network namespace of its own (about half a second; nothing else is touched, and the "
                     + "namespace goes with it), so that the first real reports find that path compiled. That needs "
                     + "CAP_SYS_ADMIN; without it the daemon logs why and starts cold. On machines whose CPUs are "
                     + "busy, report_scheduling (tunshape.yaml(5)) can put the report thread under SCHED_DEADLINE, "
