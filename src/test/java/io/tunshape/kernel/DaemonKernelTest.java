@@ -135,33 +135,32 @@ class DaemonKernelTest {
         return cond.getAsBoolean();
     }
 
-    /** The scheduling policy (stat field 41) of the process's thread named {@code name}, or -1. */
-    static int policyOf(long pid, String name) throws java.io.IOException {
+    /**
+     * The stat fields (proc(5), numbered from 1) of the process's thread named {@code name}: field
+     * {@code n} is at index n - 1; the command name, which may hold spaces, is left empty.
+     */
+    static String[] threadStat(long pid, String name) throws java.io.IOException {
         try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : (Iterable<Path>) tasks::iterator) {
                 if (Files.readString(t.resolve("comm")).strip().equals(name)) {
                     String stat = Files.readString(t.resolve("stat"));
-                    // after "(comm) ", the fields from the third (state) on
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    return Integer.parseInt(f[41 - 3]);
-                }
-            }
-        }
-        return -1;
-    }
-
-    /** utime + stime, in clock ticks, of the process's thread named {@code name}. */
-    static long cpuTicksOf(long pid, String name) throws java.io.IOException {
-        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
-            for (Path t : (Iterable<Path>) tasks::iterator) {
-                if (Files.readString(t.resolve("comm")).strip().equals(name)) {
-                    String stat = Files.readString(t.resolve("stat"));
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    return Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+                    String rest = stat.substring(stat.lastIndexOf(')') + 2);
+                    return (stat.substring(0, stat.indexOf(' ')) + " () " + rest).split(" ");
                 }
             }
         }
         throw new AssertionError("no thread " + name + " in " + pid);
+    }
+
+    /** The scheduling policy (field 41) of the process's thread named {@code name}. */
+    static int policyOf(long pid, String name) throws java.io.IOException {
+        return Integer.parseInt(threadStat(pid, name)[41 - 1]);
+    }
+
+    /** utime + stime (fields 14 and 15), in clock ticks, of the process's thread named {@code name}. */
+    static long cpuTicksOf(long pid, String name) throws java.io.IOException {
+        String[] f = threadStat(pid, name);
+        return Long.parseLong(f[14 - 1]) + Long.parseLong(f[15 - 1]);
     }
 
     @Test
