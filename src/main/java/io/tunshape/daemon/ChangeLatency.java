@@ -17,11 +17,6 @@ final class ChangeLatency {
         count++;
     }
 
-    /** Forgets every change so far (the daemon's warm-up makes some before it is ready). */
-    synchronized void clear() {
-        count = 0;
-    }
-
     /** Changes recorded since start. */
     synchronized long count() {
         return count;

@@ -162,8 +162,9 @@ public final class Daemon {
     /** The warm-up's namespace key and device: no named namespace has a "/" in its name. */
     static final String WARM_UP_NETNS = "/warm-up";
     static final String WARM_UP_DEV = "warm0";
-    /** The warm-up's reports that made their change: status counts what came after. */
+    /** The warm-up's reports handled so far, and its changes' times (kept apart from the real ones). */
     private final java.util.concurrent.atomic.AtomicInteger warmedUp = new java.util.concurrent.atomic.AtomicInteger();
+    private final ChangeLatency warmUpLatency = new ChangeLatency();
 
     /**
      * Runs the report path for real before the daemon says it is ready, so that the JIT has compiled
@@ -177,9 +178,10 @@ public final class Daemon {
      * and the class change goes over netlink as for any device. No other namespace is touched.
      */
     private void warmUp() {
+        DaemonConfig cfg = config;
         DaemonConfig.Entry entry = null;
         Profile p = null;
-        for (DaemonConfig.Entry e : config.interfaces()) {
+        for (DaemonConfig.Entry e : cfg.interfaces()) {
             try {
                 p = e.adaptive() ? profiles.computeIfAbsent(e.profile(),
                         n -> new ProfileLoader(ProfileLoader.defaultPath(), planner).load(n)) : null;
@@ -194,37 +196,37 @@ public final class Daemon {
         if (entry == null) {
             return;
         }
+        if (p.adaptive().minRate().bitsPerSecond() >= p.adaptive().maxRate().bitsPerSecond()) {
+            log.accept("report path not warmed up: " + p.name() + " has min_rate = max_rate, so no report changes "
+                    + "its rate");
+            return;
+        }
         long t0 = System.nanoTime();
         DaemonConfig.Entry e = entry;
         Profile profile = p;
-        java.util.concurrent.FutureTask<Integer> task = new java.util.concurrent.FutureTask<>(() -> {
+        java.util.concurrent.FutureTask<Long> task = new java.util.concurrent.FutureTask<>(() -> {
             io.tunshape.sys.Sys.unshare(io.tunshape.sys.Sys.CLONE_NEWNET);
-            return warmUpHere(e, profile);
+            return warmUpHere(cfg, e, profile);
         });
         Thread t = new Thread(task, "warm-up");
         t.setDaemon(true);
         t.start();
         try {
-            int n = task.get();
+            long n = task.get();
             // start with an empty young generation: a collection comes only after some hundreds of
             // reports, not among the first ones (and it stops the report thread for about 1 ms)
             System.gc();
-            log.accept("report path warmed up: " + n + " rate changes in a private namespace in "
-                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            log.accept("report path warmed up: " + WARM_UP_REPORTS + " reports, " + n + " rate changes in a private "
+                    + "namespace in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         } catch (java.util.concurrent.ExecutionException x) {
             log.accept("warming up the report path: " + x.getCause().getMessage() + "; the first changes will be slower");
         } catch (InterruptedException x) {
             Thread.currentThread().interrupt();
-        } finally {
-            workers.remove(WARM_UP_NETNS);
-            controllers.remove(key(WARM_UP_NETNS, WARM_UP_DEV));
-            reports.accepted.addAndGet(-warmedUp.getAndSet(0));
-            changeLatency.clear();
         }
     }
 
-    /** The warm-up, in its private namespace: returns how many rate changes it made. */
-    private int warmUpHere(DaemonConfig.Entry e, Profile p) {
+    /** The warm-up, in its private namespace: returns how many rate changes its reports made. */
+    private long warmUpHere(DaemonConfig cfg, DaemonConfig.Entry e, Profile p) {
         try (io.tunshape.tun.TunDevice tap = io.tunshape.tun.TunDevice.open(WARM_UP_DEV, true);
              Session s = new Session(null, new TcCodec(Psched.system()));
              io.tunshape.sys.UnixDatagram out = new io.tunshape.sys.UnixDatagram()) {
@@ -238,41 +240,65 @@ public final class Daemon {
                 throw new IllegalStateException("the warm-up's tap device is not there");
             }
             Worker w = new Worker(WARM_UP_NETNS, s, link, e);
-            RateController.Tuning t = config.tuning();
-            controllers.put(key(WARM_UP_NETNS, link.name()), controllerFor(p,
-                    new RateController.Tuning(1.0, 0, 0, t.staleMs(), t.minBusyMs(), t.drainMs(), t.ringTargetMs())));
-            s.apply(List.of(link.name()), w.request(e, link.name()), planner, false);
-            workers.put(WARM_UP_NETNS, w);
-            long min = p.adaptive().minRate().bitsPerSecond();
-            long span = p.adaptive().maxRate().bitsPerSecond() - min;
-            // capacities across [min_rate, max_rate], each unlike the one before; the fall to the third
-            // empties the queue in latency mode
-            double[] at = {0.9, 0.6, 0.1, 0.5};
-            java.nio.ByteBuffer[] made = new java.nio.ByteBuffer[at.length];
-            for (int k = 0; k < at.length; k++) {
-                long cap = min + (long) (span * at[k]);
-                byte[] b = ("{\"v\":1,\"dev\":\"" + link.name() + "\",\"netns\":\"" + WARM_UP_NETNS
-                        + "\",\"interval_ms\":100,\"tx_bytes\":" + cap / 80 + ",\"busy_ms\":100,\"capacity_bps\":" + cap
-                        + ",\"tx_frames\":" + (k + 1) + ",\"ring\":" + k + ",\"qdisc\":0}")
-                        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-                made[k] = java.nio.ByteBuffer.allocateDirect(b.length).put(b).flip();
-            }
-            java.nio.ByteBuffer to = io.tunshape.sys.UnixDatagram.address(config.reportSocket());
-            int done = 0;
-            for (int i = 0; i < WARM_UP_REPORTS && !stop; i++) {
-                long before = changeLatency.count();
-                out.send(made[i % at.length].duplicate(), to.duplicate());
-                long deadline = System.nanoTime() + 1_000_000_000L;
-                while (changeLatency.count() == before) {
-                    if (System.nanoTime() > deadline) {
-                        throw new IllegalStateException("report " + i + " made no rate change within 1 s");
-                    }
-                    java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+            RateController.Tuning t = cfg.tuning();
+            RateController c = controllerFor(p,
+                    new RateController.Tuning(1.0, 0, 0, t.staleMs(), t.minBusyMs(), t.drainMs(), t.ringTargetMs()));
+            controllers.put(key(WARM_UP_NETNS, link.name()), c);
+            try {
+                s.apply(List.of(link.name()), w.request(e, link.name()), planner, false);
+                workers.put(WARM_UP_NETNS, w);
+                sendWarmUpReports(cfg, p, link.name(), out);
+                synchronized (c) {
+                    return c.changes();
                 }
-                warmedUp.incrementAndGet();
-                done++;
+            } finally {
+                // gone before its sockets close
+                workers.remove(WARM_UP_NETNS);
+                controllers.remove(key(WARM_UP_NETNS, link.name()));
             }
-            return done;
+        }
+    }
+
+    /**
+     * Sends the warm-up's reports through the report socket, each once the last one was handled.
+     * Capacities low and high in turn (no smoothing, hysteresis nor minimum interval: every report but
+     * perhaps the first changes the rate); the fall from high to low empties the queue in latency mode.
+     */
+    private void sendWarmUpReports(DaemonConfig cfg, Profile p, String dev, io.tunshape.sys.UnixDatagram out) {
+        long min = p.adaptive().minRate().bitsPerSecond();
+        long span = p.adaptive().maxRate().bitsPerSecond() - min;
+        double[] at = {0.1, 0.9, 0.3, 0.7};
+        java.nio.ByteBuffer[] made = new java.nio.ByteBuffer[at.length];
+        for (int k = 0; k < at.length; k++) {
+            long cap = min + (long) (span * at[k]);
+            byte[] b = ("{\"v\":1,\"dev\":\"" + dev + "\",\"netns\":\"" + WARM_UP_NETNS
+                    + "\",\"interval_ms\":100,\"tx_bytes\":" + cap / 80 + ",\"busy_ms\":100,\"capacity_bps\":" + cap
+                    + ",\"tx_frames\":" + (k + 1) + ",\"ring\":" + k + ",\"qdisc\":0}")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            made[k] = java.nio.ByteBuffer.allocateDirect(b.length).put(b).flip();
+        }
+        java.nio.ByteBuffer to = io.tunshape.sys.UnixDatagram.address(cfg.reportSocket());
+        int base = warmedUp.get();
+        for (int i = 0; i < WARM_UP_REPORTS && !stop; i++) {
+            long deadline = System.nanoTime() + 1_000_000_000L;
+            while (true) {
+                try {
+                    out.send(made[i % at.length].duplicate(), to.duplicate());
+                    break;
+                } catch (io.tunshape.sys.NativeException x) {
+                    // the socket is full of real reports: wait for room
+                    if (x.errno() != io.tunshape.sys.Errno.EAGAIN || System.nanoTime() > deadline) {
+                        throw x;
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+                }
+            }
+            while (warmedUp.get() - base <= i) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("report " + i + " was not handled within 1 s");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+            }
         }
     }
 
@@ -368,7 +394,11 @@ public final class Daemon {
             rate = c.tick(now);
             flush = c.takeFlush();
         }
-        reports.accepted.incrementAndGet();
+        // the warm-up's reports run the same path but count nowhere
+        boolean warm = WARM_UP_NETNS.equals(r.netns());
+        if (!warm) {
+            reports.accepted.incrementAndGet();
+        }
         if (rate > 0) {
             // change the rate now, from this thread, over the worker's socket for such changes
             Worker w = workers.get(r.netns() == null ? "" : r.netns());
@@ -376,9 +406,13 @@ public final class Daemon {
                 long arrived = reports.arrivalNanos();
                 if (arrived > 0) {
                     java.time.Instant now = java.time.Instant.now();
-                    changeLatency.record(now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrived);
+                    (warm ? warmUpLatency : changeLatency).record(now.getEpochSecond() * 1_000_000_000L
+                            + now.getNano() - arrived);
                 }
             }
+        }
+        if (warm) {
+            warmedUp.incrementAndGet();
         }
     }
 

@@ -124,7 +124,8 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
                     + "is normal)");
         }
         long p = period == null ? d.periodNs() : period.micros() * 1000;
-        long r = runtime == null ? Math.min(d.runtimeNs(), p) : runtime.micros() * 1000;
+        // without a runtime, the default's share of a CPU (a fifth) of the period
+        long r = runtime == null ? p * d.runtimeNs() / d.periodNs() : runtime.micros() * 1000;
         // the kernel's bounds: a period from 100 us (sched_deadline_period_min_us) up; at most 1 s here
         if (period != null && (p < 100_000 || p > 1_000_000_000)) {
             throw f.error("period", "'" + period + "' is not accepted; from 100us to 1s (e.g. 10ms)");

@@ -95,7 +95,8 @@ final class ReportListener implements AutoCloseable {
             log.accept("report thread: SCHED_DEADLINE, " + budget);
         } catch (NativeException e) {
             log.accept("report thread: SCHED_DEADLINE (" + budget + ") refused: " + e.getMessage()
-                    + (e.errno() == io.tunshape.sys.Errno.EPERM ? "; it needs CAP_SYS_NICE" : "")
+                    + (e.errno() == io.tunshape.sys.Errno.EPERM ? "; it needs CAP_SYS_NICE, and the thread allowed "
+                    + "on every CPU (no narrower affinity or cpuset)" : "")
                     + "; normal scheduling");
         }
     }

@@ -113,6 +113,9 @@ public final class Sys {
             throw new NativeException("setsockopt(SO_ATTACH_FILTER)", e.getErrorCode());
         } finally {
             fd.release();
+            // the kernel copies the program during the call: until then its memory must stay
+            java.lang.ref.Reference.reachabilityFence(insns);
+            java.lang.ref.Reference.reachabilityFence(prog);
         }
     }
 

@@ -57,8 +57,8 @@ class DaemonConfigTest {
                 parse("report_scheduling: {policy: deadline}\n" + ifs).reportScheduling());
         assertEquals(new DaemonConfig.Scheduling(true, 1_000_000, 5_000_000),
                 parse("report_scheduling: {policy: deadline, runtime: 1ms, period: 5ms}\n" + ifs).reportScheduling());
-        // a period shorter than the default runtime: the runtime is the whole period
-        assertEquals(new DaemonConfig.Scheduling(true, 1_000_000, 1_000_000),
+        // a period alone: the default's share of a CPU, a fifth of it
+        assertEquals(new DaemonConfig.Scheduling(true, 200_000, 1_000_000),
                 parse("report_scheduling: {policy: deadline, period: 1ms}\n" + ifs).reportScheduling());
     }
 
