@@ -183,8 +183,7 @@ public final class Daemon {
         Profile p = null;
         for (DaemonConfig.Entry e : cfg.interfaces()) {
             try {
-                p = e.adaptive() ? profiles.computeIfAbsent(e.profile(),
-                        n -> new ProfileLoader(ProfileLoader.defaultPath(), planner).load(n)) : null;
+                p = e.adaptive() ? profile(e.profile()) : null;
             } catch (RuntimeException x) {
                 p = null; // the worker says why
             }
@@ -219,7 +218,8 @@ public final class Daemon {
             log.accept("report path warmed up: " + WARM_UP_REPORTS + " reports, " + n + " rate changes in a private "
                     + "namespace in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         } catch (java.util.concurrent.ExecutionException x) {
-            log.accept("warming up the report path: " + x.getCause().getMessage() + "; the first changes will be slower");
+            log.accept("warming up the report path: " + x.getCause().getMessage()
+                    + "; the first changes will be slower");
         } catch (InterruptedException x) {
             Thread.currentThread().interrupt();
         }
@@ -300,6 +300,12 @@ public final class Daemon {
                 java.util.concurrent.locks.LockSupport.parkNanos(20_000);
             }
         }
+    }
+
+    /** A profile of the running configuration, by name or file: loaded once, until a reload. */
+    private Profile profile(String nameOrFile) {
+        return profiles.computeIfAbsent(nameOrFile,
+                n -> new ProfileLoader(ProfileLoader.defaultPath(), planner).load(n));
     }
 
     /**
@@ -692,8 +698,7 @@ public final class Daemon {
         }
 
         private ShapingRequest request(DaemonConfig.Entry e, String dev) {
-            Profile p = profiles.computeIfAbsent(e.profile(),
-                    n -> new ProfileLoader(ProfileLoader.defaultPath(), planner).load(n));
+            Profile p = profile(e.profile());
             ShapingRequest r = p.request();
             if (!e.adaptive() || p.adaptive() == null) {
                 controllers.remove(key(netns, dev));

@@ -120,8 +120,8 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
         Duration runtime = f.time("runtime");
         Duration period = f.time("period");
         if (!deadline && (runtime != null || period != null)) {
-            throw f.error(runtime != null ? "runtime" : "period", "applies to policy: deadline only (the default policy "
-                    + "is normal)");
+            throw f.error(runtime != null ? "runtime" : "period",
+                    "applies to policy: deadline only (the default policy is normal)");
         }
         long p = period == null ? d.periodNs() : period.micros() * 1000;
         // without a runtime, the default's share of a CPU (a fifth) of the period

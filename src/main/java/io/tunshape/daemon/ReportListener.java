@@ -17,9 +17,9 @@ import java.util.function.Consumer;
 /**
  * The report socket (protocol: tunshape-report(7)). The socket file is made mode 0660, so only its
  * owner and group may report, and each datagram's sender is checked again from the credentials
- * the kernel attaches (SO_PASSCRED): root, the socket's owner (the daemon's user) or its group. Unauthorised, malformed, oversized
- * and unknown reports are counted and ignored; nothing a sender does reaches further than one
- * datagram's parse.
+ * the kernel attaches (SO_PASSCRED): root, the socket's owner (the daemon's user) or its group.
+ * Unauthorised, malformed, oversized and unknown reports are counted and ignored; nothing a sender
+ * does reaches further than one datagram's parse.
  */
 final class ReportListener implements AutoCloseable {
     static final int MAX = 4096;

@@ -165,10 +165,8 @@ public final class MessageWriter {
     /** The finished message with the given sequence number and port id 0. */
     public byte[] toBytes(int seq) {
         pad();
-        byte[] out = Arrays.copyOf(buf.array(), buf.position());
-        ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.nativeOrder());
-        b.putInt(0, out.length);
-        b.putInt(8, seq);
-        return out;
+        ByteBuffer b = ByteBuffer.allocate(buf.position()).order(ByteOrder.nativeOrder());
+        writeTo(b, seq);
+        return b.array();
     }
 }

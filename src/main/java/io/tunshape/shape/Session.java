@@ -33,12 +33,12 @@ public final class Session implements AutoCloseable {
         this.shaper = new Shaper(new TcClient(sock, codec), new LinkClient(sock));
     }
 
-    /** Requests sent so far (dumps included): an idempotent second apply sends only its two dumps. */
     /** This session's netlink port id: the events its own changes cause carry it as their sender. */
     public int portId() {
         return sock.portId();
     }
 
+    /** Requests sent so far (dumps included): an idempotent second apply sends only its two dumps. */
     public long requestsSent() {
         return sock.requestsSent();
     }

@@ -482,26 +482,18 @@ public final class Shaper {
      * the root's drops. The next full pass checks the result like any other.
      */
     public void changeHtbInPlace(int ifindex, HtbSpec h, boolean emptyLeaves) {
-        for (MessageWriter m : htbChanges(codec, ifindex, h, emptyLeaves)) {
-            tc.send(m);
-        }
-    }
-
-    /** The messages {@link #changeHtbInPlace} sends, in order: class changes without rate tables. */
-    public static List<MessageWriter> htbChanges(TcCodec codec, int ifindex, HtbSpec h, boolean emptyLeaves) {
-        List<MessageWriter> out = new ArrayList<>(3 * h.classes().size());
         for (HtbClassSpec c : h.classes()) {
-            out.add(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c, false));
+            // no rate tables: the kernel does not read them for our ratespecs
+            tc.send(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c, false));
             if (c.limit() == null) {
                 continue;
             }
             if (emptyLeaves) {
-                out.add(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
+                tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
             }
-            out.add(codec.bfifo(emptyLeaves ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leafHandle(c.minor()),
+            tc.send(codec.bfifo(emptyLeaves ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leafHandle(c.minor()),
                     classHandle(c.minor()), c.limit().bytes()));
         }
-        return out;
     }
 
     /**

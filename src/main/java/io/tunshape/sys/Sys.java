@@ -249,11 +249,11 @@ public final class Sys {
         }
     }
 
-    /** Waits up to {@code timeoutMs} for {@code events} on one descriptor; returns the events seen (0 on timeout). */
     /** One struct pollfd a thread: poll is on the daemon's and the pump's hot paths, once a datagram. */
     private static final ThreadLocal<ByteBuffer> POLLFD =
             ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(8).order(java.nio.ByteOrder.nativeOrder()));
 
+    /** Waits up to {@code timeoutMs} for {@code events} on one descriptor; returns the events seen (0 on timeout). */
     public static int poll(Fd fd, int events, int timeoutMs) {
         int n = fd.acquire();
         try {
