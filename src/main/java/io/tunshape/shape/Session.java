@@ -234,6 +234,7 @@ public final class Session implements AutoCloseable {
 
     @Override
     public void close() {
+        shaper.close();
         sock.close();
     }
 }
