@@ -140,7 +140,7 @@ public final class ApplyCommand implements Callable<Integer> {
         int n = flows == null ? 0 : flows;
         // --flows implies htb unless --qdisc was given (the planner refuses tbf with flows)
         String q = n > 0 && !spec.commandLine().getParseResult().hasMatchedOption("--qdisc") ? null : qdisc;
-        return new ShapingRequest(q, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen).withFlows(n);
+        return new ShapingRequest(q, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen).withFlows(n, null);
     }
 
     @Override

@@ -284,18 +284,16 @@ public final class Planner {
     public static final int FIRST_FLOW_MINOR = 0x100;
     /** The flow filter's priority: after every u32 filter of the priority classes. */
     public static final int FLOW_FILTER_PRIO = 0xC000;
-    /**
-     * A flow queue's own rate: the smallest htb takes. Flow queues live on what they borrow from
-     * their parent, so htb serves them all through the parent in turn (deficit round robin by
-     * quantum), and the parent's rate is the only one an adaptive change must move.
-     */
-    static final Rate FLOW_RATE = Rate.ofBytes(1);
     /** A flow queue's ceiling: none of its own (32gbit, near the largest 32-bit rate); its parent's rate limits it. */
     static final Rate FLOW_CEIL = Rate.ofBytes(4_000_000_000L);
 
     /**
      * {@code flows} leaf classes under {@code parentMinor}, at priority {@code prio}, quantum one full
-     * frame. Each queue's limit: in backpressure mode the whole queue's (so the planned senders block
+     * frame, each guaranteed an equal share of {@code rate} (of the request's floor when lower: an
+     * adaptive link's min_rate, so a rate change moves only the parent). htb serves a queue within
+     * its share first (a sparse flow: it waits for the frame on the wire and little else), and the
+     * rest in turn as they borrow from the parent, a quantum at a time (deficit round robin).
+     * Each queue's limit: in backpressure mode the whole queue's (so the planned senders block
      * before a queue drops, however they hash); in latency mode {@code rate} x latency / flows plus a
      * frame, so a flow waits at most the latency even with every queue busy.
      */
@@ -308,8 +306,10 @@ public final class Planner {
         } else if (mode == Mode.LATENCY) {
             leafLimit = Math.max(frame, limit / n);
         }
-        long maxBurst = (long) Math.floor(psched.maxMicros() * FLOW_RATE.bytesPerSecond() / 1e6);
-        HtbClassSpec leaf = new HtbClassSpec(FIRST_FLOW_MINOR, parentMinor, FLOW_RATE, FLOW_CEIL,
+        Rate base = r.flowFloor() != null && r.flowFloor().compareTo(rate) < 0 ? r.flowFloor() : rate;
+        Rate share = Rate.ofBytes(Math.max(1, base.bytesPerSecond() / n));
+        long maxBurst = (long) Math.floor(psched.maxMicros() * share.bytesPerSecond() / 1e6);
+        HtbClassSpec leaf = new HtbClassSpec(FIRST_FLOW_MINOR, parentMinor, share, FLOW_CEIL,
                 Size.of(Math.max(1, Math.min(frame, maxBurst))), Size.of(frame), prio, frame, r.overhead(), r.mpu(),
                 Size.of(leafLimit), null);
         return new FlowQueues(n, parentMinor, FIRST_FLOW_MINOR, leaf, FLOW_FILTER_PRIO);
@@ -324,12 +324,15 @@ public final class Planner {
                 + Integer.toHexString(fq.firstMinor() + n - 1) + "), a flow's packets go to one of them by the "
                 + "kernel's hash of its addresses, protocol and ports (a cls_bpf program); busy queues are served "
                 + "in turn, " + q + " bytes at a time (deficit round robin)");
-        out.add("one flow gets an equal share of the rate among the busy ones: " + Rate.ofBytes(rate.bytesPerSecond() / 2)
-                + " with 2 busy, " + Rate.ofBytes(rate.bytesPerSecond() / n) + " with all " + n + " busy");
-        out.add("a flow that sends little waits at most about one quantum of each busy queue: "
-                + Duration.format(rate.microsFor(2 * q)) + " with 1 busy queue, "
-                + Duration.format(rate.microsFor(3 * q)) + " with 3, " + Duration.format(rate.microsFor(n * q))
-                + " with all " + n + " (plus the frame on the wire)");
+        Rate share = fq.leaf().rate();
+        out.add("one flow gets an equal share of the rate among the busy ones (" + Rate.ofBytes(rate.bytesPerSecond() / 2)
+                + " with 2 busy, " + share + " with all " + n + "), and the whole rate alone");
+        out.add("a flow within its guaranteed share (" + share + ") is served first: it waits for the frame on the "
+                + "wire, " + Duration.format(rate.microsFor(frame)) + ", and little else; past its share it takes its "
+                + "turn with the other busy queues, " + q + " bytes each: at most about "
+                + Duration.format(rate.microsFor(2 * q)) + " with 1 other busy queue, "
+                + Duration.format(rate.microsFor(4 * q)) + " with 3, " + Duration.format(rate.microsFor(n * q))
+                + " with all " + n);
         long limit = fq.leaf().limit().bytes();
         out.add("each queue holds " + limit + " bytes: a flow waits in its own queue at most "
                 + Duration.format(rate.microsFor(limit)) + " alone, " + Duration.format(rate.microsFor(limit * n))

@@ -39,6 +39,7 @@ public record Profile(String name, String description, String source, String fil
     public ShapingRequest request() {
         return new ShapingRequest(shaping.qdisc(), link.rate(), link.rateText(), null, shaping.burst(),
                 shaping.limit(), shaping.latency(), shaping.mode(), shaping.senders(), link.overhead(), link.mpu(),
-                shaping.txqueuelen(), shaping.classes(), shaping.txqueuelen() == null, link.mtu(), shaping.flows());
+                shaping.txqueuelen(), shaping.classes(), shaping.txqueuelen() == null, link.mtu(), shaping.flows(),
+                adaptive != null ? adaptive.minRate() : null);
     }
 }
