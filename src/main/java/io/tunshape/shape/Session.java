@@ -47,9 +47,12 @@ public final class Session implements AutoCloseable {
         return shaper;
     }
 
-    /** One line per device: its link, and its root qdisc as people see it. */
+    /**
+     * One line per device: its link, its root qdisc as people see it, and what an incomplete
+     * tunshape tree lacks ({@link TreeCheck}; empty when complete).
+     */
     public record Shown(LinkInfo link, QdiscView qdisc, String netns, String defaultKind,
-                        io.tunshape.tc.Stats defaultStats) {
+                        io.tunshape.tc.Stats defaultStats, List<String> broken) {
     }
 
     /**
@@ -146,6 +149,9 @@ public final class Session implements AutoCloseable {
                         + "); shaping it anyway");
             }
             DeviceState d = shaper.state(snap, l);
+            for (String m : TreeCheck.missing(d)) {
+                warnings.add(l.name() + " had an incomplete tunshape tree: " + m + (dryRun ? "" : "; repaired"));
+            }
             targets.add(new Shaper.Target(d, shaper.applySteps(d, p), warnings));
             plans.add(p);
         }
@@ -287,8 +293,9 @@ public final class Session implements AutoCloseable {
         List<Shown> out = new ArrayList<>();
         for (LinkInfo l : links) {
             io.tunshape.tc.QdiscInfo dflt = snap.defaults().get(l.index());
-            out.add(new Shown(l, shaper.view(shaper.state(snap, l)), netns, dflt == null ? null : dflt.kind(),
-                    dflt == null ? null : dflt.stats()));
+            DeviceState d = shaper.state(snap, l);
+            out.add(new Shown(l, shaper.view(d), netns, dflt == null ? null : dflt.kind(),
+                    dflt == null ? null : dflt.stats(), TreeCheck.missing(d)));
         }
         return out;
     }
