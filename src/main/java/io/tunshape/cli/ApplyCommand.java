@@ -1,5 +1,6 @@
 package io.tunshape.cli;
 
+import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.profile.Mode;
 import io.tunshape.profile.PlanException;
 import io.tunshape.profile.Planner;
@@ -14,6 +15,7 @@ import io.tunshape.tc.Size;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.tc.Units;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -30,6 +32,12 @@ import java.util.concurrent.Callable;
                     + "'unchanged' (counters keep counting). A changed rate is changed in place. With several "
                     + "interfaces everything is validated first, and if the kernel refuses one, those already "
                     + "changed are put back.",
+            "",
+            "One change at a time: apply takes the network namespace's lock (shared with clear and the daemon) "
+                    + "before it reads the devices, waiting up to --wait; after the change it reads the devices "
+                    + "back and compares them with the plan: a difference is repaired once, and one that remains "
+                    + "is an error (exit 1). An incomplete tunshape tree (an htb root without its class, a class "
+                    + "without its leaf, a filter pointing nowhere) is completed.",
             "",
             "Queue size: --latency bounds the wait (limit = rate x latency + burst; excess is dropped and "
                     + "counted); --limit sets it in bytes; with neither, backpressure mode sizes it to hold the "
@@ -106,6 +114,9 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Show the plan and its explanation; change nothing.")
     boolean dryRun;
 
+    @Mixin
+    LockWait lockWait;
+
 
     ShapingRequest request(Planner planner) {
         if (profile != null) {
@@ -150,10 +161,13 @@ public final class ApplyCommand implements Callable<Integer> {
         ShapingRequest req = request(planner);
         TcCodec codec = new TcCodec(psched);
         List<Result> results;
+        java.time.Duration wait = lockWait.duration();
         long t0 = System.nanoTime();
         try {
             results = top.inNetns(() -> {
-                try (Session s = new Session(top.netns, codec)) {
+                // the namespace's lock: no other tunshape change between our read and our re-read
+                try (NamespaceLock lock = dryRun ? null : NamespaceLock.exclusive(wait, "tunshape apply");
+                     Session s = new Session(top.netns, codec)) {
                     return s.apply(ifaces, req, planner, dryRun);
                 }
             });

@@ -88,6 +88,11 @@ final class Json {
                 g.writeNumberField("tx_bytes", l.txBytes());
                 g.writeFieldName("qdisc");
                 qdisc(g, s.qdisc(), true);
+                g.writeArrayFieldStart("broken");
+                for (String b : s.broken()) {
+                    g.writeString(b);
+                }
+                g.writeEndArray();
                 if (s.defaultStats() != null) {
                     g.writeFieldName("default_qdisc");
                     g.writeStartObject();

@@ -165,6 +165,9 @@ final class Text {
                 continue;
             }
             out.println("    qdisc " + qdisc(v));
+            for (String b : s.broken()) {
+                out.println("    BROKEN: " + b + "; 'tunshape apply' with the device's plan repairs it");
+            }
             if (v.stats() != null) {
                 out.println("    " + stats(v.stats()));
             }

@@ -633,6 +633,20 @@ public final class Shaper implements AutoCloseable {
         }
     }
 
+    /** The words of some steps, for messages. */
+    public static List<String> whats(List<Step> steps) {
+        List<String> out = new ArrayList<>(steps.size());
+        for (Step s : steps) {
+            out.add(s.what());
+        }
+        return out;
+    }
+
+    /**
+     * Puts back every target that had steps, newest first, then re-reads each: one that still
+     * differs from its state before is a failure, so "put back" and "nothing was changed" are said
+     * only when a re-read shows them.
+     */
     private List<String> rollback(List<Target> done) {
         List<String> failures = new ArrayList<>();
         for (int j = done.size() - 1; j >= 0; j--) {
@@ -651,6 +665,23 @@ public final class Shaper implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 failures.add(t.before().link().name() + ": " + e.getMessage());
+            }
+        }
+        if (!failures.isEmpty()) {
+            return failures;
+        }
+        for (Target t : done) {
+            if (t.steps().isEmpty()) {
+                continue;
+            }
+            try {
+                List<Step> left = restoreSteps(t.before(), reread(t.before().link()));
+                if (!left.isEmpty()) {
+                    failures.add(t.before().link().name() + ": the re-read still differs from before: "
+                            + String.join("; ", whats(left)));
+                }
+            } catch (RuntimeException e) {
+                failures.add(t.before().link().name() + ": re-read after putting back: " + e.getMessage());
             }
         }
         return failures;
