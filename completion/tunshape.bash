@@ -260,7 +260,7 @@ function _picocli_tunshape_apply() {
 
   local commands=""
   local flag_opts="'--dry-run' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'-p' '--profile' '--rate' '--ceil' '--burst' '--latency' '--limit' '--mode' '--senders' '--qdisc' '--overhead' '--mpu' '--txqueuelen' '--netns'"
+  local arg_opts="'-p' '--profile' '--rate' '--ceil' '--burst' '--latency' '--limit' '--mode' '--senders' '--qdisc' '--overhead' '--mpu' '--txqueuelen' '--wait' '--netns'"
   local MODE_option_args=("BACKPRESSURE" "LATENCY") # --mode values
 
   type compopt &>/dev/null && compopt +o default
@@ -304,6 +304,9 @@ function _picocli_tunshape_apply() {
       return
       ;;
     '--txqueuelen')
+      return
+      ;;
+    '--wait')
       return
       ;;
     '--netns')
@@ -403,11 +406,14 @@ function _picocli_tunshape_clear() {
 
   local commands=""
   local flag_opts="'--dry-run' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'--netns'"
+  local arg_opts="'--wait' '--netns'"
 
   type compopt &>/dev/null && compopt +o default
 
   case ${prev_word} in
+    '--wait')
+      return
+      ;;
     '--netns')
       local IFS=$'\n'
       COMPREPLY=( $(compgen -W "$(_tunshape_netns)" -- "${curr_word}") )
