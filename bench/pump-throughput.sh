@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
-# Pump throughput, tun -> udp -> udp -> tun between two namespaces joined by a veth pair:
-# tunshape's pump against socat (TUN <-> UDP), same setup, same run. iperf3 sends UDP from one
-# namespace's tun address to the other's for D seconds and its receiver counts what arrived:
-# packets per second with 64-byte payloads, Mbit/s with 1400-byte payloads. Two ways of offering:
-#   flood   iperf3 -b 0: the sender sends as fast as it can. On 2 cores it then spends most of a
+# Pump throughput, tun -> udp -> udp -> tun between two namespaces joined by a veth pair: tunshape's
+# pump against a C pump of the same design (bench/cpump.c, built here with gcc: the machine's limit
+# for this design) and socat (TUN <-> UDP), same setup, same run. iperf3 sends through the tunnel
+# for D seconds and its receiver counts what arrived:
+#   flood   UDP, iperf3 -b 0: the sender sends as fast as it can. On 2 cores it then spends most of a
 #           core on packets that tun's full ring drops, which starves the pumps of CPU;
-#   paced   iperf3 -b RATE for each rate in a sweep (the same rates for both pumps): the best
-#           delivered rate, with the loss at that rate.
-# Usage (as root): bench/pump-throughput.sh [SECONDS]     needs: iproute2, socat, iperf3, a built jar
+#   paced   UDP, iperf3 -b RATE for each rate in a sweep (the same rates for every pump): the best
+#           delivered rate, with the loss at that rate;
+#   tcp     one iperf3 TCP stream: Mbit/s received;
+#   cpu     UDP 64 B paced at CPU_RATE (default 40M, about 54k pkt/s): the user+system CPU time of
+#           both pump processes (all their threads) over the packets iperf3 received, in us/packet.
+# 64-byte payloads give packets per second, 1400-byte ones Mbit/s. The tunnels' MTU is the veth's
+# less the IP and UDP headers (1472), as for any UDP tunnel, so no tunnel packet is fragmented.
+# Environment:
+#   PUMPS="tunshape c socat"  which rows, in this order
+#   SHAPE_ARGS="..."          after the devices are up, run `tunshape --netns NS apply t0 $SHAPE_ARGS`
+#                             in both namespaces (e.g. SHAPE_ARGS="--rate 10gbit --qdisc htb")
+#   PUMP_ARGS="..."           extra options for both tunshape pumps (e.g. --no-offload)
+#   CPU_RATE=40M              the paced rate of the cpu column
+# Usage (as root): bench/pump-throughput.sh [SECONDS]   needs: iproute2, socat, iperf3, gcc, a built jar
 set -euo pipefail
 D=${1:-5}
+PUMPS=${PUMPS:-tunshape c socat}
+CPU_RATE=${CPU_RATE:-40M}
 top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 A=tsbenchA$$; B=tsbenchB$$
+work=$(mktemp -d /tmp/tunshape-bench.XXXXXX)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     ip netns del "$A" 2>/dev/null || true
     ip netns del "$B" 2>/dev/null || true
+    rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+case " $PUMPS " in *" c "*) gcc -O2 -pthread -o "$work/cpump" "$top/bench/cpump.c" ;; esac
 ip netns add "$A"; ip netns add "$B"
 ip link add va netns "$A" type veth peer name vb netns "$B"
 ip -n "$A" addr add 198.19.0.1/24 dev va; ip -n "$B" addr add 198.19.0.2/24 dev vb
@@ -32,25 +48,48 @@ for n in "$A" "$B"; do
 done
 ip -n "$A" link set va up; ip -n "$B" link set vb up
 
-start_tunshape() {
-    ip netns exec "$A" "$top/bin/tunshape" pump --dev t0 --create --backend udp:198.19.0.2:7000 \
-        --listen 198.19.0.1:7000 --report /run/tunshape-bench-none.sock 2>/dev/null & pids+=($!)
-    ip netns exec "$B" "$top/bin/tunshape" pump --dev t0 --create --backend udp:198.19.0.1:7000 \
-        --listen 198.19.0.2:7000 --report /run/tunshape-bench-none.sock 2>/dev/null & pids+=($!)
+wait_dev() {
     for n in "$A" "$B"; do
         for _ in $(seq 100); do ip -n "$n" link show t0 >/dev/null 2>&1 && break; sleep 0.1; done
     done
+}
+dev_up() { # addresses, MTU, state, and the shaping under test
     ip -n "$A" addr add 198.18.0.1/30 dev t0; ip -n "$B" addr add 198.18.0.2/30 dev t0
-    ip -n "$A" link set t0 up; ip -n "$B" link set t0 up
+    for n in "$A" "$B"; do
+        ip -n "$n" link set t0 mtu 1472 up
+        if [ -n "${SHAPE_ARGS:-}" ]; then
+            # shellcheck disable=SC2086
+            "$top/bin/tunshape" --netns "$n" apply t0 $SHAPE_ARGS >/dev/null
+        fi
+    done
+}
+start_tunshape() {
+    # shellcheck disable=SC2086
+    ip netns exec "$A" "$top/bin/tunshape" pump --dev t0 --create --backend udp:198.19.0.2:7000 \
+        --listen 198.19.0.1:7000 --report /run/tunshape-bench-none.sock ${PUMP_ARGS:-} 2>"$work/pumpA.log" & pids+=($!)
+    # shellcheck disable=SC2086
+    ip netns exec "$B" "$top/bin/tunshape" pump --dev t0 --create --backend udp:198.19.0.1:7000 \
+        --listen 198.19.0.2:7000 --report /run/tunshape-bench-none.sock ${PUMP_ARGS:-} 2>"$work/pumpB.log" & pids+=($!)
+    wait_dev; dev_up
+}
+start_c() {
+    ip netns exec "$A" "$work/cpump" t0 198.19.0.1 7000 198.19.0.2 7000 & pids+=($!)
+    ip netns exec "$B" "$work/cpump" t0 198.19.0.2 7000 198.19.0.1 7000 & pids+=($!)
+    wait_dev; dev_up
 }
 start_socat() { # B first, so that A's first datagram finds a socket
-    ip netns exec "$B" socat -b 65536 TUN:198.18.0.2/30,tun-name=t0,tun-type=tun,iff-no-pi,iff-up \
+    ip netns exec "$B" socat -b 65536 TUN:198.18.0.2/30,tun-name=t0,tun-type=tun,iff-no-pi \
         UDP:198.19.0.1:7000,bind=198.19.0.2:7000 & pids+=($!)
     sleep 0.3
-    ip netns exec "$A" socat -b 65536 TUN:198.18.0.1/30,tun-name=t0,tun-type=tun,iff-no-pi,iff-up \
+    ip netns exec "$A" socat -b 65536 TUN:198.18.0.1/30,tun-name=t0,tun-type=tun,iff-no-pi \
         UDP:198.19.0.2:7000,bind=198.19.0.1:7000 & pids+=($!)
+    wait_dev
     for n in "$A" "$B"; do
-        for _ in $(seq 100); do ip -n "$n" addr show t0 2>/dev/null | grep -q 198.18 && break; sleep 0.1; done
+        ip -n "$n" link set t0 mtu 1472 up
+        if [ -n "${SHAPE_ARGS:-}" ]; then
+            # shellcheck disable=SC2086
+            "$top/bin/tunshape" --netns "$n" apply t0 $SHAPE_ARGS >/dev/null
+        fi
     done
 }
 stop_all() {
@@ -59,21 +98,53 @@ stop_all() {
     pids=()
     sleep 0.3
 }
-measure() { # $1 = payload bytes, $2 = offered rate (0 = flood); prints "pps mbit loss%"
+iperf() { # iperf3 client arguments...; prints the client's JSON
     ip netns exec "$B" iperf3 -s -1 -B 198.18.0.2 -p 5201 >/dev/null 2>&1 & local srv=$!
     sleep 0.5
-    local json
-    json=$(ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -u -b "$2" -l "$1" -t "$D" -J 2>/dev/null)
+    ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "$D" -J "$@" 2>/dev/null || true
     wait $srv 2>/dev/null || true
-    python3 - "$json" <<'PY'
+}
+measure() { # $1 = payload bytes, $2 = offered rate (0 = flood); prints "pps mbit loss% received"
+    python3 - "$(iperf -u -b "$2" -l "$1")" <<'PY'
 import json, sys
-j = json.loads(sys.argv[1])
-s = j["end"]["sum"]
-secs = s["seconds"]
-received = s["packets"] - s["lost_packets"]
-print("%.0f %.1f %.2f" % (received / secs, received * s["bytes"] / max(s["packets"], 1) * 8 / secs / 1e6,
-                          100.0 * s["lost_packets"] / max(s["packets"], 1)))
+try:
+    s = json.loads(sys.argv[1])["end"]["sum"]
+    secs = s["seconds"]
+    received = s["packets"] - s["lost_packets"]
+    print("%.0f %.1f %.2f %d" % (received / secs, received * s["bytes"] / max(s["packets"], 1) * 8 / secs / 1e6,
+                                 100.0 * s["lost_packets"] / max(s["packets"], 1), received))
+except Exception:
+    print("0 0 100 0")
 PY
+}
+tcp() { # prints Mbit/s received by one TCP stream
+    python3 - "$(iperf)" <<'PY'
+import json, sys
+try:
+    print("%.0f" % (json.loads(sys.argv[1])["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception:
+    print("0")
+PY
+}
+cputicks() { # user+system clock ticks of the pump processes and all their descendants, all threads
+    local sum=0 p c
+    local todo=("${pids[@]}")
+    while [ ${#todo[@]} -gt 0 ]; do
+        p=${todo[0]}; todo=("${todo[@]:1}")
+        [ -r "/proc/$p/stat" ] || continue
+        sum=$((sum + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat")))
+        for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do todo+=("$c"); done
+    done
+    echo "$sum"
+}
+cpu_per_packet() { # prints "us/packet pkt/s"
+    local t0 t1 m
+    t0=$(cputicks)
+    m=$(measure 64 "$CPU_RATE")
+    t1=$(cputicks)
+    set -- $m
+    awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$4" -v pps="$1" \
+        'BEGIN { printf "%.2f %.0f\n", (n > 0 ? t / hz * 1e6 / n : 0), pps }'
 }
 best() { # $1 = payload bytes, $2 = field (1 pps, 2 Mbit/s), rest = offered rates; prints "value loss% offered"
     local size=$1 field=$2; shift 2
@@ -81,23 +152,31 @@ best() { # $1 = payload bytes, $2 = field (1 pps, 2 Mbit/s), rest = offered rate
     for r in "$@"; do
         m=$(measure "$size" "$r")
         top=$(echo "$top|$m $r" | awk -F'|' -v f="$field" '{split($1,a," "); split($2,b," ");
-            if (b[f] > a[1]) print b[f], b[3], b[4]; else print $1}')
+            if (b[f] > a[1]) print b[f], b[3], b[5]; else print $1}')
     done
     echo "$top"
 }
-# the same offered rates for both pumps: 64-byte payloads (92 bytes on the wire) and 1400-byte ones
+# the same offered rates for every pump: 64-byte payloads (92 bytes on the wire) and 1400-byte ones
 SMALL=(40M 60M 80M 100M)
 LARGE=(400M 600M 800M 1000M 1200M 1400M 1600M)
 row() { # $1 = name
-    local fs fl ps pl
+    local fs fl ps pl t c
     fs=$(measure 64 0); fl=$(measure 1400 0)
     ps=$(best 64 1 "${SMALL[@]}"); pl=$(best 1400 2 "${LARGE[@]}")
-    set -- "$1" $fs $fl $ps $pl
-    printf "| %-15s | %7s pkt/s | %7s Mbit/s | %7s pkt/s (%s%% lost, offered %s) | %7s Mbit/s (%s%% lost, offered %s) |\n" \
-        "$1" "$2" "$6" "$8" "$9" "${10}" "${11}" "${12}" "${13}"
+    t=$(tcp); c=$(cpu_per_packet)
+    set -- "$1" $fs $fl $ps $pl "$t" $c
+    printf "| %-15s | %7s pkt/s | %7s Mbit/s | %7s pkt/s (%s%% lost, offered %s) | %7s Mbit/s (%s%% lost, offered %s) | %6s Mbit/s | %5s us (%s pkt/s) |\n" \
+        "$1" "$2" "$7" "${10}" "${11}" "${12}" "${13}" "${14}" "${15}" "${16}" "${17}" "${18}"
 }
-echo "pump throughput, $D s per measurement, $(nproc) cores"
-echo "| pump            | flood, 64 B   | flood, 1400 B  | paced, 64 B (best of the sweep) | paced, 1400 B (best of the sweep) |"
-echo "| --------------- | ------------- | -------------- | ------------------------------- | --------------------------------- |"
-start_tunshape; row "tunshape pump"; stop_all
-start_socat; row "socat TUN<->UDP"; stop_all
+echo "pump throughput, $D s per measurement, $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)${SHAPE_ARGS:+, shaped: $SHAPE_ARGS}"
+echo "| pump            | flood, 64 B   | flood, 1400 B  | paced, 64 B (best of the sweep) | paced, 1400 B (best of the sweep) | TCP | CPU/packet, 64 B at $CPU_RATE |"
+echo "| --------------- | ------------- | -------------- | ------------------------------- | --------------------------------- | --- | --- |"
+for p in $PUMPS; do
+    case $p in
+        tunshape) start_tunshape; row "tunshape pump"; stop_all ;;
+        c) start_c; row "C pump (limit)"; stop_all ;;
+        socat) start_socat; row "socat TUN<->UDP"; stop_all ;;
+        *) echo "unknown pump '$p' in PUMPS; accepted: tunshape c socat" >&2; exit 2 ;;
+    esac
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

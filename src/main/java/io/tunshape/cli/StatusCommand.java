@@ -10,11 +10,6 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,14 +35,8 @@ public final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String answer;
-        try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            c.connect(UnixDomainSocketAddress.of(socket));
-            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-            while (c.read(buf) >= 0 && buf.hasRemaining()) {
-                // read to the end
-            }
-            buf.flip();
-            answer = StandardCharsets.UTF_8.decode(buf).toString().trim();
+        try {
+            answer = ControlSocket.query(socket);
         } catch (java.net.SocketException | java.nio.file.NoSuchFileException e) {
             spec.commandLine().getErr().println("tunshape: no daemon answers on " + socket + " (" + e.getMessage()
                     + "); start one with 'tunshape daemon'");

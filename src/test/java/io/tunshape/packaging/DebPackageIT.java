@@ -13,7 +13,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,7 +38,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * <p>An integration test (maven-failsafe-plugin, `mvn verify`): the .deb only exists after the
  * package phase, which comes after surefire's test phase. It needs root and dpkg: skipped without
  * them, except under CI=true, where it fails. It refuses to run where a tunshape package or an
- * unpackaged /usr/bin/tunshape is already there, rather than clobber and then purge it.
+ * unpackaged /usr/bin/tunshape is already there, rather than clobber and then purge it. It also
+ * reads the installed copyright file as DEP-5 and checks it against the jar it ships with.
  */
 class DebPackageIT {
     private static final String PKG = "tunshape";
@@ -50,6 +59,7 @@ class DebPackageIT {
             "/usr/share/bash-completion/completions/tunshape",
             "/lib/systemd/system/tunshape.service",
             "/lib/systemd/system/tunshape-apply@.service",
+            "/usr/share/doc/tunshape/copyright",
             "/etc/tunshape/tunshape.yaml");
 
     record Run(int status, String out) {
@@ -106,6 +116,8 @@ class DebPackageIT {
             Run depends = run("dpkg-query", "-W", "-f=${Depends}", PKG);
             assertTrue(depends.out().contains("java-runtime-headless (>= 17)"), depends.toString());
 
+            checkCopyright();
+
             // the completion registers itself for the command
             Run completion = run("bash", "-c",
                     "source /usr/share/bash-completion/completions/tunshape && complete -p tunshape");
@@ -126,7 +138,8 @@ class DebPackageIT {
             for (String gone : List.of("/usr/bin/tunshape", "/usr/share/tunshape", "/etc/tunshape",
                     "/var/cache/tunshape", "/usr/lib/tunshape",
                     "/lib/systemd/system/tunshape.service", "/lib/systemd/system/tunshape-apply@.service",
-                    "/usr/share/bash-completion/completions/tunshape", "/usr/share/man/man8/tunshape.8.gz")) {
+                    "/usr/share/bash-completion/completions/tunshape", "/usr/share/man/man8/tunshape.8.gz",
+                    "/usr/share/doc/tunshape")) {
                 assertFalse(Files.exists(Path.of(gone)), gone + " is still there after dpkg --purge");
             }
         } finally {
@@ -136,6 +149,127 @@ class DebPackageIT {
                     System.err.println("DebPackageIT: dpkg --purge " + PKG + " failed in cleanup: " + purge);
                 }
             }
+        }
+    }
+
+    /**
+     * The installed /usr/share/doc/tunshape/copyright is machine-readable (DEP-5): the format line,
+     * a header whose contact is the package's maintainer, Files paragraphs with Copyright and
+     * License, a stand-alone License paragraph with text for every licence they name, tunshape's
+     * own files under Apache-2.0, and every library the installed jar bundles (its
+     * META-INF/maven pom.properties) named with its version.
+     */
+    private static void checkCopyright() throws Exception {
+        Path file = Path.of("/usr/share/doc/tunshape/copyright");
+        String text = Files.readString(file, StandardCharsets.UTF_8);
+        List<Map<String, String>> paragraphs = Dep5.parse(text);
+        Map<String, String> header = paragraphs.get(0);
+        assertEquals("https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/", header.get("Format"),
+                file + ": the first paragraph must carry the DEP-5 Format URL");
+        assertEquals("tunshape", header.get("Upstream-Name"), file + ": Upstream-Name");
+        Run maintainer = run("dpkg-query", "-W", "-f=${Maintainer}", PKG);
+        assertEquals(maintainer.out().strip(), header.get("Upstream-Contact"),
+                file + ": Upstream-Contact should be the package's Maintainer");
+        assertFalse(maintainer.out().contains("localhost"), "Maintainer is still a placeholder: " + maintainer);
+
+        Set<String> named = new TreeSet<>();
+        Set<String> defined = new TreeSet<>();
+        String all = null;
+        String jarCopyright = null;
+        for (Map<String, String> p : paragraphs.subList(1, paragraphs.size())) {
+            String license = p.get("License");
+            assertTrue(license != null && !license.isBlank(), file + ": a paragraph without License: " + p);
+            String synopsis = license.lines().findFirst().orElse("").strip();
+            if (p.containsKey("Files")) {
+                assertTrue(p.containsKey("Copyright") && !p.get("Copyright").isBlank(),
+                        file + ": Files paragraph without Copyright: " + p);
+                for (String name : synopsis.split("\\s+|[()]")) {
+                    if (!name.isBlank() && !name.equals("and") && !name.equals("or")) {
+                        named.add(name);
+                    }
+                }
+                if (p.get("Files").strip().equals("*")) {
+                    all = synopsis;
+                }
+                if (p.get("Files").contains("usr/share/tunshape/tunshape.jar")) {
+                    jarCopyright = p.get("Copyright");
+                }
+            } else {
+                assertTrue(license.lines().count() > 3, file + ": License paragraph " + synopsis + " has no text");
+                defined.add(synopsis);
+            }
+        }
+        assertEquals("Apache-2.0", all, file + ": tunshape's own files (Files: *) must be Apache-2.0");
+        assertTrue(defined.containsAll(named), file + ": licences named but not given: "
+                + named.stream().filter(n -> !defined.contains(n)).toList());
+        assertTrue(jarCopyright != null, file + ": no Files paragraph for usr/share/tunshape/tunshape.jar");
+
+        // every library shaded into the jar is accounted for, at the version that is in it
+        int libs = 0;
+        try (ZipFile jar = new ZipFile("/usr/share/tunshape/tunshape.jar")) {
+            for (ZipEntry e : Collections.list(jar.entries())) {
+                String name = e.getName();
+                if (!name.startsWith("META-INF/maven/") || !name.endsWith("/pom.properties")
+                        || name.startsWith("META-INF/maven/io.tunshape/")) {
+                    continue;
+                }
+                Properties props = new Properties();
+                try (var in = jar.getInputStream(e)) {
+                    props.load(in);
+                }
+                String artifact = props.getProperty("artifactId", "");
+                String version = props.getProperty("version", "");
+                assertTrue(jarCopyright.toLowerCase(Locale.ROOT).contains(artifact.toLowerCase(Locale.ROOT))
+                                && jarCopyright.contains(" " + version),
+                        file + " does not account for " + artifact + " " + version + " in the jar; its Copyright is:\n"
+                                + jarCopyright);
+                libs++;
+            }
+            // picocli and JNA ship no pom.properties: known by a class of theirs
+            for (var marker : Map.of("picocli/CommandLine.class", "picocli", "com/sun/jna/Native.class", "JNA").entrySet()) {
+                if (jar.getEntry(marker.getKey()) != null) {
+                    assertTrue(jarCopyright.contains(marker.getValue()), file + " does not account for "
+                            + marker.getValue() + ", whose " + marker.getKey() + " is in the jar");
+                    libs++;
+                }
+            }
+        }
+        assertTrue(libs >= 5, "only " + libs + " bundled libraries found in the jar (picocli, JNA, jackson-core, "
+                + "jackson-dataformat-yaml, SnakeYAML expected)");
+    }
+
+    /** DEP-5 is deb822: paragraphs split by blank lines, fields "Name: value", continuation lines indented. */
+    static final class Dep5 {
+        static List<Map<String, String>> parse(String text) {
+            List<Map<String, String>> paragraphs = new ArrayList<>();
+            Map<String, String> current = new LinkedHashMap<>();
+            String field = null;
+            int n = 0;
+            for (String line : text.split("\n", -1)) {
+                n++;
+                if (line.isBlank()) {
+                    if (!current.isEmpty()) {
+                        paragraphs.add(current);
+                        current = new LinkedHashMap<>();
+                    }
+                    field = null;
+                } else if (line.startsWith(" ") || line.startsWith("\t")) {
+                    assertTrue(field != null, "copyright line " + n + ": a continuation line with no field before it");
+                    String more = line.strip();
+                    current.merge(field, ".".equals(more) ? "" : more, (a, b) -> a + "\n" + b);
+                } else {
+                    int colon = line.indexOf(':');
+                    assertTrue(colon > 0, "copyright line " + n + ": neither 'Field: value' nor a continuation: " + line);
+                    field = line.substring(0, colon);
+                    assertFalse(current.containsKey(field), "copyright line " + n + ": " + field + " twice in a paragraph");
+                    current.put(field, line.substring(colon + 1).strip());
+                }
+            }
+            if (!current.isEmpty()) {
+                paragraphs.add(current);
+            }
+            assertTrue(paragraphs.size() > 1, "copyright: no paragraphs after the header");
+            return paragraphs;
         }
     }
 
