@@ -80,6 +80,7 @@ final class ControlServer implements AutoCloseable {
                 g.writeStartObject();
                 g.writeStringField("dev", s.dev());
                 g.writeStringField("netns", s.netns());
+                g.writeStringField("netns_path", s.netnsPath());
                 g.writeStringField("profile", s.profile());
                 g.writeNumberField("rate_bps", s.rateBps());
                 if (s.capacityBps() >= 0) {

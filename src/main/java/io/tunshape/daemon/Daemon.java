@@ -41,9 +41,13 @@ public final class Daemon {
     private final TcCodec codec = new TcCodec(Psched.system());
     private volatile WarmUp warmUp;
 
-    /** What status and metrics show for one device. */
+    /**
+     * What status and metrics show for one device. {@code netns}: the namespace's name, or for an
+     * unnamed one its label (hostname, command, pid), null for the daemon's own; {@code netnsPath}: a
+     * path that opens it now (its mount, or /proc/PID/ns/net), null for the daemon's own.
+     */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
-                         long changes, long flushes, long backlogBytes, long drops, long txDropped) {
+                         long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath) {
     }
 
     /** What status and metrics show for one served namespace. */

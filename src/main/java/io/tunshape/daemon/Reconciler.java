@@ -280,6 +280,7 @@ final class Reconciler {
         }
         NsFacts f = ns.facts;
         String where = f.own() ? null : f.name() != null ? f.name() : f.label();
+        String path = f.own() ? null : !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
         long now = System.nanoTime() / 1_000_000;
         for (Session.Shown s : shown) {
             Namespace.Device d = ns.devices.get(s.link().name());
@@ -308,7 +309,7 @@ final class Reconciler {
             long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
             long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
             out.add(new Daemon.Status(d.name, where, d.rule.profile(), rate, cap, age, changes, flushes, backlog, drops,
-                    s.link().txDropped()));
+                    s.link().txDropped(), path));
         }
         return out;
     }
