@@ -14,7 +14,10 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for i in $(seq 100); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.1; done   # the daemon puts things back
+    for i in $(seq 100); do   # up to 10 s: the daemon puts things back before it exits
+        alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break; sleep 0.1
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
