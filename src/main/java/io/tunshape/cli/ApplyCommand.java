@@ -1,5 +1,6 @@
 package io.tunshape.cli;
 
+import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.profile.Mode;
 import io.tunshape.profile.PlanException;
 import io.tunshape.profile.Planner;
@@ -14,6 +15,7 @@ import io.tunshape.tc.Size;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.tc.Units;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -30,6 +32,12 @@ import java.util.concurrent.Callable;
                     + "'unchanged' (counters keep counting). A changed rate is changed in place. With several "
                     + "interfaces everything is validated first, and if the kernel refuses one, those already "
                     + "changed are put back.",
+            "",
+            "One change at a time: apply takes the network namespace's lock (shared with clear and the daemon) "
+                    + "before it reads the devices, waiting up to --wait; after the change it reads the devices "
+                    + "back and compares them with the plan: a difference is repaired once, and one that remains "
+                    + "is an error (exit 1). An incomplete tunshape tree (an htb root without its class, a class "
+                    + "without its leaf, a filter pointing nowhere) is completed.",
             "",
             "Queue size: --latency bounds the wait (limit = rate x latency + burst; excess is dropped and "
                     + "counted); --limit sets it in bytes; with neither, backpressure mode sizes it to hold the "
@@ -96,15 +104,25 @@ public final class ApplyCommand implements Callable<Integer> {
             + "ring, in packets).")
     Long txqueuelen;
 
+    @Option(names = "--flows", paramLabel = "N", description = "Flow isolation: N queues (2 to 1024) under the "
+            + "rate, one per flow by the kernel's flow hash (an eBPF classifier, checked by the kernel's verifier), "
+            + "served in turn by bytes, so a flow that sends little waits about one frame of each busy flow instead "
+            + "of behind all of them. Implies --qdisc htb. In backpressure mode each queue holds --senders send "
+            + "buffers; with --latency each flow's wait is bounded.")
+    Integer flows;
+
     @Option(names = "--dry-run", description = "Show the plan and its explanation; change nothing.")
     boolean dryRun;
+
+    @Mixin
+    LockWait lockWait;
 
 
     ShapingRequest request(Planner planner) {
         if (profile != null) {
             List<String> given = new java.util.ArrayList<>();
             for (String o : new String[] {"--rate", "--ceil", "--burst", "--latency", "--limit", "--mode", "--senders",
-                "--qdisc", "--overhead", "--mpu", "--txqueuelen"}) {
+                "--qdisc", "--overhead", "--mpu", "--txqueuelen", "--flows"}) {
                 if (spec.commandLine().getParseResult().hasMatchedOption(o)) {
                     given.add(o);
                 }
@@ -130,7 +148,10 @@ public final class ApplyCommand implements Callable<Integer> {
         Size b = OptionValues.parse("--burst", burst, Units::parseSize);
         Size l = OptionValues.parse("--limit", limit, Units::parseSize);
         Duration t = OptionValues.parse("--latency", latency, Units::parseTime);
-        return new ShapingRequest(qdisc, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen);
+        int n = flows == null ? 0 : flows;
+        // --flows implies htb unless --qdisc was given (the planner refuses tbf with flows)
+        String q = n > 0 && !spec.commandLine().getParseResult().hasMatchedOption("--qdisc") ? null : qdisc;
+        return new ShapingRequest(q, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen).withFlows(n, null);
     }
 
     @Override
@@ -140,10 +161,13 @@ public final class ApplyCommand implements Callable<Integer> {
         ShapingRequest req = request(planner);
         TcCodec codec = new TcCodec(psched);
         List<Result> results;
+        java.time.Duration wait = lockWait.duration();
         long t0 = System.nanoTime();
         try {
             results = top.inNetns(() -> {
-                try (Session s = new Session(top.netns, codec)) {
+                // the namespace's lock: no other tunshape change between our read and our re-read
+                try (NamespaceLock lock = dryRun ? null : NamespaceLock.exclusive(wait, "tunshape apply");
+                     Session s = new Session(top.netns, codec)) {
                     return s.apply(ifaces, req, planner, dryRun);
                 }
             });

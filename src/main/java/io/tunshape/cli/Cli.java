@@ -4,8 +4,11 @@ import io.tunshape.netlink.NetlinkException;
 import io.tunshape.netlink.Netns;
 import io.tunshape.profile.PlanException;
 import io.tunshape.profile.ProfileException;
+import io.tunshape.netlink.NamespaceLock;
+import io.tunshape.shape.MismatchException;
 import io.tunshape.shape.NoSuchInterfaceException;
 import io.tunshape.shape.ShapeException;
+import io.tunshape.sys.Bpf;
 import io.tunshape.sys.Errno;
 import io.tunshape.sys.NativeException;
 import io.tunshape.tc.UnitException;
@@ -59,6 +62,13 @@ public final class Cli {
         } else if (ex instanceof NoSuchInterfaceException || ex instanceof Netns.NoSuchNamespaceException) {
             code = ExitCodes.NO_SUCH;
             msg = ex.getMessage();
+        } else if (ex instanceof NamespaceLock.BusyException b) {
+            code = ExitCodes.BUSY;
+            msg = b.getMessage() + "; nothing was changed (a longer --wait waits longer)";
+        } else if (ex instanceof MismatchException m) {
+            code = ExitCodes.REFUSED;
+            msg = m.getMessage() + "\ntunshape: the change is incomplete: run the same command again, and look for "
+                    + "another program changing this device's qdiscs (tc, a script) without tunshape's lock";
         } else if (ex instanceof ShapeException se) {
             NetlinkException n = se.netlink();
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
@@ -66,19 +76,25 @@ public final class Cli {
             if (code == ExitCodes.PERMISSION) {
                 msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
             }
-            if (!se.changedAny()) {
-                msg += "\ntunshape: nothing was changed";
-            } else if (se.rollbackFailures().isEmpty()) {
-                msg += "\ntunshape: every interface changed by this command was put back as it was";
-            } else {
+            if (!se.rollbackFailures().isEmpty()) {
                 for (String f : se.rollbackFailures()) {
                     msg += "\ntunshape: could not put back " + f;
                 }
+            } else if (!se.changedAny()) {
+                msg += "\ntunshape: nothing was changed (re-read: the kernel holds what it held before)";
+            } else {
+                msg += "\ntunshape: every interface changed by this command was put back as it was (re-read)";
             }
         } else if (ex instanceof NetlinkException n) {
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
             msg = "the kernel refused: " + n.getMessage()
                     + (code == ExitCodes.PERMISSION ? "; tunshape needs CAP_NET_ADMIN (run it as root)" : "");
+        } else if (ex instanceof Bpf.RefusedException b) {
+            code = permission(b.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
+            msg = "the kernel refused the flow classifier program: " + b.getMessage()
+                    + (code == ExitCodes.PERMISSION ? "; loading eBPF needs CAP_BPF or CAP_SYS_ADMIN (run it as root)"
+                    : "") + (b.verifierLog().isEmpty() ? "" : "; the kernel's verifier said:\n" + b.verifierLog())
+                    + "\ntunshape: nothing was changed";
         } else if (ex instanceof NativeException n) {
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
             msg = n.getMessage() + (code == ExitCodes.PERMISSION

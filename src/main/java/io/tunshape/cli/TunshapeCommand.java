@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
                     + "sender. tunshape puts a non-work-conserving qdisc (tbf or htb) on the device at the backend's "
                     + "rate, through rtnetlink, idempotently, in any network namespace."
         },
-        subcommands = {ApplyCommand.class, ShowCommand.class, ClearCommand.class, ProfilesCommand.class, PumpCommand.class,
+        subcommands = {ApplyCommand.class, ShowCommand.class, TopCommand.class, ClearCommand.class, ProfilesCommand.class,
+            PumpCommand.class,
             DemoCommand.class, DaemonCommand.class, StatusCommand.class, CompletionCommand.class,
             CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n", exitCodeList = {
@@ -27,7 +28,9 @@ import java.util.concurrent.Callable;
             "1:the kernel or the system refused (the kernel's extended-ack text is shown when it gave one)",
             "2:invalid usage or invalid input; nothing was changed",
             "3:no such interface or network namespace",
-            "4:permission denied (needs CAP_NET_ADMIN, and CAP_SYS_ADMIN for --netns)"
+            "4:permission denied (needs CAP_NET_ADMIN, and CAP_SYS_ADMIN for --netns)",
+            "5:another change to the network namespace (an apply, a clear, the daemon) held its lock for the whole "
+                    + "--wait; nothing was changed"
         })
 public final class TunshapeCommand implements Callable<Integer> {
     @Option(names = "--netns", paramLabel = "NAME|PATH", scope = ScopeType.INHERIT,

@@ -47,9 +47,12 @@ public final class Session implements AutoCloseable {
         return shaper;
     }
 
-    /** One line per device: its link, and its root qdisc as people see it. */
+    /**
+     * One line per device: its link, its root qdisc as people see it, and what an incomplete
+     * tunshape tree lacks ({@link TreeCheck}; empty when complete).
+     */
     public record Shown(LinkInfo link, QdiscView qdisc, String netns, String defaultKind,
-                        io.tunshape.tc.Stats defaultStats) {
+                        io.tunshape.tc.Stats defaultStats, List<String> broken) {
     }
 
     /**
@@ -146,10 +149,14 @@ public final class Session implements AutoCloseable {
                         + "); shaping it anyway");
             }
             DeviceState d = shaper.state(snap, l);
+            for (String m : TreeCheck.missing(d)) {
+                warnings.add(l.name() + " had an incomplete tunshape tree: " + m + (dryRun ? "" : "; repaired"));
+            }
             targets.add(new Shaper.Target(d, shaper.applySteps(d, p), warnings));
             plans.add(p);
         }
         List<List<String>> kernelWarnings = dryRun ? null : shaper.execute(targets);
+        List<List<String>> repairs = dryRun ? null : verify(targets, plans);
         List<Result> results = new ArrayList<>();
         for (int i = 0; i < targets.size(); i++) {
             Shaper.Target t = targets.get(i);
@@ -159,6 +166,7 @@ public final class Session implements AutoCloseable {
                 for (String k : kernelWarnings.get(i)) {
                     w.add("kernel: " + k);
                 }
+                w.addAll(repairs.get(i));
             }
             boolean changed = !t.steps().isEmpty();
             QdiscView after = Shaper.view(p.qdisc());
@@ -177,6 +185,65 @@ public final class Session implements AutoCloseable {
                     p.txqueuelen() != null ? p.txqueuelen() : txBefore));
         }
         return results;
+    }
+
+    /**
+     * Reads back every changed device and compares it with its plan: the kernel must now hold it.
+     * A difference (something outside tunshape's lock changed the device meanwhile, or the kernel
+     * took a request differently) is repaired once, with a warning saying what was repaired; what
+     * still differs after that is thrown as a {@link MismatchException}, never reported as success.
+     * A device that vanished during the change is a {@link NoSuchInterfaceException}.
+     */
+    private List<List<String>> verify(List<Shaper.Target> targets, List<Plan> plans) {
+        List<List<String>> notes = new ArrayList<>();
+        for (int i = 0; i < targets.size(); i++) {
+            notes.add(new ArrayList<>());
+        }
+        for (int attempt = 0; ; attempt++) {
+            Shaper.Snapshot snap = null;
+            List<Shaper.Target> again = new ArrayList<>();
+            List<Integer> which = new ArrayList<>();
+            for (int i = 0; i < targets.size(); i++) {
+                Shaper.Target t = targets.get(i);
+                if (t.steps().isEmpty()) {
+                    continue;
+                }
+                if (snap == null) {
+                    snap = shaper.snapshot();
+                }
+                LinkInfo link = find(snap, t.before().link());
+                DeviceState now = shaper.state(snap, link);
+                List<Shaper.Step> left = shaper.applySteps(now, plans.get(i));
+                if (!left.isEmpty()) {
+                    again.add(new Shaper.Target(now, left, List.of()));
+                    which.add(i);
+                }
+            }
+            if (again.isEmpty()) {
+                return notes;
+            }
+            if (attempt > 0) {
+                Shaper.Target t = again.get(0);
+                throw new MismatchException(t.before().link().name(), Shaper.whats(t.steps()));
+            }
+            shaper.execute(again);
+            for (int k = 0; k < again.size(); k++) {
+                notes.get(which.get(k)).add("the re-read after the change differed from the plan (changed by "
+                        + "something that does not take tunshape's lock?); repaired: "
+                        + String.join("; ", Shaper.whats(again.get(k).steps())));
+            }
+        }
+    }
+
+    private LinkInfo find(Shaper.Snapshot snap, LinkInfo was) {
+        for (LinkInfo l : snap.links()) {
+            if (l.index() == was.index()) {
+                return l;
+            }
+        }
+        throw new NoSuchInterfaceException("interface '" + was.name() + "' (index " + was.index()
+                + ") disappeared during the change in " + (netns == null ? "this network namespace"
+                : "network namespace '" + netns + "'"));
     }
 
     public List<Result> clear(List<String> names, boolean dryRun) {
@@ -226,14 +293,16 @@ public final class Session implements AutoCloseable {
         List<Shown> out = new ArrayList<>();
         for (LinkInfo l : links) {
             io.tunshape.tc.QdiscInfo dflt = snap.defaults().get(l.index());
-            out.add(new Shown(l, shaper.view(shaper.state(snap, l)), netns, dflt == null ? null : dflt.kind(),
-                    dflt == null ? null : dflt.stats()));
+            DeviceState d = shaper.state(snap, l);
+            out.add(new Shown(l, shaper.view(d), netns, dflt == null ? null : dflt.kind(),
+                    dflt == null ? null : dflt.stats(), TreeCheck.missing(d)));
         }
         return out;
     }
 
     @Override
     public void close() {
+        shaper.close();
         sock.close();
     }
 }

@@ -56,6 +56,8 @@ final class LibC {
 
     static native int close(int fd) throws LastErrorException;
 
+    static native int flock(int fd, int operation) throws LastErrorException;
+
     static native int setns(int fd, int nstype) throws LastErrorException;
 
     static native int unshare(int flags) throws LastErrorException;

@@ -44,6 +44,31 @@ public final class Sys {
         }
     }
 
+    public static final int LOCK_SH = 1;
+    public static final int LOCK_EX = 2;
+    public static final int LOCK_NB = 4;
+    public static final int LOCK_UN = 8;
+
+    /**
+     * flock(2) without waiting ({@code op} | LOCK_NB): true when taken, false when someone else holds
+     * it. The lock belongs to the open file, so the kernel drops it when the last descriptor to it is
+     * closed, by {@code close} or by the holder's death (SIGKILL included).
+     */
+    public static boolean tryFlock(Fd fd, int op) {
+        int n = fd.acquire();
+        try {
+            LibC.flock(n, op | LOCK_NB);
+            return true;
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == Errno.EAGAIN) {
+                return false;
+            }
+            throw new NativeException("flock", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
     public static void bind(Fd fd, ByteBuffer addr) {
         int n = fd.acquire();
         try {

@@ -212,7 +212,8 @@ stderr:
 rc:
   description:
     - The tool's exit status, when it failed. 1 the kernel refused, 2 invalid input (nothing was changed),
-      3 no such interface or namespace, 4 permission denied.
+      3 no such interface or namespace, 4 permission denied, 5 another change to the namespace (the daemon,
+      another apply) held its lock for longer than the tool's default wait (10 s; nothing was changed).
   returned: failure
   type: int
   sample: 3

@@ -1,0 +1,190 @@
+package io.tunshape.netlink;
+
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.Fd;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+
+/**
+ * One change at a time per network namespace, across processes (as iptables' xtables lock): an
+ * flock(2) on {@code /run/tunshape/lock/net-DEV-INO.lock}, where DEV and INO name the namespace's
+ * nsfs inode as the calling thread sees it. Keyed by inode, not by name, so an unnamed namespace
+ * (a /proc/PID/ns/net path, an unshare) has one too, and two names of one namespace share it.
+ *
+ * <p>flock belongs to the open file: the kernel releases it when its holder closes it or dies, even
+ * by SIGKILL, so a crashed apply never leaves the namespace locked. The files stay (/run is a tmpfs;
+ * deleting a lock file another process may be waiting on would let two holders in); an inode reused
+ * by a later namespace reuses its file, which is harmless. The holder writes its pid and what it does
+ * into the file, so a waiter that gives up can say who held it. {@code TUNSHAPE_LOCK_DIR} moves the
+ * directory (for tests and unusual layouts; every tunshape process on a host must agree on it).
+ */
+public final class NamespaceLock implements AutoCloseable {
+    public static final Path DEFAULT_DIR = Path.of("/run/tunshape/lock");
+    private static final long MAX_POLL_NANOS = 20_000_000L;
+
+    private final Fd fd;
+    private final Path path;
+
+    private NamespaceLock(Fd fd, Path path) {
+        this.fd = fd;
+        this.path = path;
+    }
+
+    /** The lock directory: {@code $TUNSHAPE_LOCK_DIR}, or /run/tunshape/lock. */
+    public static Path dir() {
+        String d = System.getenv("TUNSHAPE_LOCK_DIR");
+        return d == null || d.isEmpty() ? DEFAULT_DIR : Path.of(d);
+    }
+
+    /** "DEV-INO" of the calling thread's network namespace. */
+    public static String key() {
+        Path ns = Path.of("/proc/thread-self/ns/net");
+        try {
+            long dev = ((Number) Files.getAttribute(ns, "unix:dev")).longValue();
+            long ino = ((Number) Files.getAttribute(ns, "unix:ino")).longValue();
+            return Long.toUnsignedString(dev) + "-" + Long.toUnsignedString(ino);
+        } catch (IOException e) {
+            throw new NativeException("stat " + ns + ": " + e.getMessage(), Errno.EIO);
+        }
+    }
+
+    /** The lock file of the calling thread's network namespace. */
+    public static Path file() {
+        return dir().resolve("net-" + key() + ".lock");
+    }
+
+    /**
+     * Takes the calling thread's namespace's lock, exclusively, waiting up to {@code wait} (polling,
+     * as iptables' --wait does). {@code what} (e.g. "tunshape apply") is written into the file for
+     * waiters to report.
+     *
+     * @throws BusyException when another holder kept it for the whole wait
+     */
+    public static NamespaceLock exclusive(Duration wait, String what) {
+        return take(Sys.LOCK_EX, wait, what);
+    }
+
+    /**
+     * Takes it shared, for readers (show) that want no change in the middle of their reading; a
+     * shared holder leaves the file's holder line alone.
+     */
+    public static NamespaceLock shared(Duration wait) {
+        return take(Sys.LOCK_SH, wait, null);
+    }
+
+    /** As {@link #exclusive}, but without waiting: null when someone else holds it now. */
+    public static NamespaceLock tryExclusive(String what) {
+        Path p = file();
+        Fd fd = openFile(p);
+        if (!Sys.tryFlock(fd, Sys.LOCK_EX)) {
+            fd.close();
+            return null;
+        }
+        return held(fd, p, what);
+    }
+
+    private static NamespaceLock take(int op, Duration wait, String what) {
+        Path p = file();
+        Fd fd = openFile(p);
+        long start = System.nanoTime();
+        long deadline = start + Math.max(0, wait.toNanos());
+        long pause = 1_000_000L;
+        try {
+            while (!Sys.tryFlock(fd, op)) {
+                long now = System.nanoTime();
+                if (now - deadline >= 0) {
+                    throw new BusyException(p, holder(p), Duration.ofNanos(now - start));
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(pause, deadline - now));
+                if (Thread.interrupted()) {
+                    throw new BusyException(p, holder(p), Duration.ofNanos(System.nanoTime() - start));
+                }
+                pause = Math.min(pause * 2, MAX_POLL_NANOS);
+            }
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+        return held(fd, p, what);
+    }
+
+    private static NamespaceLock held(Fd fd, Path p, String what) {
+        if (what == null) {
+            return new NamespaceLock(fd, p);
+        }
+        try {
+            Files.writeString(p, "pid " + ProcessHandle.current().pid() + ": " + what + "\n", StandardCharsets.UTF_8,
+                    StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+        } catch (IOException e) {
+            // only the waiters' message loses the holder's name; the lock itself is held
+        }
+        return new NamespaceLock(fd, p);
+    }
+
+    private static Fd openFile(Path p) {
+        try {
+            Files.createDirectories(p.getParent());
+            try {
+                Files.createFile(p);
+            } catch (FileAlreadyExistsException e) {
+                // the usual case: another holder made it
+            }
+        } catch (AccessDeniedException e) {
+            throw new NativeException("lock file " + p + ": permission denied", Errno.EACCES);
+        } catch (IOException e) {
+            throw new NativeException("lock file " + p + ": " + e, Errno.EIO);
+        }
+        return Sys.open(p.toString(), Sys.O_RDONLY | Sys.O_CLOEXEC);
+    }
+
+    private static String holder(Path p) {
+        try {
+            String s = Files.readString(p, StandardCharsets.UTF_8).strip();
+            return s.length() > 200 ? s.substring(0, 200) : s;
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Releases the lock (closing the file releases the flock). */
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    /** Another holder kept the namespace's lock for the whole wait. */
+    public static final class BusyException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final Path path;
+        private final String holder;
+
+        BusyException(Path path, String holder, Duration waited) {
+            super("another change to this network namespace is in progress" + (holder.isEmpty() ? "" : " (" + holder
+                    + ")") + "; waited " + waited.toMillis() + " ms for its lock " + path);
+            this.path = path;
+            this.holder = holder;
+        }
+
+        public Path path() {
+            return path;
+        }
+
+        /** "pid N: what" as the holder wrote it, or empty. */
+        public String holder() {
+            return holder;
+        }
+    }
+}
