@@ -104,6 +104,13 @@ public final class ApplyCommand implements Callable<Integer> {
             + "ring, in packets).")
     Long txqueuelen;
 
+    @Option(names = "--flows", paramLabel = "N", description = "Flow isolation: N queues (2 to 1024) under the "
+            + "rate, one per flow by the kernel's flow hash (an eBPF classifier, checked by the kernel's verifier), "
+            + "served in turn by bytes, so a flow that sends little waits about one frame of each busy flow instead "
+            + "of behind all of them. Implies --qdisc htb. In backpressure mode each queue holds --senders send "
+            + "buffers; with --latency each flow's wait is bounded.")
+    Integer flows;
+
     @Option(names = "--dry-run", description = "Show the plan and its explanation; change nothing.")
     boolean dryRun;
 
@@ -115,7 +122,7 @@ public final class ApplyCommand implements Callable<Integer> {
         if (profile != null) {
             List<String> given = new java.util.ArrayList<>();
             for (String o : new String[] {"--rate", "--ceil", "--burst", "--latency", "--limit", "--mode", "--senders",
-                "--qdisc", "--overhead", "--mpu", "--txqueuelen"}) {
+                "--qdisc", "--overhead", "--mpu", "--txqueuelen", "--flows"}) {
                 if (spec.commandLine().getParseResult().hasMatchedOption(o)) {
                     given.add(o);
                 }
@@ -141,7 +148,10 @@ public final class ApplyCommand implements Callable<Integer> {
         Size b = OptionValues.parse("--burst", burst, Units::parseSize);
         Size l = OptionValues.parse("--limit", limit, Units::parseSize);
         Duration t = OptionValues.parse("--latency", latency, Units::parseTime);
-        return new ShapingRequest(qdisc, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen);
+        int n = flows == null ? 0 : flows;
+        // --flows implies htb unless --qdisc was given (the planner refuses tbf with flows)
+        String q = n > 0 && !spec.commandLine().getParseResult().hasMatchedOption("--qdisc") ? null : qdisc;
+        return new ShapingRequest(q, r, rate, c, b, l, t, mode, senders, overhead, mpu, txqueuelen).withFlows(n, null);
     }
 
     @Override

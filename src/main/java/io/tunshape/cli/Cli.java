@@ -8,6 +8,7 @@ import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.shape.MismatchException;
 import io.tunshape.shape.NoSuchInterfaceException;
 import io.tunshape.shape.ShapeException;
+import io.tunshape.sys.Bpf;
 import io.tunshape.sys.Errno;
 import io.tunshape.sys.NativeException;
 import io.tunshape.tc.UnitException;
@@ -88,6 +89,12 @@ public final class Cli {
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
             msg = "the kernel refused: " + n.getMessage()
                     + (code == ExitCodes.PERMISSION ? "; tunshape needs CAP_NET_ADMIN (run it as root)" : "");
+        } else if (ex instanceof Bpf.RefusedException b) {
+            code = permission(b.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
+            msg = "the kernel refused the flow classifier program: " + b.getMessage()
+                    + (code == ExitCodes.PERMISSION ? "; loading eBPF needs CAP_BPF or CAP_SYS_ADMIN (run it as root)"
+                    : "") + (b.verifierLog().isEmpty() ? "" : "; the kernel's verifier said:\n" + b.verifierLog())
+                    + "\ntunshape: nothing was changed";
         } else if (ex instanceof NativeException n) {
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
             msg = n.getMessage() + (code == ExitCodes.PERMISSION

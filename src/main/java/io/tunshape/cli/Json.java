@@ -6,6 +6,8 @@ import io.tunshape.link.LinkInfo;
 import io.tunshape.shape.QdiscView;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
+import io.tunshape.tc.FlowProgram;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.Handle;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.HtbSpec;
@@ -175,10 +177,55 @@ final class Json {
                 g.writeEndObject();
             }
             g.writeEndArray();
+            g.writeFieldName("flows");
+            flows(g, v, h.flows(), withStats);
         }
         if (withStats && v.stats() != null) {
             g.writeFieldName("stats");
             stats(g, v.stats());
+        }
+        g.writeEndObject();
+    }
+
+    /** Flow queues: their count, one leaf's parameters, the classifier, and (show) each queue's counters. */
+    static void flows(JsonGenerator g, QdiscView v, FlowQueues fq, boolean withStats) throws IOException {
+        if (fq == null) {
+            g.writeNull();
+            return;
+        }
+        int major = v.handle().major();
+        HtbClassSpec c = fq.leaf();
+        g.writeStartObject();
+        g.writeNumberField("count", fq.count());
+        g.writeStringField("parent", Handle.of(major, fq.parentMinor()).toString());
+        g.writeStringField("first_class", Handle.of(major, fq.firstMinor()).toString());
+        g.writeStringField("last_class", Handle.of(major, fq.firstMinor() + fq.count() - 1).toString());
+        g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
+        g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());
+        g.writeNumberField("burst_bytes", c.burst().bytes());
+        g.writeNumberField("cburst_bytes", c.cburst().bytes());
+        g.writeNumberField("prio", c.prio());
+        g.writeNumberField("quantum", c.quantum());
+        g.writeNumberField("limit_bytes", c.limit() == null ? -1 : c.limit().bytes());
+        g.writeObjectFieldStart("classifier");
+        g.writeStringField("kind", "bpf");
+        g.writeNumberField("prio", fq.filterPrio());
+        g.writeStringField("program", FlowProgram.PROG_NAME);
+        g.writeStringField("name", fq.program(major).filterName());
+        g.writeEndObject();
+        if (withStats) {
+            g.writeArrayFieldStart("queues");
+            for (HtbClassSpec q : fq.classes()) {
+                g.writeStartObject();
+                g.writeStringField("classid", Handle.of(major, q.minor()).toString());
+                Stats cs = v.classStats().get(q.minor());
+                if (cs != null) {
+                    g.writeFieldName("stats");
+                    stats(g, cs);
+                }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
         }
         g.writeEndObject();
     }

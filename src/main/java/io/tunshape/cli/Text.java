@@ -4,6 +4,8 @@ import io.tunshape.link.LinkInfo;
 import io.tunshape.shape.QdiscView;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
+import io.tunshape.tc.FlowProgram;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.Handle;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.Stats;
@@ -69,6 +71,41 @@ final class Text {
         return b.toString();
     }
 
+    static String flows(QdiscView v, FlowQueues fq) {
+        int major = v.handle().major();
+        HtbClassSpec c = fq.leaf();
+        return "flows " + fq.count() + ": classes " + Handle.of(major, fq.firstMinor()) + "-"
+                + Integer.toHexString(fq.firstMinor() + fq.count() - 1) + " under " + Handle.of(major, fq.parentMinor())
+                + ", each rate " + c.rate() + " ceil " + c.ceil() + " prio " + c.prio() + " quantum " + c.quantum()
+                + (c.limit() != null ? " limit " + c.limit().bytes() + "b" : "") + "; filter prio " + fq.filterPrio()
+                + " bpf " + FlowProgram.PROG_NAME + " (flow hash modulo " + fq.count() + ")";
+    }
+
+    /** The flow queues' counters together, and how many hold packets now. */
+    static String flowStats(QdiscView v, FlowQueues fq) {
+        long bytes = 0;
+        long packets = 0;
+        long backlog = 0;
+        long qlen = 0;
+        long drops = 0;
+        int busy = 0;
+        int used = 0;
+        for (HtbClassSpec c : fq.classes()) {
+            Stats s = v.classStats().get(c.minor());
+            if (s != null) {
+                bytes += s.bytes();
+                packets += s.packets();
+                backlog += s.backlog();
+                qlen += s.qlen();
+                drops += s.drops();
+                busy += s.qlen() > 0 ? 1 : 0;
+                used += s.packets() > 0 ? 1 : 0;
+            }
+        }
+        return "all queues: sent " + bytes + " bytes " + packets + " pkt, backlog " + backlog + "b " + qlen
+                + "p, dropped " + drops + "; " + used + " queues used, " + busy + " busy now";
+    }
+
     static String stats(Stats s) {
         return "sent " + s.bytes() + " bytes " + s.packets() + " pkt, backlog " + s.backlog() + "b " + s.qlen()
                 + "p, dropped " + s.drops() + ", overlimits " + s.overlimits();
@@ -84,6 +121,9 @@ final class Text {
                 }
                 for (U32Filter f : r.after().htb().filters()) {
                     out.println("    " + filter(r.after(), f));
+                }
+                if (r.after().htb().flows() != null) {
+                    out.println("    " + flows(r.after(), r.after().htb().flows()));
                 }
             }
             if (r.changed()) {
@@ -141,6 +181,11 @@ final class Text {
                 }
                 for (U32Filter f : v.htb().filters()) {
                     out.println("    " + filter(v, f));
+                }
+                FlowQueues fq = v.htb().flows();
+                if (fq != null) {
+                    out.println("    " + flows(v, fq));
+                    out.println("        " + flowStats(v, fq));
                 }
             }
         }

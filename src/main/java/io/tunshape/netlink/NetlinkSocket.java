@@ -21,8 +21,15 @@ public final class NetlinkSocket implements AutoCloseable {
 
     private final Fd fd;
     private final int portId;
-    private final ByteBuffer rx = ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder());
-    private ByteBuffer tx = ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder());
+    /**
+     * One receive buffer a thread, not a socket: what arrives is copied out before receive returns,
+     * and a daemon holding two sockets in each of a thousand namespaces would otherwise hold 64 MiB
+     * of buffers that wait for nothing.
+     */
+    private static final ThreadLocal<ByteBuffer> RX =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder()));
+    /** Sized to the largest request sent so far (a few hundred bytes for a class change). */
+    private ByteBuffer tx = ByteBuffer.allocateDirect(512).order(ByteOrder.nativeOrder());
     private int seq = (int) (System.currentTimeMillis() / 1000);
     private long requestsSent;
 
@@ -93,7 +100,7 @@ public final class NetlinkSocket implements AutoCloseable {
         int s = ++seq;
         int len = Nl.align(m.length());
         if (tx.capacity() < len) {
-            tx = ByteBuffer.allocateDirect(len).order(ByteOrder.nativeOrder());
+            tx = ByteBuffer.allocateDirect(Math.max(len, 2 * tx.capacity())).order(ByteOrder.nativeOrder());
         }
         tx.clear();
         m.writeTo(tx, s);
@@ -114,10 +121,15 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /** Receives one datagram and splits it into messages. */
     private List<Message> receive() {
+        return receive(0);
+    }
+
+    private List<Message> receive(int flags) {
+        ByteBuffer rx = RX.get();
         long n;
         while (true) {
             try {
-                n = Sys.recv(fd, rx, Sys.MSG_TRUNC);
+                n = Sys.recv(fd, rx, Sys.MSG_TRUNC | flags);
                 break;
             } catch (NativeException e) {
                 if (e.errno() != Errno.EINTR) {
@@ -251,6 +263,23 @@ public final class NetlinkSocket implements AutoCloseable {
     /** Waits for the next datagram (events, for a subscribed socket). */
     public List<Message> receiveEvents() {
         return receive();
+    }
+
+    /** The next datagram's messages if one is waiting, else null (never blocks: for an event loop). */
+    public List<Message> receiveEventsNow() {
+        try {
+            return receive(Sys.MSG_DONTWAIT);
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EAGAIN) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    /** The socket's descriptor, for an event loop to wait on (not to read or close). */
+    public Fd fd() {
+        return fd;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.tunshape.profile;
 
 import io.tunshape.tc.Duration;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Psched;
@@ -52,9 +53,18 @@ public final class Planner {
      */
     public Plan plan(ShapingRequest r, Device dev, boolean explained) {
         List<String> warnings = new ArrayList<>();
-        String qdisc = r.qdisc() == null ? "tbf" : r.qdisc();
+        int flows = r.flows();
+        if (flows != 0 && (flows < 2 || flows > MAX_FLOWS)) {
+            throw new PlanException("flows", flows + " is out of range; accepted: 2 to " + MAX_FLOWS
+                    + " flow queues, or 0 for one queue shared by every flow");
+        }
+        // flow queues are htb classes: flows alone imply htb
+        String qdisc = r.qdisc() == null ? (flows > 0 ? "htb" : "tbf") : r.qdisc();
         if (!qdisc.equals("tbf") && !qdisc.equals("htb")) {
             throw new PlanException("qdisc", "'" + qdisc + "' is not supported; accepted: tbf, htb");
+        }
+        if (flows > 0 && !qdisc.equals("htb")) {
+            throw new PlanException("flows", "flow queues are htb classes; use --qdisc htb (or leave --qdisc out)");
         }
         Rate rate = r.rate();
         if (rate == null) {
@@ -190,7 +200,17 @@ public final class Planner {
                         (long) Math.floor(psched.maxMicros() * ceil.bytesPerSecond() / 1e6)));
             }
             int quantum = quantum(rate, frame);
-            if (r.classes().isEmpty()) {
+            if (flows > 0 && r.classes().isEmpty()) {
+                HtbClassSpec link = new HtbClassSpec(HTB_CLASS, 0, rate, ceil, burst, cburst, 0, quantum,
+                        r.overhead(), r.mpu(), null, "link");
+                FlowQueues fq = flowQueues(r, HTB_CLASS, 0, rate, frame, limit, mode);
+                spec = new HtbSpec(fq.firstMinor(), HTB_R2Q, HTB_DIRECT_QLEN, List.of(link), List.of(), fq);
+                params = !explained ? null : "htb, link class rate " + rate + " ceil " + ceil + " burst "
+                        + burst.bytes() + "b with " + flows + " flow queues";
+                if (explained) {
+                    explainClasses.addAll(explainFlows(fq, rate, frame, senders, mode));
+                }
+            } else if (r.classes().isEmpty()) {
                 HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, rate, ceil, burst, cburst, 0, quantum, r.overhead(),
                         r.mpu(), limitSize);
                 spec = new HtbSpec(HTB_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
@@ -258,6 +278,73 @@ public final class Planner {
         return (int) Math.max(frame, Math.min(rate.bytesPerSecond() / HTB_R2Q, HTB_MAX_QUANTUM));
     }
 
+    /** The most flow queues a device gets (leaf qdisc handles 7500:+minor must stay below 8000:). */
+    public static final int MAX_FLOWS = 1024;
+    /** Minor of the first flow queue. */
+    public static final int FIRST_FLOW_MINOR = 0x100;
+    /** The flow filter's priority: after every u32 filter of the priority classes. */
+    public static final int FLOW_FILTER_PRIO = 0xC000;
+    /** A flow queue's ceiling: none of its own (32gbit, near the largest 32-bit rate); its parent's rate limits it. */
+    static final Rate FLOW_CEIL = Rate.ofBytes(4_000_000_000L);
+
+    /**
+     * {@code flows} leaf classes under {@code parentMinor}, at priority {@code prio}, quantum one full
+     * frame, each guaranteed an equal share of {@code rate} (of the request's floor when lower: an
+     * adaptive link's min_rate, so a rate change moves only the parent). htb serves a queue within
+     * its share first (a sparse flow: it waits for the frame on the wire and little else), and the
+     * rest in turn as they borrow from the parent, a quantum at a time (deficit round robin).
+     * Each queue's limit: in backpressure mode the whole queue's (so the planned senders block
+     * before a queue drops, however they hash); in latency mode {@code rate} x latency / flows plus a
+     * frame, so a flow waits at most the latency even with every queue busy.
+     */
+    private FlowQueues flowQueues(ShapingRequest r, int parentMinor, int prio, Rate rate, int frame, long limit,
+                                  Mode mode) {
+        int n = r.flows();
+        long leafLimit = limit;
+        if (mode == Mode.LATENCY && r.latency() != null) {
+            leafLimit = rate.bytesPerSecond() * r.latency().micros() / 1_000_000 / n + frame;
+        } else if (mode == Mode.LATENCY) {
+            leafLimit = Math.max(frame, limit / n);
+        }
+        Rate base = r.flowFloor() != null && r.flowFloor().compareTo(rate) < 0 ? r.flowFloor() : rate;
+        Rate share = Rate.ofBytes(Math.max(1, base.bytesPerSecond() / n));
+        long maxBurst = (long) Math.floor(psched.maxMicros() * share.bytesPerSecond() / 1e6);
+        HtbClassSpec leaf = new HtbClassSpec(FIRST_FLOW_MINOR, parentMinor, share, FLOW_CEIL,
+                Size.of(Math.max(1, Math.min(frame, maxBurst))), Size.of(frame), prio, frame, r.overhead(), r.mpu(),
+                Size.of(leafLimit), null);
+        return new FlowQueues(n, parentMinor, FIRST_FLOW_MINOR, leaf, FLOW_FILTER_PRIO);
+    }
+
+    /** What one flow gets, in words. */
+    private List<String> explainFlows(FlowQueues fq, Rate rate, int frame, int senders, Mode mode) {
+        int n = fq.count();
+        long q = fq.leaf().quantum();
+        List<String> out = new ArrayList<>();
+        out.add("flows: " + n + " queues (classes " + Integer.toHexString(fq.firstMinor()) + "-"
+                + Integer.toHexString(fq.firstMinor() + n - 1) + "), a flow's packets go to one of them by the "
+                + "kernel's hash of its addresses, protocol and ports (a cls_bpf program); busy queues are served "
+                + "in turn, " + q + " bytes at a time (deficit round robin)");
+        Rate share = fq.leaf().rate();
+        out.add("one flow gets an equal share of the rate among the busy ones (" + Rate.ofBytes(rate.bytesPerSecond() / 2)
+                + " with 2 busy, " + share + " with all " + n + "), and the whole rate alone");
+        out.add("a flow within its guaranteed share (" + share + ") is served first: it waits for the frame on the "
+                + "wire, " + Duration.format(rate.microsFor(frame)) + ", and little else; past its share it takes its "
+                + "turn with the other busy queues, " + q + " bytes each: at most about "
+                + Duration.format(rate.microsFor(2 * q)) + " with 1 other busy queue, "
+                + Duration.format(rate.microsFor(4 * q)) + " with 3, " + Duration.format(rate.microsFor(n * q))
+                + " with all " + n);
+        long limit = fq.leaf().limit().bytes();
+        out.add("each queue holds " + limit + " bytes: a flow waits in its own queue at most "
+                + Duration.format(rate.microsFor(limit)) + " alone, " + Duration.format(rate.microsFor(limit * n))
+                + " with all " + n + " busy");
+        if (mode == Mode.BACKPRESSURE) {
+            out.add("every queue holds the send buffers of " + senders + " local sender" + (senders > 1 ? "s" : "")
+                    + ", so up to " + senders + " block before a queue drops, however their flows hash (--senders)");
+        }
+        out.add("two flows share a queue with probability 1/" + n + " (then they share its turn)");
+        return out;
+    }
+
     /** First minor of the priority classes, under the link class {@link #HTB_CLASS}. */
     public static final int FIRST_CLASS_MINOR = 0x10;
 
@@ -302,7 +389,25 @@ public final class Planner {
                         + (c.isDefault() ? ", takes unmatched traffic" : ", takes " + describe(c.match())));
             }
         }
-        return new HtbSpec(dflt, HTB_R2Q, HTB_DIRECT_QLEN, out, filters);
+        if (r.flows() == 0) {
+            return new HtbSpec(dflt, HTB_R2Q, HTB_DIRECT_QLEN, out, filters);
+        }
+        // the default class's traffic is spread over flow queues under it; the priority classes stay
+        // beside it, above the flows when their prio is lower
+        for (int i = 0; i < out.size(); i++) {
+            HtbClassSpec c = out.get(i);
+            if (c.minor() == dflt) {
+                out.set(i, new HtbClassSpec(c.minor(), c.parentMinor(), c.rate(), c.ceil(), c.burst(), c.cburst(),
+                        c.prio(), c.quantum(), c.overhead(), c.mpu(), null, c.name()));
+                FlowQueues fq = flowQueues(r, dflt, c.prio(), c.rate(), frame, c.limit().bytes(), mode);
+                if (explain != null) {
+                    explain.add("unmatched traffic (class " + c.name() + ") is spread over flow queues:");
+                    explain.addAll(explainFlows(fq, c.rate(), frame, r.senders() <= 0 ? 1 : r.senders(), mode));
+                }
+                return new HtbSpec(fq.firstMinor(), HTB_R2Q, HTB_DIRECT_QLEN, out, filters, fq);
+            }
+        }
+        throw new IllegalStateException("no default class");
     }
 
     /** u32 keys for a match: offsets from the IP header (IPv6 without extension headers). */

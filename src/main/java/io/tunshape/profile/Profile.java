@@ -16,7 +16,7 @@ public record Profile(String name, String description, String source, String fil
 
     /** How to shape: null values are derived by the planner ("auto"). */
     public record Shaping(String qdisc, Mode mode, Duration latency, int senders, Size burst, Size limit,
-                          Long txqueuelen, List<ClassDef> classes) {
+                          Long txqueuelen, List<ClassDef> classes, int flows) {
         public Shaping {
             classes = List.copyOf(classes);
         }
@@ -39,6 +39,7 @@ public record Profile(String name, String description, String source, String fil
     public ShapingRequest request() {
         return new ShapingRequest(shaping.qdisc(), link.rate(), link.rateText(), null, shaping.burst(),
                 shaping.limit(), shaping.latency(), shaping.mode(), shaping.senders(), link.overhead(), link.mpu(),
-                shaping.txqueuelen(), shaping.classes(), shaping.txqueuelen() == null, link.mtu());
+                shaping.txqueuelen(), shaping.classes(), shaping.txqueuelen() == null, link.mtu(), shaping.flows(),
+                adaptive != null ? adaptive.minRate() : null);
     }
 }

@@ -17,7 +17,7 @@ public final class ProfileParser {
     static final Set<String> TOP = Set.of("name", "description", "source", "link", "shaping", "adaptive");
     static final Set<String> LINK = Set.of("rate", "overhead", "mpu", "mtu");
     static final Set<String> SHAPING = Set.of("qdisc", "mode", "latency", "senders", "burst", "limit", "txqueuelen",
-            "classes");
+            "classes", "flows");
     static final Set<String> CLASS = Set.of("name", "rate", "ceil", "prio", "quantum", "match", "default");
     static final Set<String> MATCH = Set.of("dscp", "protocol", "sport", "dport");
     static final Set<String> ADAPTIVE = Set.of("min_rate", "max_rate", "headroom");
@@ -79,7 +79,7 @@ public final class ProfileParser {
         Fields sh = top.sub("shaping", SHAPING);
         Profile.Shaping shaping;
         if (sh == null) {
-            shaping = new Profile.Shaping("tbf", Mode.BACKPRESSURE, null, 1, null, null, null, List.of());
+            shaping = new Profile.Shaping("tbf", Mode.BACKPRESSURE, null, 1, null, null, null, List.of(), 0);
         } else {
             shaping = shaping(sh, rate);
         }
@@ -103,7 +103,17 @@ public final class ProfileParser {
     }
 
     private static Profile.Shaping shaping(Fields sh, Rate linkRate) {
-        Qdisc q = sh.choice("qdisc", Qdisc.class, Qdisc.TBF);
+        int flows = (int) sh.integer("flows", 0, 0, Planner.MAX_FLOWS, "flow queues under the link rate (0: one "
+                + "queue for every flow)");
+        if (flows == 1) {
+            throw sh.error("flows", "1 is one queue for every flow, as without flows; give 2 to " + Planner.MAX_FLOWS
+                    + " flow queues, or 0");
+        }
+        // flow queues are htb classes: flows alone imply htb
+        Qdisc q = sh.choice("qdisc", Qdisc.class, flows > 0 ? Qdisc.HTB : Qdisc.TBF);
+        if (flows > 0 && q != Qdisc.HTB) {
+            throw sh.error("flows", "flow queues are htb classes; they need qdisc: htb (or no qdisc:)");
+        }
         Duration latency = sh.time("latency");
         Size limit = sh.sizeOrAuto("limit");
         Mode dflt = latency != null || limit != null ? Mode.LATENCY : Mode.BACKPRESSURE;
@@ -168,7 +178,7 @@ public final class ProfileParser {
             throw sh.error("classes", "no class has default: true; exactly one class must take unmatched traffic");
         }
         return new Profile.Shaping(q.name().toLowerCase(Locale.ROOT), mode, latency, senders, burst, limit, txq,
-                classes);
+                classes, flows);
     }
 
     private static Profile.ClassDef classDef(Fields c, Rate linkRate) {

@@ -10,13 +10,30 @@ import java.util.List;
  * What a user asked for, before it is fitted to a device: from command-line flags or a profile.
  * Null means "derive it" (for txqueuelen: leave the device's, unless {@code deriveTxqueuelen}).
  * {@code rateText} keeps the words the rate was given in, for messages; {@code expectedMtu} is the
- * MTU a profile was written for (null: none).
+ * MTU a profile was written for (null: none); {@code flows} the number of flow queues (0: one queue),
+ * and {@code flowFloor} the lowest rate the link is shaped to (an adaptive profile's min_rate; null:
+ * the rate), from which each flow queue's guaranteed share is taken, so a rate change moves no queue.
  */
 public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
                              Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
-                             List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu) {
+                             List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu,
+                             int flows, Rate flowFloor) {
     public ShapingRequest {
         classes = classes == null ? List.of() : List.copyOf(classes);
+    }
+
+    /** Without flow queues. */
+    public ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
+                          Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
+                          List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu) {
+        this(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu, txqueuelen, classes,
+                deriveTxqueuelen, expectedMtu, 0, null);
+    }
+
+    /** This request with {@code n} flow queues, their shares taken from {@code floor} (null: the rate). */
+    public ShapingRequest withFlows(int n, Rate floor) {
+        return new ShapingRequest(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu,
+                txqueuelen, classes, deriveTxqueuelen, expectedMtu, n, floor);
     }
 
     /** A request without priority classes (the command line's). */
@@ -32,6 +49,6 @@ public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil
      */
     public ShapingRequest asHtb(Rate rate, Long txqueuelen) {
         return new ShapingRequest("htb", rate, null, null, burst, limit, latency, mode, senders, overhead, mpu,
-                txqueuelen, classes, deriveTxqueuelen, expectedMtu);
+                txqueuelen, classes, deriveTxqueuelen, expectedMtu, flows, flowFloor);
     }
 }

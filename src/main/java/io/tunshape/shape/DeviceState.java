@@ -1,6 +1,7 @@
 package io.tunshape.shape;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.tc.BpfFilter;
 import io.tunshape.tc.QdiscInfo;
 import io.tunshape.tc.U32Filter;
 
@@ -8,14 +9,21 @@ import java.util.List;
 
 /**
  * What one device holds now: the link, its root qdisc (null for the kernel default), and, under an
- * htb root, its classes, their leaf qdiscs and its u32 filters. Kept so that a failed change can be put back.
+ * htb root, its classes, their leaf qdiscs, its u32 filters and its cls_bpf filters. Kept so that a
+ * failed change can be put back.
  */
 public record DeviceState(LinkInfo link, QdiscInfo root, List<QdiscInfo> classes, List<QdiscInfo> children,
-                          List<U32Filter> filters) {
+                          List<U32Filter> filters, List<BpfFilter> bpfFilters) {
     public DeviceState {
         classes = List.copyOf(classes);
         children = List.copyOf(children);
         filters = List.copyOf(filters);
+        bpfFilters = List.copyOf(bpfFilters);
+    }
+
+    public DeviceState(LinkInfo link, QdiscInfo root, List<QdiscInfo> classes, List<QdiscInfo> children,
+                       List<U32Filter> filters) {
+        this(link, root, classes, children, filters, List.of());
     }
 
     public DeviceState(LinkInfo link, QdiscInfo root, List<QdiscInfo> classes, List<QdiscInfo> children) {

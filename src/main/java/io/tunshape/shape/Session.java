@@ -302,6 +302,7 @@ public final class Session implements AutoCloseable {
 
     @Override
     public void close() {
+        shaper.close();
         sock.close();
     }
 }

@@ -7,6 +7,11 @@ import io.tunshape.netlink.MessageWriter;
 import io.tunshape.netlink.NetlinkException;
 import io.tunshape.netlink.Nl;
 import io.tunshape.profile.Plan;
+import io.tunshape.sys.Bpf;
+import io.tunshape.sys.Fd;
+import io.tunshape.tc.BpfFilter;
+import io.tunshape.tc.FlowProgram;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.Handle;
 import io.tunshape.tc.HtbClassKernel;
 import io.tunshape.tc.HtbClassSpec;
@@ -34,8 +39,9 @@ import java.util.Map;
  *
  * <p>tunshape's qdiscs are recognised by their handles: {@code 7473:} for tbf, {@code 7474:} for
  * htb (one major per kind, so switching kinds is a single atomic replace), leaves {@code 75xx:}.
+ * Flow queues' classifier is recognised by its filter's name and its program's tag ({@link FlowProgram}).
  */
-public final class Shaper {
+public final class Shaper implements AutoCloseable {
     public static final int TBF_MAJOR = 0x7473;
     public static final int HTB_MAJOR = 0x7474;
     public static final int LEAF_BASE = 0x7500;
@@ -46,10 +52,37 @@ public final class Shaper {
     private final LinkClient links;
     private final TcCodec codec;
 
+    /** Loads a flow program into the kernel, where the verifier checks it; returns its descriptor. */
+    public interface ProgramLoader {
+        Fd load(FlowProgram p);
+    }
+
+    /** The real loader: bpf(BPF_PROG_LOAD) as SCHED_CLS. */
+    public static final ProgramLoader KERNEL = p -> Bpf.load(Bpf.PROG_TYPE_SCHED_CLS, p.bytes(), FlowProgram.LICENSE,
+            FlowProgram.PROG_NAME);
+
+    private final ProgramLoader loader;
+    /** Programs loaded for filters this shaper adds: a filter holds its own reference once added. */
+    private final Map<FlowProgram, Fd> programs = new HashMap<>();
+
     public Shaper(TcClient tc, LinkClient links) {
+        this(tc, links, KERNEL);
+    }
+
+    public Shaper(TcClient tc, LinkClient links, ProgramLoader loader) {
         this.tc = tc;
         this.links = links;
         this.codec = tc.codec();
+        this.loader = loader;
+    }
+
+    /** Closes this shaper's descriptors of loaded programs (filters in the kernel keep theirs). */
+    @Override
+    public void close() {
+        for (Fd fd : programs.values()) {
+            fd.close();
+        }
+        programs.clear();
     }
 
     public static boolean isManaged(QdiscInfo root) {
@@ -87,11 +120,14 @@ public final class Shaper {
         List<QdiscInfo> classes = List.of();
         List<QdiscInfo> children = s.children().getOrDefault(link.index(), List.of());
         List<U32Filter> filters = List.of();
+        List<BpfFilter> bpf = List.of();
         if (root != null && "htb".equals(root.kind())) {
             classes = tc.classes(link.index());
-            filters = tc.u32Filters(link.index(), root.handle());
+            TcClient.Filters f = tc.filters(link.index(), root.handle());
+            filters = f.u32();
+            bpf = f.bpf();
         }
-        return new DeviceState(link, root, classes, children, filters);
+        return new DeviceState(link, root, classes, children, filters, bpf);
     }
 
     /** The state of one device now, read afresh. */
@@ -139,7 +175,14 @@ public final class Shaper {
                             leafLimit));
                     classStats.put(c.handle().minor(), c.stats());
                 }
-                htb = new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), cls, d.filters());
+                FlowQueues flows = null;
+                for (BpfFilter f : d.bpfFilters()) {
+                    FlowProgram p = f.flowProgram();
+                    if (p != null && p.first().major() == r.handle().major()) {
+                        flows = flowQueues(cls, p, f.prio());
+                    }
+                }
+                htb = new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), cls, d.filters(), flows);
             }
         } catch (RuntimeException e) {
             // options the decoder does not understand: show the kind and counters only
@@ -147,6 +190,30 @@ public final class Shaper {
             htb = null;
         }
         return new QdiscView(r.kind(), r.handle(), isManaged(r), tbf, htb, r.stats(), classStats);
+    }
+
+    /**
+     * The flow queues a program serves, taken out of {@code cls}: when every class it can choose
+     * exists, under one parent, and all are alike; otherwise null, and the classes stay listed one by one.
+     */
+    private static FlowQueues flowQueues(List<HtbClassSpec> cls, FlowProgram p, int prio) {
+        int first = p.first().minor();
+        List<HtbClassSpec> leaves = new ArrayList<>();
+        for (HtbClassSpec c : cls) {
+            if (c.minor() >= first && c.minor() < first + p.count()) {
+                leaves.add(c);
+            }
+        }
+        if (leaves.size() != p.count()) {
+            return null;
+        }
+        HtbClassSpec t = leaves.get(0);
+        FlowQueues fq = new FlowQueues(p.count(), t.parentMinor(), first, t, prio);
+        if (!fq.classes().equals(leaves)) {
+            return null;
+        }
+        cls.removeAll(leaves);
+        return fq;
     }
 
     public static QdiscView view(QdiscSpec spec) {
@@ -220,7 +287,8 @@ public final class Shaper {
             }
         }
         boolean rebuild = ours && !codec.predict(h, 0).sameSettings(TcCodec.decodeHtb(root.options()));
-        for (HtbClassSpec c : h.classes()) {
+        List<HtbClassSpec> all = h.allClasses();
+        for (HtbClassSpec c : all) {
             QdiscInfo cur = have.get(c.minor());
             // a class cannot move to another parent in place
             rebuild |= cur != null && !parentOf(cur, HTB_HANDLE).equals(parentHandle(c));
@@ -237,12 +305,13 @@ public final class Shaper {
                     codec.htb(TcClient.REPLACE, ix, HTB_HANDLE, Handle.ROOT, h)));
         }
         List<U32Filter> filtersNow = ours ? d.filters() : List.of();
-        boolean filtersDiffer = !filtersNow.equals(h.filters());
-        if (filtersDiffer && !filtersNow.isEmpty()) {
+        List<BpfFilter> bpfNow = ours ? d.bpfFilters() : List.of();
+        boolean filtersDiffer = !filtersNow.equals(h.filters()) || !flowFilterIs(bpfNow, h.flows());
+        if (filtersDiffer && !(filtersNow.isEmpty() && bpfNow.isEmpty())) {
             steps.add(new Step("remove the filters under " + HTB_HANDLE, deleteFilters(ix, HTB_HANDLE), true));
         }
         java.util.Set<Integer> wanted = new java.util.HashSet<>();
-        for (HtbClassSpec c : h.classes()) {
+        for (HtbClassSpec c : all) {
             wanted.add(c.minor());
         }
         List<QdiscInfo> extra = new ArrayList<>();
@@ -255,7 +324,7 @@ public final class Shaper {
             steps.add(new Step("remove htb class " + c.handle(), TcCodec.delete(Tc.RTM_DELTCLASS, ix, c.handle(),
                     parentOf(c, HTB_HANDLE))));
         }
-        for (HtbClassSpec c : h.classes()) {
+        for (HtbClassSpec c : all) {
             Handle cid = classHandle(c.minor());
             QdiscInfo cur = have.get(c.minor());
             if (cur == null) {
@@ -265,7 +334,7 @@ public final class Shaper {
                         codec.htbClass(TcClient.CHANGE, ix, cid, parentHandle(c), c)));
             }
         }
-        for (HtbClassSpec c : h.classes()) {
+        for (HtbClassSpec c : all) {
             if (c.limit() == null) {
                 continue;
             }
@@ -293,7 +362,32 @@ public final class Shaper {
                 steps.add(new Step("add u32 filter prio " + f.prio() + " to " + classHandle(f.classMinor()),
                         TcCodec.u32(TcClient.ADD, ix, HTB_HANDLE, f)));
             }
+            if (h.flows() != null) {
+                FlowQueues fq = h.flows();
+                steps.add(flowFilterStep(ix, HTB_HANDLE, fq.program(HTB_MAJOR), fq.filterPrio()));
+            }
         }
+    }
+
+    /** Whether the cls_bpf filters are exactly the flow filter {@code fq} asks for (none for null). */
+    private static boolean flowFilterIs(List<BpfFilter> now, FlowQueues fq) {
+        if (fq == null) {
+            return now.isEmpty();
+        }
+        return now.size() == 1 && fq.program(HTB_MAJOR).equals(now.get(0).flowProgram())
+                && now.get(0).prio() == fq.filterPrio() && now.get(0).protocol() == BpfFilter.ETH_P_ALL;
+    }
+
+    /**
+     * The request that adds the flow classifier: its program is loaded here (the kernel's verifier
+     * checks it now, also for --dry-run; nothing is attached until the request is sent).
+     */
+    private Step flowFilterStep(int ix, Handle parent, FlowProgram p, int prio) {
+        Fd fd = programs.computeIfAbsent(p, loader::load);
+        return new Step("add the flow classifier (cls_bpf prio " + prio + ", program " + FlowProgram.PROG_NAME
+                + ": flow hash modulo " + p.count() + " to classes " + p.first() + "-"
+                + Integer.toHexString(p.first().minor() + p.count() - 1) + ")",
+                TcCodec.bpf(TcClient.ADD, ix, parent, prio, BpfFilter.ETH_P_ALL, Bpf.number(fd), p.filterName()));
     }
 
     /** RTM_DELTFILTER with priority 0: every filter under the parent. */
@@ -342,8 +436,10 @@ public final class Shaper {
                         TcCodec.raw(Tc.RTM_NEWQDISC, TcClient.CHANGE, ix, b.handle(), Handle.ROOT, b.kind(), b.options())));
             }
             List<U32Filter> filtersNow = sameRoot ? now.filters() : List.of();
-            boolean filtersDiffer = !filtersNow.equals(before.filters());
-            if (filtersDiffer && !filtersNow.isEmpty()) {
+            List<BpfFilter> bpfNow = sameRoot ? now.bpfFilters() : List.of();
+            boolean filtersDiffer = !filtersNow.equals(before.filters())
+                    || !bpfKeys(bpfNow).equals(bpfKeys(before.bpfFilters()));
+            if (filtersDiffer && !(filtersNow.isEmpty() && bpfNow.isEmpty())) {
                 steps.add(new Step("remove the filters under " + b.handle(), deleteFilters(ix, b.handle()), true));
             }
             Map<Long, QdiscInfo> nowClasses = new HashMap<>();
@@ -389,6 +485,13 @@ public final class Shaper {
                 for (U32Filter f : before.filters()) {
                     steps.add(new Step("put back u32 filter prio " + f.prio(), TcCodec.u32(TcClient.ADD, ix, b.handle(), f)));
                 }
+                for (BpfFilter f : before.bpfFilters()) {
+                    // tunshape's own program is built again from its name; another program is gone with
+                    // its filter, and cannot be put back from a dump
+                    if (f.flowProgram() != null) {
+                        steps.add(flowFilterStep(ix, b.handle(), f.flowProgram(), f.prio()));
+                    }
+                }
             }
         }
         if (before.link().txqueuelen() != now.link().txqueuelen()) {
@@ -396,6 +499,15 @@ public final class Shaper {
                     LinkClient.txqueuelenMessage(ix, before.link().txqueuelen())));
         }
         return steps;
+    }
+
+    /** cls_bpf filters without their program ids, which a reload changes. */
+    private static List<List<Object>> bpfKeys(List<BpfFilter> fs) {
+        List<List<Object>> out = new ArrayList<>();
+        for (BpfFilter f : fs) {
+            out.add(java.util.Arrays.asList(f.prio(), f.protocol(), f.name(), f.tag(), f.flags()));
+        }
+        return out;
     }
 
     /**
@@ -493,6 +605,15 @@ public final class Shaper {
             }
             tc.send(codec.bfifo(emptyLeaves ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leafHandle(c.minor()),
                     classHandle(c.minor()), c.limit().bytes()));
+        }
+        // flow queues borrow everything from their parent, so a new rate moves no flow class; their
+        // queues are emptied on request (a deep fall in latency mode) like any leaf
+        if (h.flows() != null && emptyLeaves) {
+            for (HtbClassSpec c : h.flows().classes()) {
+                tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
+                tc.send(codec.bfifo(TcClient.REPLACE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
+                        c.limit().bytes()));
+            }
         }
     }
 

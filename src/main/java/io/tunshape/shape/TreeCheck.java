@@ -67,6 +67,21 @@ public final class TreeCheck {
                         + ", which does not exist (its packets bypass shaping)");
             }
         }
+        for (io.tunshape.tc.BpfFilter f : d.bpfFilters()) {
+            io.tunshape.tc.FlowProgram p = f.flowProgram();
+            if (p == null) {
+                continue;
+            }
+            int absent = 0;
+            for (int m = p.first().minor(); m < p.first().minor() + p.count(); m++) {
+                absent += classes.containsKey(m) ? 0 : 1;
+            }
+            if (absent > 0) {
+                out.add("the flow classifier (bpf prio " + f.prio() + ") spreads flows over " + p.count() + " classes "
+                        + "from " + p.first() + ", " + absent + " of which do not exist (their packets go to the "
+                        + "default class)");
+            }
+        }
         return out;
     }
 

@@ -18,6 +18,15 @@ public final class Tc {
     public static final int TCA_U32_MAX = 12;
     public static final int TC_U32_TERMINAL = 1;
 
+    // cls_bpf (linux/pkt_cls.h)
+    public static final int TCA_BPF_CLASSID = 3;
+    public static final int TCA_BPF_FD = 6;
+    public static final int TCA_BPF_NAME = 7;
+    public static final int TCA_BPF_FLAGS = 8;
+    public static final int TCA_BPF_TAG = 10;
+    public static final int TCA_BPF_ID = 11;
+    public static final int TCA_BPF_MAX = 11;
+
     public static final int TCA_KIND = 1;
     public static final int TCA_OPTIONS = 2;
     public static final int TCA_STATS2 = 7;

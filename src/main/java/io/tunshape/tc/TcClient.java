@@ -56,17 +56,31 @@ public final class TcClient {
 
     /** The u32 filters under {@code parent} on one device (hash-table nodes left out). */
     public List<U32Filter> u32Filters(int ifindex, Handle parent) {
-        List<U32Filter> out = new ArrayList<>();
+        return filters(ifindex, parent).u32();
+    }
+
+    /** The filters under a parent, by kind, from one dump. */
+    public record Filters(List<U32Filter> u32, List<BpfFilter> bpf) {
+    }
+
+    /** The u32 (hash-table nodes left out) and cls_bpf filters under {@code parent} on one device. */
+    public Filters filters(int ifindex, Handle parent) {
+        List<U32Filter> u32 = new ArrayList<>();
+        List<BpfFilter> bpf = new ArrayList<>();
         for (Message m : sock.dump(TcCodec.tcmsg(Tc.RTM_GETTFILTER, Nl.F_REQUEST | Nl.F_DUMP, ifindex, Handle.UNSPEC,
                 parent))) {
             if (m.type() == Tc.RTM_NEWTFILTER) {
                 U32Filter f = TcCodec.decodeU32(m);
                 if (f != null) {
-                    out.add(f);
+                    u32.add(f);
+                }
+                BpfFilter b = TcCodec.decodeBpf(m);
+                if (b != null) {
+                    bpf.add(b);
                 }
             }
         }
-        return out;
+        return new Filters(u32, bpf);
     }
 
     private static List<QdiscInfo> decodeAll(List<Message> msgs, int type) {

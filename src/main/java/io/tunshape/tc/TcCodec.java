@@ -147,8 +147,7 @@ public final class TcCodec {
     public static MessageWriter u32(int flags, int ifindex, Handle parent, U32Filter f) {
         MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, ifindex, Handle.UNSPEC, parent);
         // tcm_info: priority in the high half, the protocol in network byte order in the low half
-        ByteBuffer b = m.peek();
-        b.putInt(Nl.HDRLEN + 16, (f.prio() << 16) | Short.toUnsignedInt(Short.reverseBytes((short) f.protocol())));
+        m.peek().putInt(Nl.HDRLEN + 16, filterInfo(f.prio(), f.protocol()));
         m.attrString(Tc.TCA_KIND, "u32");
         int opts = m.beginNest(Tc.TCA_OPTIONS);
         m.attrU32(Tc.TCA_U32_CLASSID, Handle.of(parent.major(), f.classMinor()).value());
@@ -159,6 +158,44 @@ public final class TcCodec {
         }
         m.endNest(sel);
         return m.endNest(opts);
+    }
+
+    /**
+     * RTM_NEWTFILTER for a cls_bpf filter in classid mode (as `tc filter add ... prio P protocol all
+     * bpf fd FD name NAME`): the program's return value is the class. {@code programFd} is an open
+     * descriptor of the program in this process.
+     */
+    public static MessageWriter bpf(int flags, int ifindex, Handle parent, int prio, int protocol, int programFd,
+                                    String name) {
+        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, ifindex, Handle.UNSPEC, parent);
+        m.peek().putInt(Nl.HDRLEN + 16, filterInfo(prio, protocol));
+        m.attrString(Tc.TCA_KIND, "bpf");
+        int opts = m.beginNest(Tc.TCA_OPTIONS);
+        m.attrU32(Tc.TCA_BPF_FD, programFd);
+        m.attrString(Tc.TCA_BPF_NAME, name);
+        return m.endNest(opts);
+    }
+
+    /** tcm_info of a filter: priority in the high half, the protocol in network byte order in the low half. */
+    private static int filterInfo(int prio, int protocol) {
+        return (prio << 16) | Short.toUnsignedInt(Short.reverseBytes((short) protocol));
+    }
+
+    /** A cls_bpf filter from a filter dump, or null for anything else (and for a chain's head without a program). */
+    public static BpfFilter decodeBpf(Message msg) {
+        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
+        if (!"bpf".equals(a.string(Tc.TCA_KIND)) || !a.has(Tc.TCA_OPTIONS)) {
+            return null;
+        }
+        Attrs o = a.nested(Tc.TCA_OPTIONS, Tc.TCA_BPF_MAX);
+        if (!o.has(Tc.TCA_BPF_ID) && !o.has(Tc.TCA_BPF_TAG)) {
+            return null;
+        }
+        long info = Integer.toUnsignedLong(msg.buffer().getInt(Nl.HDRLEN + 16));
+        String tag = o.has(Tc.TCA_BPF_TAG) ? java.util.HexFormat.of().formatHex(o.bytes(Tc.TCA_BPF_TAG)) : null;
+        return new BpfFilter((int) (info >>> 16), Short.toUnsignedInt(Short.reverseBytes((short) (info & 0xFFFF))),
+                o.has(Tc.TCA_BPF_NAME) ? o.string(Tc.TCA_BPF_NAME) : null, tag, o.u32Or(Tc.TCA_BPF_ID, 0),
+                o.u32Or(Tc.TCA_BPF_FLAGS, 0));
     }
 
     /** A u32 key node from a filter dump as a {@link U32Filter}, or null for hash-table nodes. */
