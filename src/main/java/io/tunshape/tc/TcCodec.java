@@ -183,6 +183,7 @@ public final class TcCodec {
 
     /** A cls_bpf filter from a filter dump, or null for anything else (and for a chain's head without a program). */
     public static BpfFilter decodeBpf(Message msg) {
+        msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
         Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
         if (!"bpf".equals(a.string(Tc.TCA_KIND)) || !a.has(Tc.TCA_OPTIONS)) {
             return null;

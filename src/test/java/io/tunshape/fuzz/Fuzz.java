@@ -54,6 +54,23 @@ public final class Fuzz {
         boolean measure = count.sum() > WARM_UP;
         long tid = Thread.currentThread().getId();
         long before = THREADS.getThreadAllocatedBytes(tid);
+        runOnce(decoder, input, body, allowed);
+        long allocated = THREADS.getThreadAllocatedBytes(tid) - before;
+        long bound = bytesPerInputByte * input.length + (1 << 20);
+        if (measure && allocated > bound) {
+            // once more: a path taken for the first time loads classes, which the second run does not
+            before = THREADS.getThreadAllocatedBytes(tid);
+            runOnce(decoder, input, body, allowed);
+            allocated = THREADS.getThreadAllocatedBytes(tid) - before;
+        }
+        if (measure && allocated > bound) {
+            throw new AssertionError(decoder + ": allocated " + allocated + " bytes (bound " + bound + ") on a "
+                    + input.length + "-byte input " + hex(input));
+        }
+    }
+
+    @SafeVarargs
+    private static void runOnce(String decoder, byte[] input, Body body, Class<? extends Throwable>... allowed) {
         current = decoder;
         currentInput = input;
         startedAt = System.nanoTime();
@@ -69,12 +86,6 @@ public final class Fuzz {
             }
         } finally {
             current = null;
-        }
-        long allocated = THREADS.getThreadAllocatedBytes(tid) - before;
-        long bound = bytesPerInputByte * input.length + (1 << 20);
-        if (measure && allocated > bound) {
-            throw new AssertionError(decoder + ": allocated " + allocated + " bytes (bound " + bound + ") on a "
-                    + input.length + "-byte input " + hex(input));
         }
     }
 

@@ -137,6 +137,14 @@ class NetlinkFuzzTest {
         } catch (NetlinkException e) {
             // documented
         }
+        try {
+            io.tunshape.tc.BpfFilter f = TcCodec.decodeBpf(m);
+            if (f != null) {
+                f.flowProgram();
+            }
+        } catch (NetlinkException e) {
+            // documented
+        }
         QdiscInfo q = TcCodec.decode(m);
         if (q.options() != null) {
             decodeOptions(q.options());
