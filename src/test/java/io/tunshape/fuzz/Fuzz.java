@@ -48,6 +48,13 @@ public final class Fuzz {
     @SafeVarargs
     public static void check(String decoder, byte[] input, long bytesPerInputByte, Body body,
                              Class<? extends Throwable>... allowed) {
+        check(decoder, input, bytesPerInputByte, 1 << 20, body, allowed);
+    }
+
+    /** As above, with a fixed allowance of {@code fixedBytes} beside the per-byte one. */
+    @SafeVarargs
+    public static void check(String decoder, byte[] input, long bytesPerInputByte, long fixedBytes, Body body,
+                             Class<? extends Throwable>... allowed) {
         LongAdder count = TRIED.computeIfAbsent(decoder, k -> new LongAdder());
         count.increment();
         // the first inputs load and initialise classes (exceptions, JNA's strerror): not the decoder's memory
@@ -56,7 +63,7 @@ public final class Fuzz {
         long before = THREADS.getThreadAllocatedBytes(tid);
         runOnce(decoder, input, body, allowed);
         long allocated = THREADS.getThreadAllocatedBytes(tid) - before;
-        long bound = bytesPerInputByte * input.length + (1 << 20);
+        long bound = bytesPerInputByte * input.length + fixedBytes;
         if (measure && allocated > bound) {
             // once more: a path taken for the first time loads classes, which the second run does not
             before = THREADS.getThreadAllocatedBytes(tid);
