@@ -44,9 +44,9 @@ for rate in $RATES; do
         ip -n "$NS" link set t0 up
         case $mode in
             default) ;;
-            fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 >/dev/null ;;
-            fifo-lat) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --latency "$lat" >/dev/null ;;
-            flows) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 >/dev/null ;;
+            fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 >/dev/null 2>&1 ;;
+            fifo-lat) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --latency "$lat" >/dev/null 2>&1 ;;
+            flows) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 >/dev/null 2>&1 ;;
             *) echo "unknown mode $mode" >&2; exit 2 ;;
         esac
         probe=; [ "$mode" = flows ] && probe=probe

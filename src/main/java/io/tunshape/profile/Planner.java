@@ -245,6 +245,10 @@ public final class Planner {
                     + "backpressure needs a limit of at least " + (senderBytes + burst.bytes()) + " bytes");
         }
         explain.add("forwarded traffic has no local socket to block: it gets the bounded wait, never backpressure");
+        if (flows == 0) {
+            explain.add("one queue for every flow: a flow that sends little waits behind whatever the others have queued "
+                    + "(up to " + Duration.format(wait) + "); --flows N (a profile's flows) gives each flow its own queue");
+        }
         if (mode == Mode.BACKPRESSURE && wait > 10e6) {
             warnings.add("backpressure costs delay on this link: a full queue waits " + Duration.format(wait)
                     + "; give applications a smaller SO_SNDBUF, or use --mode latency --latency TIME to bound it");
