@@ -175,6 +175,7 @@ function _complete_tunshape() {
   # Edge case: if command line has no space after subcommand, then don't assume this subcommand is selected (remkop/picocli#1468).
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} apply" ];    then _picocli_tunshape; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} show" ];    then _picocli_tunshape; return $?; fi
+  if [ "${COMP_LINE}" = "${COMP_WORDS[0]} top" ];    then _picocli_tunshape; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} clear" ];    then _picocli_tunshape; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} profiles" ];    then _picocli_tunshape; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} pump" ];    then _picocli_tunshape; return $?; fi
@@ -190,29 +191,31 @@ function _complete_tunshape() {
   # Find the longest sequence of subcommands and call the bash function for that subcommand.
   local cmds0=(apply)
   local cmds1=(show)
-  local cmds2=(clear)
-  local cmds3=(profiles)
-  local cmds4=(pump)
-  local cmds5=(demo)
-  local cmds6=(daemon)
-  local cmds7=(status)
-  local cmds8=(completion)
-  local cmds9=(help)
-  local cmds10=(profiles list)
-  local cmds11=(profiles show)
-  local cmds12=(profiles validate)
+  local cmds2=(top)
+  local cmds3=(clear)
+  local cmds4=(profiles)
+  local cmds5=(pump)
+  local cmds6=(demo)
+  local cmds7=(daemon)
+  local cmds8=(status)
+  local cmds9=(completion)
+  local cmds10=(help)
+  local cmds11=(profiles list)
+  local cmds12=(profiles show)
+  local cmds13=(profiles validate)
 
-  if CompWordsContainsArray "${cmds12[@]}"; then _picocli_tunshape_profiles_validate; return $?; fi
-  if CompWordsContainsArray "${cmds11[@]}"; then _picocli_tunshape_profiles_show; return $?; fi
-  if CompWordsContainsArray "${cmds10[@]}"; then _picocli_tunshape_profiles_list; return $?; fi
-  if CompWordsContainsArray "${cmds9[@]}"; then _picocli_tunshape_help; return $?; fi
-  if CompWordsContainsArray "${cmds8[@]}"; then _picocli_tunshape_completion; return $?; fi
-  if CompWordsContainsArray "${cmds7[@]}"; then _picocli_tunshape_status; return $?; fi
-  if CompWordsContainsArray "${cmds6[@]}"; then _picocli_tunshape_daemon; return $?; fi
-  if CompWordsContainsArray "${cmds5[@]}"; then _picocli_tunshape_demo; return $?; fi
-  if CompWordsContainsArray "${cmds4[@]}"; then _picocli_tunshape_pump; return $?; fi
-  if CompWordsContainsArray "${cmds3[@]}"; then _picocli_tunshape_profiles; return $?; fi
-  if CompWordsContainsArray "${cmds2[@]}"; then _picocli_tunshape_clear; return $?; fi
+  if CompWordsContainsArray "${cmds13[@]}"; then _picocli_tunshape_profiles_validate; return $?; fi
+  if CompWordsContainsArray "${cmds12[@]}"; then _picocli_tunshape_profiles_show; return $?; fi
+  if CompWordsContainsArray "${cmds11[@]}"; then _picocli_tunshape_profiles_list; return $?; fi
+  if CompWordsContainsArray "${cmds10[@]}"; then _picocli_tunshape_help; return $?; fi
+  if CompWordsContainsArray "${cmds9[@]}"; then _picocli_tunshape_completion; return $?; fi
+  if CompWordsContainsArray "${cmds8[@]}"; then _picocli_tunshape_status; return $?; fi
+  if CompWordsContainsArray "${cmds7[@]}"; then _picocli_tunshape_daemon; return $?; fi
+  if CompWordsContainsArray "${cmds6[@]}"; then _picocli_tunshape_demo; return $?; fi
+  if CompWordsContainsArray "${cmds5[@]}"; then _picocli_tunshape_pump; return $?; fi
+  if CompWordsContainsArray "${cmds4[@]}"; then _picocli_tunshape_profiles; return $?; fi
+  if CompWordsContainsArray "${cmds3[@]}"; then _picocli_tunshape_clear; return $?; fi
+  if CompWordsContainsArray "${cmds2[@]}"; then _picocli_tunshape_top; return $?; fi
   if CompWordsContainsArray "${cmds1[@]}"; then _picocli_tunshape_show; return $?; fi
   if CompWordsContainsArray "${cmds0[@]}"; then _picocli_tunshape_apply; return $?; fi
 
@@ -226,7 +229,7 @@ function _picocli_tunshape() {
   local curr_word=${COMP_WORDS[COMP_CWORD]}
   local prev_word=${COMP_WORDS[COMP_CWORD-1]}
 
-  local commands="apply show clear profiles pump demo daemon status completion help"
+  local commands="apply show top clear profiles pump demo daemon status completion help"
   local flag_opts="'--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
   local arg_opts="'--netns'"
 
@@ -257,7 +260,7 @@ function _picocli_tunshape_apply() {
 
   local commands=""
   local flag_opts="'--dry-run' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'-p' '--profile' '--rate' '--ceil' '--burst' '--latency' '--limit' '--mode' '--senders' '--qdisc' '--overhead' '--mpu' '--txqueuelen' '--wait' '--netns'"
+  local arg_opts="'-p' '--profile' '--rate' '--ceil' '--burst' '--latency' '--limit' '--mode' '--senders' '--qdisc' '--overhead' '--mpu' '--txqueuelen' '--flows' '--wait' '--netns'"
   local MODE_option_args=("BACKPRESSURE" "LATENCY") # --mode values
 
   type compopt &>/dev/null && compopt +o default
@@ -303,6 +306,9 @@ function _picocli_tunshape_apply() {
     '--txqueuelen')
       return
       ;;
+    '--flows')
+      return
+      ;;
     '--wait')
       return
       ;;
@@ -346,6 +352,50 @@ function _picocli_tunshape_show() {
     COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
   else
     local positionals="$(_tunshape_devices)"
+    local IFS=$'\n'
+    COMPREPLY=( $(compgen -W "${commands// /$'\n'}${IFS}${positionals}" -- "${curr_word}") )
+  fi
+}
+
+# Generates completions for the options and subcommands of the `top` subcommand.
+function _picocli_tunshape_top() {
+  # Get completion data
+  local curr_word=${COMP_WORDS[COMP_CWORD]}
+  local prev_word=${COMP_WORDS[COMP_CWORD-1]}
+
+  local commands=""
+  local flag_opts="'-b' '--batch' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
+  local arg_opts="'--interval' '--sort' '-n' '--iterations' '--socket' '--netns'"
+  local KEY_option_args=("name" "rate" "capacity" "sent" "backlog" "drops") # --sort values
+
+  type compopt &>/dev/null && compopt +o default
+
+  case ${prev_word} in
+    '--interval')
+      return
+      ;;
+    '--sort')
+      local IFS=$'\n'
+      COMPREPLY=( $( compReplyArray "${KEY_option_args[@]}" ) )
+      return $?
+      ;;
+    '-n'|'--iterations')
+      return
+      ;;
+    '--socket')
+      return
+      ;;
+    '--netns')
+      local IFS=$'\n'
+      COMPREPLY=( $(compgen -W "$(_tunshape_netns)" -- "${curr_word}") )
+      return
+      ;;
+  esac
+
+  if [[ "${curr_word}" == -* ]]; then
+    COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
+  else
+    local positionals=""
     local IFS=$'\n'
     COMPREPLY=( $(compgen -W "${commands// /$'\n'}${IFS}${positionals}" -- "${curr_word}") )
   fi
@@ -619,7 +669,7 @@ function _picocli_tunshape_help() {
   local curr_word=${COMP_WORDS[COMP_CWORD]}
   local prev_word=${COMP_WORDS[COMP_CWORD-1]}
 
-  local commands="apply show clear profiles pump demo daemon status completion"
+  local commands="apply show top clear profiles pump demo daemon status completion"
   local flag_opts="'-h' '--help' '--json' '-v' '--verbose'"
   local arg_opts="'--netns'"
 

@@ -33,6 +33,16 @@ final class Signals {
         return old;
     }
 
+    /** SIGWINCH: the terminal changed size. */
+    @SuppressWarnings("removal")
+    static Object installResize(Runnable onResize) {
+        sun.misc.Signal sig = new sun.misc.Signal("WINCH");
+        sun.misc.SignalHandler prev = sun.misc.Signal.handle(sig, s -> onResize.run());
+        List<Object[]> old = new ArrayList<>();
+        old.add(new Object[] {sig, prev});
+        return old;
+    }
+
     @SuppressWarnings({"removal", "unchecked"})
     static void uninstall(Object token) {
         for (Object[] o : (List<Object[]>) token) {

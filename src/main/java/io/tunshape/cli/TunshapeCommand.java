@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
                     + "sender. tunshape puts a non-work-conserving qdisc (tbf or htb) on the device at the backend's "
                     + "rate, through rtnetlink, idempotently, in any network namespace."
         },
-        subcommands = {ApplyCommand.class, ShowCommand.class, ClearCommand.class, ProfilesCommand.class, PumpCommand.class,
+        subcommands = {ApplyCommand.class, ShowCommand.class, TopCommand.class, ClearCommand.class, ProfilesCommand.class,
+            PumpCommand.class,
             DemoCommand.class, DaemonCommand.class, StatusCommand.class, CompletionCommand.class,
             CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n", exitCodeList = {
