@@ -56,9 +56,15 @@ echo "== a pump inside node n1 (pid $n1): a 6 Mbit/s radio; its reports name no 
 nsenter -t "$n1" -n "$ts" pump --dev emu0 --tap --backend sink --emulate-rate 6mbit \
     --report "$work/report.sock" --report-interval 500ms > "$work/pump.log" 2>&1 &
 pids+=($!)
+for i in $(seq 150); do grep -q "moving frames" "$work/pump.log" && break; sleep 0.1; done
 # something to carry, so the pump can measure the radio: 4 s of broadcast frames on n1's tap (bounded)
 nsenter -t "$n1" -n sh -c 'ip addr add 198.18.255.1/24 dev emu0; timeout 5 ping -b -q -c 2000 -i 0.002 -s 1400 198.18.255.255 >/dev/null 2>&1 || true' &
-sleep 5
+pids+=($!)
+for i in $(seq 40); do   # until the daemon has a capacity for n1 (a report a second or two after the traffic)
+    "$ts" status --socket "$work/control.sock" | grep -q "n1, .*capacity [0-9]" && break
+    sleep 0.25
+done
+sleep 1
 "$ts" status --socket "$work/control.sock"
 
 n2=$(cat "$work/n2.pid")

@@ -1,0 +1,125 @@
+package io.tunshape.guides;
+
+import io.tunshape.testing.KernelNs;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Runs each guide's worked example (docs/examples/*.sh) as a reader would, with the jar that
+ * `mvn package` built (an integration test: the jar exists only after the package phase), and checks
+ * what the guide says happens. Each script makes its own namespaces and processes and removes them
+ * on exit; the test kills the script's whole process group if it overruns.
+ */
+class GuidesIT {
+    private static final Path EXAMPLES = Path.of("docs", "examples");
+
+    private static String run(String script, int seconds, String... env) throws Exception {
+        KernelNs.requireRoot();
+        assertTrue(Files.isRegularFile(Path.of("target", "tunshape.jar")), "target/tunshape.jar: run after package");
+        ProcessBuilder pb = new ProcessBuilder("setsid", "bash", EXAMPLES.resolve(script).toString())
+                .redirectErrorStream(true);
+        for (int i = 0; i + 1 < env.length; i += 2) {
+            pb.environment().put(env[i], env[i + 1]);
+        }
+        Path out = Files.createTempFile("guide", ".out");
+        pb.redirectOutput(out.toFile());
+        Process p = pb.start();
+        try {
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+                new ProcessBuilder("kill", "-TERM", "--", "-" + p.pid()).start().waitFor(5, TimeUnit.SECONDS);
+                p.waitFor(15, TimeUnit.SECONDS);
+                fail(script + " did not finish in " + seconds + " s:\n" + Files.readString(out));
+            }
+            String text = Files.readString(out, StandardCharsets.UTF_8);
+            assertEquals(0, p.exitValue(), script + " failed:\n" + text);
+            return text;
+        } finally {
+            p.destroyForcibly();
+            Files.deleteIfExists(out);
+        }
+    }
+
+    private static void has(String text, String regex) {
+        assertTrue(Pattern.compile(regex, Pattern.MULTILINE).matcher(text).find(),
+                "expected /" + regex + "/ in:\n" + text);
+    }
+
+    @Test
+    void direwolfModemPairCarriesPingAtTheRadiosPace() throws Exception {
+        String out = run("radio-direwolf.sh", 120);
+        has(out, "3 packets transmitted, 3 received");
+        // 1200 bit/s AFSK: 44-byte packets take a few hundred ms of audio each way
+        Matcher m = Pattern.compile("rtt min/avg/max/mdev = ([0-9.]+)/").matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(Double.parseDouble(m.group(1)) > 300, "a real-time 1200 bit/s link cannot answer in "
+                + m.group(1) + " ms:\n" + out);
+        has(out, "qdisc htb 7474:");
+    }
+
+    @Test
+    void serialLineCarriesPingWithSlipAndKiss() throws Exception {
+        for (String framing : List.of("slip", "kiss")) {
+            String out = run("radio-serial.sh", 90, "FRAMING", framing);
+            has(out, "ping across the serial line \\(" + framing);
+            has(out, "3 packets transmitted, 3 received");
+            has(out, "qdisc tbf 7473: rate 7.616kbit");
+        }
+    }
+
+    @Test
+    void driverReportingItsModulationMovesTheRate() throws Exception {
+        String out = run("driver-report.sh", 90);
+        has(out, "^modem0 .* rate 16000 bit/s .* changes 0");
+        has(out, "^modem0 .* rate 4320 bit/s  capacity 4800 bit/s");
+        Matcher m = Pattern.compile("^modem0 .* rate (\\d+) bit/s .* changes (\\d+)", Pattern.MULTILINE).matcher(out);
+        int last = 0;
+        while (m.find()) {
+            last = Integer.parseInt(m.group(1));
+        }
+        assertTrue(last > 8000, "back up after the modem recovered: " + last + "\n" + out);
+    }
+
+    @Test
+    void udpTunnelBurstLosesNothingUnderBackpressure() throws Exception {
+        String out = run("tunnel-udp.sh", 150);
+        String[] rows = out.split("== ");
+        assertEquals(4, rows.length, out);
+        Matcher dropped = Pattern.compile("dropped at tun: (\\d+)").matcher(rows[1]);
+        assertTrue(dropped.find() && Integer.parseInt(dropped.group(1)) > 0, "default qdisc drops at tun:\n" + out);
+        has(rows[2], "dropped at tun: 0");
+        has(rows[3], "received 3000 datagrams");
+        has(rows[3], "the sender blocked");
+        has(rows[3], "dropped at tun: 0");
+    }
+
+    @Test
+    void emulatorNodesAreShapedByHostnameAndReleased() throws Exception {
+        String out = run("emulator-nodes.sh", 120);
+        String[] parts = out.split("== ");
+        // after the nodes are made: three emu0 devices, each in a namespace named by hostname
+        String made = parts[2];
+        for (String n : List.of("n1", "n2", "n3")) {
+            has(made, "^emu0 \\(netns hostname tsg\\d+-" + n + ", \\S+ pid \\d+\\)  profile manet-80211a-olsr  rate 18000000");
+        }
+        // the pump inside n1 reported without netns: n1's rate moved, the others' did not
+        String reported = parts[3];
+        has(reported, "^emu0 \\(netns hostname tsg\\d+-n1, .* capacity 6\\d{6} bit/s");
+        has(reported, "^emu0 \\(netns hostname tsg\\d+-n2, .* rate 18000000 bit/s  capacity - ");
+        // n2 ended: released
+        String ended = parts[4];
+        assertTrue(!Pattern.compile("^emu0 \\(netns hostname tsg\\d+-n2", Pattern.MULTILINE).matcher(ended).find(), out);
+        has(out, "n2, .*released");
+        assertTrue(!out.contains("retrying"), "no namespace should be retrying:\n" + out);
+    }
+}
