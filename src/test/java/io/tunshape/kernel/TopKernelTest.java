@@ -114,20 +114,8 @@ class TopKernelTest {
     void aDaemonAddsItsNamespacesAndCapacities(@TempDir Path dir) throws Exception {
         try (KernelNs ns = KernelNs.create()) {
             ns.tap("tap0");
-            Files.writeString(dir.resolve("adaptive-top.yaml"), """
-                    name: adaptive-top
-                    description: adaptive link for the top test
-                    source: test
-                    link:
-                      rate: 1mbit
-                    shaping:
-                      mode: latency
-                      latency: 200ms
-                    adaptive:
-                      min_rate: 250kbit
-                      max_rate: 4mbit
-                      headroom: 10%
-                    """);
+            Files.writeString(dir.resolve("adaptive-top.yaml"), "name: adaptive-top\ndescription: top's adaptive link\n"
+                    + "source: test\nlink: {rate: 1mbit}\nadaptive: {min_rate: 250kbit, max_rate: 4mbit}\n");
             Files.writeString(dir.resolve("tunshape.yaml"), "report_socket: " + dir.resolve("report.sock") + "\n"
                     + "control_socket: " + dir.resolve("control.sock") + "\n"
                     + "interfaces:\n  - match: \"tap0\"\n    netns: \"" + ns.name() + "\"\n    profile: "
