@@ -38,12 +38,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--socket", default="/run/tunshape/report.sock")
     p.add_argument("--dev", required=True, help="the tun/tap device the driver serves")
-    p.add_argument("--netns", help="its network namespace, when not the daemon's own")
+    p.add_argument("--netns", help="its network namespace's name; without it, the daemon takes the namespace "
+                   "this process runs in (an unnamed one too)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between reports")
     p.add_argument("--count", type=int, default=1, help="how many reports to send")
     p.add_argument("--bytes", type=int, default=0, help="bytes handed to the backend per interval")
     p.add_argument("--busy-ms", type=int, default=0, help="ms the backend was busy per interval")
-    p.add_argument("--capacity", type=int, help="the link's capacity in bit/s, when the driver knows it")
+    p.add_argument("--capacity", type=float, help="the link's capacity in bit/s, when the driver knows it "
+                   "(any JSON number: 9600, 9600.0 and 9.6e3 are one value)")
     a = p.parse_args()
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

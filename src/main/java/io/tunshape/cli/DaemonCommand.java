@@ -64,7 +64,8 @@ public final class DaemonCommand implements Callable<Integer> {
         ProfileLoader loader = new ProfileLoader(ProfileLoader.defaultPath(), planner);
         DaemonConfig cfg = DaemonConfig.load(config);
         Daemon.validate(cfg, loader);
-        Daemon daemon = new Daemon(cfg, planner, log);
+        // the warm-up's tap: the daemon package does not open tun devices itself
+        Daemon daemon = new Daemon(cfg, planner, log, name -> io.tunshape.tun.TunDevice.open(name, true));
         SystemdNotify notify = new SystemdNotify();
         Object stopSignals = Signals.install(daemon::stop);
         Object hup = Signals.installHangup(() -> {

@@ -17,9 +17,10 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "status", header = "Ask the running daemon for its state.",
-        description = "Per interface: namespace, profile, current rate, capacity estimate, age of the last report, "
+        description = "Each selected network namespace with its state (serving, or retrying and why), then per "
+                + "interface: namespace, profile, current rate, capacity estimate, age of the last report, "
                 + "number of rate changes, and of changes that emptied the queue (a fall deeper than it drains in twice "
-                + "the latency). --json prints the daemon's answer as it is.")
+                + "the latency); reports accepted and refused by reason. --json prints the daemon's answer as it is.")
 public final class StatusCommand implements Callable<Integer> {
     @ParentCommand
     TunshapeCommand top;
@@ -51,6 +52,9 @@ public final class StatusCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         List<Map<String, String>> rows = new ArrayList<>();
+        List<Map<String, String>> namespaces = new ArrayList<>();
+        Map<String, String> refusedBy = new LinkedHashMap<>();
+        Map<String, String> discovery = new LinkedHashMap<>();
         Map<String, String> reports = new LinkedHashMap<>();
         Map<String, String> changes = new LinkedHashMap<>();
         try (JsonParser p = new JsonFactory().createParser(answer)) {
@@ -61,14 +65,31 @@ public final class StatusCommand implements Callable<Integer> {
                 if (t == JsonToken.FIELD_NAME && p.getParsingContext().getParent() != null
                         && p.getParsingContext().getParent().inRoot()) {
                     section = p.currentName();
-                } else if (t == JsonToken.START_OBJECT && "interfaces".equals(section)) {
+                } else if (t == JsonToken.START_OBJECT && ("interfaces".equals(section) || "namespaces".equals(section))
+                        && p.getParsingContext().getParent().inArray()) {
                     cur = new LinkedHashMap<>();
-                    rows.add(cur);
+                    ("interfaces".equals(section) ? rows : namespaces).add(cur);
                 } else if (t.isScalarValue()) {
-                    (("reports".equals(section)) ? reports : "changes".equals(section) ? changes
-                            : cur == null ? reports : cur).put(p.currentName(), t == JsonToken.VALUE_NULL ? "-" : p.getText());
+                    var ctx = p.getParsingContext();
+                    boolean byReason = ctx.getParent() != null
+                            && "refused_by_reason".equals(ctx.getParent().getCurrentName());
+                    Map<String, String> to = byReason ? refusedBy : "reports".equals(section) ? reports
+                            : "changes".equals(section) ? changes : "discovery".equals(section) ? discovery
+                            : cur == null ? reports : cur;
+                    to.put(p.currentName(), t == JsonToken.VALUE_NULL ? "-" : p.getText());
                 }
             }
+        }
+        for (Map<String, String> n : namespaces) {
+            // a person's name for it (name, or hostname, command and pid), its state, and why when not serving
+            out.printf("namespace %s: %s, %s device(s)%s%n", n.get("label"), n.get("state"), n.get("devices"),
+                    "-".equals(n.getOrDefault("reason", "-")) ? "" : "; " + n.get("reason") + " (attempt "
+                            + n.get("attempts") + ")");
+        }
+        if (!discovery.isEmpty()) {
+            out.println("discovery: " + discovery.get("host_namespaces") + " namespaces on the host, "
+                    + namespaces.size() + " selected; process events " + discovery.get("process_event_source")
+                    + "; last /proc scan " + discovery.get("last_proc_scan_us") + " us");
         }
         if (rows.isEmpty()) {
             out.println("the daemon shapes no interface yet");
@@ -80,9 +101,14 @@ public final class StatusCommand implements Callable<Integer> {
                     r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"),
                     r.getOrDefault("flushes", "0"));
         }
+        StringBuilder why = new StringBuilder();
+        for (Map.Entry<String, String> r : refusedBy.entrySet()) {
+            if (!"0".equals(r.getValue())) {
+                why.append(why.length() == 0 ? " (" : ", ").append(r.getKey()).append(' ').append(r.getValue());
+            }
+        }
         out.println("reports: " + reports.getOrDefault("accepted", "0") + " accepted, "
-                + reports.getOrDefault("rejected", "0") + " rejected, " + reports.getOrDefault("unknown", "0")
-                + " for unknown devices");
+                + reports.getOrDefault("refused", "0") + " refused" + (why.length() == 0 ? "" : why + ")"));
         if (!changes.isEmpty() && !"0".equals(changes.get("count"))) {
             out.println("rate changes from reports: " + changes.get("count") + "; from a report's arrival to the "
                     + "kernel's ack p50 " + changes.get("p50_us") + " us, p99 " + changes.get("p99_us") + " us, max "

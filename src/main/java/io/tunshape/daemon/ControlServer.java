@@ -80,6 +80,7 @@ final class ControlServer implements AutoCloseable {
                 g.writeStartObject();
                 g.writeStringField("dev", s.dev());
                 g.writeStringField("netns", s.netns());
+                g.writeStringField("netns_path", s.netnsPath());
                 g.writeStringField("profile", s.profile());
                 g.writeNumberField("rate_bps", s.rateBps());
                 if (s.capacityBps() >= 0) {
@@ -100,17 +101,56 @@ final class ControlServer implements AutoCloseable {
                 g.writeEndObject();
             }
             g.writeEndArray();
+            g.writeArrayFieldStart("namespaces");
+            for (Daemon.NamespaceStatus n : daemon.namespaces()) {
+                g.writeStartObject();
+                g.writeStringField("label", n.label());
+                g.writeStringField("name", n.name());
+                g.writeNumberField("inode", n.inode());
+                g.writeStringField("hostname", n.hostname());
+                g.writeStringField("command", n.command());
+                if (n.pid() > 0) {
+                    g.writeNumberField("pid", n.pid());
+                } else {
+                    g.writeNullField("pid");
+                }
+                g.writeStringField("container", n.container());
+                g.writeStringField("state", n.state());
+                g.writeStringField("reason", n.reason());
+                g.writeNumberField("devices", n.devices());
+                g.writeNumberField("attempts", n.attempts());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            Daemon.Discovery d = daemon.discovery();
+            g.writeObjectFieldStart("discovery");
+            g.writeNumberField("host_namespaces", d.hostNamespaces());
+            g.writeNumberField("proc_scans", d.scans());
+            g.writeNumberField("last_proc_scan_us", d.lastScanMicros());
+            g.writeNumberField("process_events", d.processEvents());
+            g.writeStringField("process_event_source", d.processEventsNote());
+            g.writeEndObject();
             g.writeObjectFieldStart("reports");
-            g.writeNumberField("accepted", daemon.reports.accepted.get());
-            g.writeNumberField("rejected", daemon.reports.rejected.get());
-            g.writeNumberField("unknown", daemon.reports.unknown.get());
-            g.writeNumberField("unauthorised", daemon.reports.unauthorised.get());
+            g.writeNumberField("accepted", daemon.reportPath.accepted.get());
+            g.writeNumberField("refused", daemon.reports.refusedTotal());
+            // the totals older scripts read: refused as not a valid report, for an unknown device, unauthorised
+            long unknown = daemon.reports.refused(ReportParser.Reason.UNKNOWN_DEVICE)
+                    + daemon.reports.refused(ReportParser.Reason.UNKNOWN_NAMESPACE);
+            long unauthorised = daemon.reports.refused(ReportParser.Reason.UNAUTHORISED);
+            g.writeNumberField("rejected", daemon.reports.refusedTotal() - unknown - unauthorised);
+            g.writeNumberField("unknown", unknown);
+            g.writeNumberField("unauthorised", unauthorised);
+            g.writeObjectFieldStart("refused_by_reason");
+            for (ReportParser.Reason r : ReportParser.Reason.values()) {
+                g.writeNumberField(r.label, daemon.reports.refused(r));
+            }
+            g.writeEndObject();
             g.writeEndObject();
             // report-driven changes, from the report's arrival to the kernel's ack (the last 4096)
             g.writeObjectFieldStart("changes");
-            g.writeNumberField("count", daemon.changeLatency.count());
+            g.writeNumberField("count", daemon.reportPath.latency.count());
             for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
-                long v = daemon.changeLatency.quantileMicros(Double.parseDouble(q[1]));
+                long v = daemon.reportPath.latency.quantileMicros(Double.parseDouble(q[1]));
                 if (v >= 0) {
                     g.writeNumberField(q[0], v);
                 } else {
@@ -143,19 +183,44 @@ final class ControlServer implements AutoCloseable {
         b.append("# HELP tunshape_change_latency_seconds From a report's arrival to the kernel's ack of the rate it "
                 + "brought (the last 4096 changes).\n# TYPE tunshape_change_latency_seconds summary\n");
         for (double q : new double[] {0.5, 0.99, 1}) {
-            long v = daemon.changeLatency.quantileMicros(q);
+            long v = daemon.reportPath.latency.quantileMicros(q);
             if (v >= 0) {
                 b.append("tunshape_change_latency_seconds{quantile=\"").append(q == 1 ? "1" : Double.toString(q))
                         .append("\"} ").append(v / 1e6).append('\n');
             }
         }
-        b.append("tunshape_change_latency_seconds_count ").append(daemon.changeLatency.count()).append('\n');
+        b.append("tunshape_change_latency_seconds_count ").append(daemon.reportPath.latency.count()).append('\n');
         b.append("# HELP tunshape_reports_total Reports received, by result.\n# TYPE tunshape_reports_total counter\n");
-        b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reports.accepted.get()).append('\n');
-        b.append("tunshape_reports_total{result=\"rejected\"} ").append(daemon.reports.rejected.get()).append('\n');
-        b.append("tunshape_reports_total{result=\"unknown\"} ").append(daemon.reports.unknown.get()).append('\n');
-        b.append("tunshape_reports_total{result=\"unauthorised\"} ").append(daemon.reports.unauthorised.get())
+        b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reportPath.accepted.get()).append('\n');
+        b.append("tunshape_reports_total{result=\"refused\"} ").append(daemon.reports.refusedTotal()).append('\n');
+        b.append("# HELP tunshape_reports_refused_total Reports refused, by reason (tunshape-report(7)).\n"
+                + "# TYPE tunshape_reports_refused_total counter\n");
+        for (ReportParser.Reason r : ReportParser.Reason.values()) {
+            b.append("tunshape_reports_refused_total{reason=\"").append(r.label).append("\"} ")
+                    .append(daemon.reports.refused(r)).append('\n');
+        }
+        List<Daemon.NamespaceStatus> ns = daemon.namespaces();
+        b.append("# HELP tunshape_namespace_up Whether a selected namespace is served (1) or retrying (0).\n"
+                + "# TYPE tunshape_namespace_up gauge\n");
+        for (Daemon.NamespaceStatus n : ns) {
+            b.append("tunshape_namespace_up{netns=\"").append(escape(n.label())).append("\"} ")
+                    .append("serving".equals(n.state()) ? 1 : 0).append('\n');
+        }
+        b.append("# HELP tunshape_namespace_attempts Failed attempts in a row to serve a namespace.\n"
+                + "# TYPE tunshape_namespace_attempts gauge\n");
+        for (Daemon.NamespaceStatus n : ns) {
+            b.append("tunshape_namespace_attempts{netns=\"").append(escape(n.label())).append("\"} ")
+                    .append(n.attempts()).append('\n');
+        }
+        Daemon.Discovery d = daemon.discovery();
+        b.append("# HELP tunshape_host_namespaces Network namespaces on the host, served or not.\n"
+                + "# TYPE tunshape_host_namespaces gauge\ntunshape_host_namespaces ").append(d.hostNamespaces())
                 .append('\n');
+        b.append("# HELP tunshape_proc_scans_total Full /proc scans for namespaces.\n"
+                + "# TYPE tunshape_proc_scans_total counter\ntunshape_proc_scans_total ").append(d.scans()).append('\n');
+        b.append("# HELP tunshape_process_events_total Process events (fork, exec, exit) read.\n"
+                + "# TYPE tunshape_process_events_total counter\ntunshape_process_events_total ")
+                .append(d.processEvents()).append('\n');
         return b.toString();
     }
 
@@ -167,9 +232,14 @@ final class ControlServer implements AutoCloseable {
             long v = f.applyAsLong(s);
             if (v >= 0) {
                 b.append(name).append("{dev=\"").append(s.dev()).append("\",netns=\"")
-                        .append(s.netns() == null ? "" : s.netns()).append("\"} ").append(v).append('\n');
+                        .append(s.netns() == null ? "" : escape(s.netns())).append("\"} ").append(v).append('\n');
             }
         }
+    }
+
+    /** A label value as Prometheus's text format quotes it. */
+    private static String escape(String v) {
+        return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
     }
 
     @Override

@@ -19,9 +19,64 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
                            boolean restoreOnExit, List<Entry> interfaces, RateController.Tuning tuning,
                            Scheduling reportScheduling) {
 
-    /** Interfaces matching {@code match} in namespaces matching {@code netns} (null: the daemon's own). */
-    public record Entry(String match, String netns, String profile, boolean adaptive) {
+    /**
+     * Interfaces matching {@code match} in the namespaces this rule selects: every given selector
+     * must match ({@code netns}: "*" for every namespace, or a glob on a mounted namespace's name;
+     * {@code hostname}: the hostname its processes see; {@code command}: the command name or command
+     * line of the process that holds it; {@code container}: a container's id or name); with none
+     * given, the daemon's own namespace.
+     */
+    public record Entry(String match, String netns, String profile, boolean adaptive, String hostname,
+                        String command, String container) {
+        public Entry(String match, String netns, String profile, boolean adaptive) {
+            this(match, netns, profile, adaptive, null, null, null);
+        }
+
+        /** Whether this rule selects the namespace {@code f} describes. */
+        boolean selects(NsFacts f) {
+            if (netns == null && hostname == null && command == null && container == null) {
+                return f.own();
+            }
+            if (netns != null && !netns.equals("*") && !anyMatches(netns, f.names())) {
+                return false;
+            }
+            if (hostname != null && (f.hostname() == null || !glob(hostname).matcher(f.hostname()).matches())) {
+                return false;
+            }
+            if (command != null && !anyMatches(command, java.util.Arrays.asList(f.command(), f.commandLine()))) {
+                return false;
+            }
+            return container == null || anyMatches(container, java.util.Arrays.asList(f.containerId(),
+                    f.containerName()));
+        }
+
+        /** Whether a selector needs more than a namespace's names to decide. */
+        boolean needsProcessFacts() {
+            return hostname != null || command != null || container != null;
+        }
+
+        private static boolean anyMatches(String g, List<String> values) {
+            java.util.regex.Pattern p = glob(g);
+            for (String v : values) {
+                if (v != null && p.matcher(v).matches()) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Whether the shell glob {@code g} matches {@code name}. */
+        static boolean globMatches(String g, String name) {
+            return glob(g).matcher(name).matches();
+        }
+
+        private static java.util.regex.Pattern glob(String g) {
+            return GLOBS.computeIfAbsent(g, io.tunshape.shape.Session::globPattern);
+        }
     }
+
+    private static final java.util.Map<String, java.util.regex.Pattern> GLOBS =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * How the report thread is scheduled: under SCHED_DEADLINE with {@code runtimeNs} of CPU in every
@@ -39,7 +94,8 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
     static final Set<String> TOP = Set.of("report_socket", "control_socket", "metrics", "restore_on_exit",
             "interfaces", "control", "report_scheduling");
     static final Set<String> SCHEDULING = Set.of("policy", "runtime", "period");
-    static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive");
+    static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive", "hostname", "command",
+            "container");
     static final Set<String> CONTROL = Set.of("smoothing", "hysteresis", "min_interval", "stale_after", "drain",
             "ring_target");
 
@@ -80,9 +136,20 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
             }
             String netns = e.string("netns", false);
             if (netns != null && (netns.isBlank() || netns.contains("/"))) {
-                throw e.error("netns", "'" + netns + "' is not a namespace name or glob (names under /var/run/netns)");
+                throw e.error("netns", "'" + netns + "' is not a namespace name or glob (\"*\" for every namespace, or "
+                        + "the name of a mounted one such as those under /var/run/netns; a path is not accepted: "
+                        + "select unnamed namespaces with hostname:, command: or container:)");
             }
-            entries.add(new Entry(match, netns, e.string("profile", true), e.bool("adaptive", false)));
+            String[] sel = new String[3];
+            String[] keys = {"hostname", "command", "container"};
+            for (int k = 0; k < keys.length; k++) {
+                sel[k] = e.string(keys[k], false);
+                if (sel[k] != null && sel[k].isBlank()) {
+                    throw e.error(keys[k], "is empty; give a name or a glob (e.g. \"n*\")");
+                }
+            }
+            entries.add(new Entry(match, netns, e.string("profile", true), e.bool("adaptive", false), sel[0], sel[1],
+                    sel[2]));
         }
         RateController.Tuning t = RateController.Tuning.DEFAULT;
         Fields c = top.sub("control", CONTROL);

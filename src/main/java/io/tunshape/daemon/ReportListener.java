@@ -1,8 +1,5 @@
 package io.tunshape.daemon;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
 import io.tunshape.sys.UnixDatagram;
@@ -12,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Consumer;
 
 /**
@@ -22,29 +20,26 @@ import java.util.function.Consumer;
  * does reaches further than one datagram's parse.
  */
 final class ReportListener implements AutoCloseable {
-    static final int MAX = 4096;
+    static final int MAX = ReportParser.MAX;
 
-    /**
-     * A valid report's fields; {@code capacityBps} -1 when the driver did not give one, {@code txFrames}
-     * and {@code ring} (frames in tun's ring) -1 when not given.
-     */
-    record Report(String dev, String netns, long intervalMs, long txBytes, long busyMs, long capacityBps,
-                  long txFrames, long ring, long qdisc) {
+    /** Takes a valid report from {@code senderPid}: null when used, else why it was not. */
+    interface Sink {
+        ReportParser.Reason accept(ReportParser.Report r, int senderPid);
     }
 
     final AtomicLong accepted = new AtomicLong();
-    final AtomicLong rejected = new AtomicLong();
-    final AtomicLong unknown = new AtomicLong();
-    final AtomicLong unauthorised = new AtomicLong();
+    /** Refused reports by reason (the index is the reason's ordinal). */
+    private final AtomicLongArray refused = new AtomicLongArray(ReportParser.Reason.values().length);
     private int permittedGid = -1;
     private int permittedUid = 0;
-    private final Consumer<Report> sink;
+    private final Sink sink;
     private final Consumer<String> log;
-    private final JsonFactory json = new JsonFactory();
     private UnixDatagram socket;
     private Path path;
     private volatile boolean stop;
     private Thread thread;
+    /** When a sender's refusal for a reason was last logged (ms): at most once a minute each. */
+    private final java.util.HashMap<Long, Long> logged = new java.util.HashMap<>();
 
     /** When the report being handed over reached the socket (epoch ns), or -1: read it from the sink. */
     private volatile long arrival = -1;
@@ -53,7 +48,21 @@ final class ReportListener implements AutoCloseable {
         return arrival;
     }
 
-    ReportListener(Consumer<Report> sink, Consumer<String> log) {
+    /** How many reports were refused for {@code r}. */
+    long refused(ReportParser.Reason r) {
+        return refused.get(r.ordinal());
+    }
+
+    /** Every refused report, whatever the reason. */
+    long refusedTotal() {
+        long n = 0;
+        for (int i = 0; i < refused.length(); i++) {
+            n += refused.get(i);
+        }
+        return n;
+    }
+
+    ReportListener(Sink sink, Consumer<String> log) {
         this.sink = sink;
         this.log = log;
     }
@@ -111,31 +120,50 @@ final class ReportListener implements AutoCloseable {
                 }
                 buf.clear();
                 int n = socket.receiveWithSender(buf);
-                if (!permitted(socket.lastSender())) {
+                UnixDatagram.Credentials from = socket.lastSender();
+                int pid = from == null ? 0 : from.pid();
+                if (!permitted(from)) {
                     // the socket's mode keeps others out; this holds if someone loosens it
-                    unauthorised.incrementAndGet();
+                    refuse(ReportParser.Outcome.refuse(ReportParser.Reason.UNAUTHORISED, null), pid);
                     continue;
                 }
                 if (n > MAX) {
-                    rejected.incrementAndGet();
+                    refuse(ReportParser.Outcome.refuse(ReportParser.Reason.OVERSIZED, null), pid);
                     continue;
                 }
                 buf.get(0, bytes, 0, n);
-                Report r = parse(bytes, n);
-                if (r == null) {
-                    rejected.incrementAndGet();
+                ReportParser.Outcome o = ReportParser.parse(bytes, 0, n);
+                if (o.report() == null) {
+                    refuse(o, pid);
                     continue;
                 }
                 arrival = socket.lastArrivalNanos();
-                sink.accept(r);
+                ReportParser.Reason r = sink.accept(o.report(), pid);
+                if (r != null) {
+                    refuse(ReportParser.Outcome.refuse(r, null), pid);
+                }
             } catch (NativeException e) {
                 if (!stop) {
                     log.accept("report socket: " + e.getMessage());
                 }
-            } catch (RuntimeException e) {
-                rejected.incrementAndGet();
             }
         }
+    }
+
+    /** Counts a refused report, and logs it unless this sender's refusals for this reason were logged in the last minute. */
+    private void refuse(ReportParser.Outcome o, int pid) {
+        refused.incrementAndGet(o.refused().ordinal());
+        long now = System.nanoTime() / 1_000_000;
+        long key = ((long) pid << 8) | o.refused().ordinal();
+        Long last = logged.get(key);
+        if (last != null && now - last < 60_000) {
+            return;
+        }
+        if (logged.size() > 4096) {
+            logged.clear(); // a bound on what many short-lived senders can make it hold
+        }
+        logged.put(key, now);
+        log.accept("report from pid " + pid + " refused: " + o.why() + " (said once a minute per sender and reason)");
     }
 
     /**
@@ -147,63 +175,6 @@ final class ReportListener implements AutoCloseable {
             return false;
         }
         return c.uid() == 0 || c.uid() == permittedUid || c.gid() == permittedGid;
-    }
-
-    /** The report in {@code b[0, n)}, or null when it is not a valid report. */
-    Report parse(byte[] b, int n) {
-        try (JsonParser p = json.createParser(b, 0, n)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return null;
-            }
-            long v = -1;
-            String dev = null;
-            String netns = null;
-            long interval = -1;
-            long tx = -1;
-            long busy = -1;
-            long cap = -1;
-            long frames = -1;
-            long ring = -1;
-            long qdisc = -1;
-            JsonToken t;
-            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
-                String f = p.currentName();
-                JsonToken vt = p.nextToken();
-                switch (f) {
-                    case "v" -> v = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
-                    case "dev" -> dev = vt == JsonToken.VALUE_STRING ? p.getText() : null;
-                    case "netns" -> netns = vt == JsonToken.VALUE_STRING ? p.getText() : null;
-                    case "interval_ms" -> interval = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
-                    case "tx_bytes" -> tx = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
-                    case "busy_ms" -> busy = vt == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : -1;
-                    // optional counts: present means a number >= 0 (capacity 0: the link carries nothing now)
-                    case "capacity_bps" -> cap = count(p, vt);
-                    case "tx_frames" -> frames = count(p, vt);
-                    case "ring" -> ring = count(p, vt);
-                    case "qdisc" -> qdisc = count(p, vt);
-                    default -> p.skipChildren();
-                }
-            }
-            if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
-                return null;
-            }
-            if (v != 1 || dev == null || dev.isEmpty() || dev.length() > 15 || interval <= 0 || tx < 0 || busy < 0
-                    || cap < -1 || frames < -1 || ring < -1 || qdisc < -1) {
-                return null;
-            }
-            return new Report(dev, netns, interval, tx, busy, cap, frames, ring, qdisc);
-        } catch (java.io.IOException | RuntimeException e) {
-            return null;
-        }
-    }
-
-    /** An optional count's value: a non-negative integer, else -2 (invalid). */
-    private static long count(JsonParser p, JsonToken t) throws java.io.IOException {
-        if (t != JsonToken.VALUE_NUMBER_INT) {
-            return -2;
-        }
-        long v = p.getLongValue();
-        return v >= 0 ? v : -2;
     }
 
     @Override

@@ -21,8 +21,15 @@ public final class NetlinkSocket implements AutoCloseable {
 
     private final Fd fd;
     private final int portId;
-    private final ByteBuffer rx = ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder());
-    private ByteBuffer tx = ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder());
+    /**
+     * One receive buffer a thread, not a socket: what arrives is copied out before receive returns,
+     * and a daemon holding two sockets in each of a thousand namespaces would otherwise hold 64 MiB
+     * of buffers that wait for nothing.
+     */
+    private static final ThreadLocal<ByteBuffer> RX =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BUFSIZE).order(ByteOrder.nativeOrder()));
+    /** Sized to the largest request sent so far (a few hundred bytes for a class change). */
+    private ByteBuffer tx = ByteBuffer.allocateDirect(512).order(ByteOrder.nativeOrder());
     private int seq = (int) (System.currentTimeMillis() / 1000);
     private long requestsSent;
 
@@ -93,7 +100,7 @@ public final class NetlinkSocket implements AutoCloseable {
         int s = ++seq;
         int len = Nl.align(m.length());
         if (tx.capacity() < len) {
-            tx = ByteBuffer.allocateDirect(len).order(ByteOrder.nativeOrder());
+            tx = ByteBuffer.allocateDirect(Math.max(len, 2 * tx.capacity())).order(ByteOrder.nativeOrder());
         }
         tx.clear();
         m.writeTo(tx, s);
@@ -114,10 +121,15 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /** Receives one datagram and splits it into messages. */
     private List<Message> receive() {
+        return receive(0);
+    }
+
+    private List<Message> receive(int flags) {
+        ByteBuffer rx = RX.get();
         long n;
         while (true) {
             try {
-                n = Sys.recv(fd, rx, Sys.MSG_TRUNC);
+                n = Sys.recv(fd, rx, Sys.MSG_TRUNC | flags);
                 break;
             } catch (NativeException e) {
                 if (e.errno() != Errno.EINTR) {
@@ -128,19 +140,7 @@ public final class NetlinkSocket implements AutoCloseable {
         if (n > rx.capacity()) {
             throw new NetlinkException(Errno.ENOBUFS, "netlink reply of " + n + " bytes was truncated", -1);
         }
-        List<Message> out = new ArrayList<>(4);
-        int p = 0;
-        while (p + Nl.HDRLEN <= n) {
-            int len = rx.getInt(p);
-            if (len < Nl.HDRLEN || p + len > n) {
-                break;
-            }
-            byte[] b = new byte[len];
-            rx.get(p, b);
-            out.add(new Message(b));
-            p += Nl.align(len);
-        }
-        return out;
+        return Message.split(rx, n);
     }
 
     private boolean mine(Message m, int s) {
@@ -221,20 +221,22 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     /** Reads an NLMSG_ERROR: an exception for an error, the warnings for a success. */
-    static Ack errorOrAck(Message r) {
+    public static Ack errorOrAck(Message r) {
         ByteBuffer b = r.buffer();
+        // struct nlmsgerr: the error, then the request's header (and its payload unless capped)
+        r.requireFamily(4 + Nl.HDRLEN, "an error message");
         int error = b.getInt(Nl.HDRLEN);
-        int origLen = b.getInt(Nl.HDRLEN + 4);
+        long origLen = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 4));
         boolean capped = (r.flags() & Nl.F_CAPPED) != 0;
-        int tlvStart = Nl.HDRLEN + 4 + (capped ? Nl.HDRLEN : Nl.align(origLen));
-        String msg = (r.flags() & Nl.F_ACK_TLVS) != 0 ? extackMessage(r, tlvStart) : null;
+        long tlvStart = Nl.HDRLEN + 4 + (capped ? Nl.HDRLEN : Math.max(Nl.HDRLEN, (origLen + 3) & ~3L));
+        // an echo that claims more than the message holds leaves no room for TLVs: the errno still stands
+        boolean tlvs = (r.flags() & Nl.F_ACK_TLVS) != 0 && tlvStart < r.length();
+        String msg = tlvs ? extackMessage(r, (int) tlvStart) : null;
         if (error < 0) {
             int off = -1;
-            if ((r.flags() & Nl.F_ACK_TLVS) != 0) {
-                Attrs a = Attrs.parse(b, tlvStart, r.length(), Nl.NLMSGERR_ATTR_OFFS);
-                if (a.has(Nl.NLMSGERR_ATTR_OFFS)) {
-                    off = (int) a.u32(Nl.NLMSGERR_ATTR_OFFS);
-                }
+            if (tlvs) {
+                Attrs a = Attrs.parse(b, (int) tlvStart, r.length(), Nl.NLMSGERR_ATTR_OFFS);
+                off = (int) a.u32Or(Nl.NLMSGERR_ATTR_OFFS, -1);
             }
             throw new NetlinkException(-error, msg, off);
         }
@@ -261,6 +263,23 @@ public final class NetlinkSocket implements AutoCloseable {
     /** Waits for the next datagram (events, for a subscribed socket). */
     public List<Message> receiveEvents() {
         return receive();
+    }
+
+    /** The next datagram's messages if one is waiting, else null (never blocks: for an event loop). */
+    public List<Message> receiveEventsNow() {
+        try {
+            return receive(Sys.MSG_DONTWAIT);
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EAGAIN) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    /** The socket's descriptor, for an event loop to wait on (not to read or close). */
+    public Fd fd() {
+        return fd;
     }
 
     @Override

@@ -1,0 +1,573 @@
+package io.tunshape.daemon;
+
+import io.tunshape.netlink.Message;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.NetnsEntry;
+import io.tunshape.netlink.Nl;
+import io.tunshape.netlink.ProcConnector;
+import io.tunshape.shape.Session;
+import io.tunshape.sys.Epoll;
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.Fd;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+import io.tunshape.tc.TcCodec;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The daemon's one event loop, on one thread, for every namespace: it waits (epoll) on each served
+ * namespace's event socket, on the kernel's process events and on the mount table; what it sees
+ * becomes keys (a namespace appeared, went, or these devices of it changed), and the keys are worked
+ * off after each wake-up: namespaces served or released ({@link #consider}), devices reconciled
+ * ({@link Reconciler#reconcile}). A namespace that fails is retried with backoff and says why in
+ * status. Nothing wakes it while nothing changes, but a safety-net scan every {@link #SCAN_MS}.
+ */
+final class EventLoop implements Runnable {
+    private static final long PROC = -1;
+    private static final long MOUNTS = -2;
+    private static final long WAKE = -3;
+    /** How often adaptive controllers are ticked while reports come (deferred changes, staleness). */
+    private static final int TICK_MS = 250;
+    /**
+     * Events are acted on once their namespace has been quiet this long, or at the latest
+     * {@link #SETTLE_MAX_MS} after the first: a burst (3000 devices made with `ip -batch`) then costs
+     * a few passes, not one a datagram, each of them a dump the burst interrupts and redoes.
+     */
+    private static final int QUIET_MS = 20;
+    private static final int SETTLE_MAX_MS = 250;
+    /** A namespace is described again (hostname, command) at most this often, however busy it is. */
+    private static final int DESCRIBE_MS = 250;
+    /**
+     * A full /proc scan, as a safety net for what process events cannot show (a process that
+     * unshares without a fork or exec after it): with events, rarely; without (no CAP_NET_ADMIN on
+     * the host), every second. What a scan costs is in status (discovery).
+     */
+    static final int SCAN_MS = 10_000;
+    private static final int SCAN_MS_WITHOUT_EVENTS = 1000;
+
+    private final Supplier<DaemonConfig> config;
+    private final Reconciler reconciler;
+    private final Consumer<String> log;
+    private final TcCodec codec;
+    final Map<Long, Namespace> byIno = new ConcurrentHashMap<>();
+    final Map<String, Namespace> byName = new ConcurrentHashMap<>();
+    private final Map<Long, Namespace> bySerial = new HashMap<>();
+    private long serials;
+    private final HostNamespaces host = new HostNamespaces();
+    /** When each namespace was last described, so a busy one is not re-read on every event. */
+    private final Map<Long, Long> describedAt = new HashMap<>();
+    private final Set<Long> describeLater = new HashSet<>();
+    /** Namespaces with work: events to look at, or a retry due. */
+    private final Set<Namespace> work = new LinkedHashSet<>();
+    /** Adaptive devices with recent reports: ticked every {@link #TICK_MS}. */
+    private final Map<Namespace.Device, Namespace> reporting = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final Fd wake = Epoll.eventFd();
+    private volatile boolean stop;
+    private volatile boolean started;
+    /** What discovery costs: status shows it. */
+    volatile long scans;
+    volatile long lastScanMicros;
+    volatile long processEvents;
+    volatile String processEventsNote = "on";
+    private long lastTickMs;
+    private final Object startedSignal = new Object();
+
+    EventLoop(Supplier<DaemonConfig> config, Reconciler reconciler, TcCodec codec, Consumer<String> log) {
+        this.config = config;
+        this.reconciler = reconciler;
+        this.codec = codec;
+        this.log = log;
+    }
+
+    /** Runs {@code r} on the loop's thread soon (reload, a report's request for a pass). */
+    void submit(Runnable r) {
+        tasks.add(r);
+        Epoll.signal(wake);
+    }
+
+    void stop() {
+        stop = true;
+        Epoll.signal(wake);
+    }
+
+    /** The report thread could not change a rate: the namespace gets a full pass. */
+    void kick(Namespace ns) {
+        submit(() -> {
+            ns.dirtyAll = true;
+            work.add(ns);
+        });
+    }
+
+    /** An adaptive device just had a report: its controller is ticked until its reports go stale. */
+    void reporting(Namespace ns, Namespace.Device d) {
+        if (reporting.putIfAbsent(d, ns) == null) {
+            Epoll.signal(wake); // the loop may be waiting without a timeout
+        }
+    }
+
+    /** Blocks until the first pass over every namespace is done (or the loop has ended). */
+    void awaitStarted() throws InterruptedException {
+        synchronized (startedSignal) {
+            while (!started) {
+                startedSignal.wait();
+            }
+        }
+    }
+
+    /** Every served namespace (status). */
+    List<Namespace> served() {
+        return new ArrayList<>(byIno.values());
+    }
+
+    /** How many namespaces the host has now, served or not (as of the loop's last look). */
+    volatile int hostNamespaces;
+
+    @Override
+    public void run() {
+        try (Epoll epoll = new Epoll(256);
+             NetnsEntry net = NetnsEntry.net();
+             NetnsEntry uts = NetnsEntry.uts();
+             Fd mountinfo = Sys.open("/proc/self/mountinfo", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+            ProcConnector proc = null;
+            try {
+                proc = ProcConnector.open();
+                epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
+            } catch (NativeException e) {
+                processEventsNote = "off (" + e.getMessage() + "): /proc scanned every "
+                        + SCAN_MS_WITHOUT_EVENTS + " ms instead";
+                log.accept("process events " + processEventsNote);
+            }
+            epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
+            epoll.add(wake, Epoll.EPOLLIN, WAKE);
+            int scanEvery = proc == null ? SCAN_MS_WITHOUT_EVENTS : SCAN_MS;
+            host.rereadMounts();
+            scan();
+            long lastScan = now();
+            pass(epoll, net, uts);
+            signalStarted();
+            try {
+                while (!stop) {
+                    int n = epoll.await(timeout(lastScan + scanEvery));
+                    boolean lost = false;
+                    for (int i = 0; i < n; i++) {
+                        long key = epoll.data(i);
+                        if (key == PROC) {
+                            lost |= processEvents(proc);
+                        } else if (key == MOUNTS) {
+                            host.rereadMounts();
+                        } else if (key == WAKE) {
+                            Epoll.drain(wake);
+                        } else {
+                            Namespace ns = bySerial.get(key);
+                            if (ns != null) {
+                                linkEvents(ns);
+                            }
+                        }
+                    }
+                    for (Runnable r; (r = tasks.poll()) != null; ) {
+                        r.run();
+                    }
+                    if (lost || now() - lastScan >= scanEvery) {
+                        scan();
+                        lastScan = now();
+                    }
+                    pass(epoll, net, uts);
+                }
+            } finally {
+                if (proc != null) {
+                    proc.close();
+                }
+                shutDown(epoll);
+            }
+        } finally {
+            signalStarted();
+        }
+    }
+
+    private void signalStarted() {
+        synchronized (startedSignal) {
+            started = true;
+            startedSignal.notifyAll();
+        }
+    }
+
+    private static long now() {
+        return System.nanoTime() / 1_000_000;
+    }
+
+    /** Until the next thing due: a retry, a tick, a namespace to describe again, the next scan. */
+    private int timeout(long scanAt) {
+        long now = now();
+        long next = scanAt;
+        for (Namespace ns : work) {
+            next = Math.min(next, dueAt(ns));
+        }
+        if (!reporting.isEmpty()) {
+            next = Math.min(next, lastTickMs + TICK_MS);
+        }
+        if (!describeLater.isEmpty()) {
+            next = Math.min(next, now + DESCRIBE_MS);
+        }
+        return (int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now));
+    }
+
+    private void scan() {
+        long t0 = System.nanoTime();
+        host.fullScan();
+        lastScanMicros = (System.nanoTime() - t0) / 1000;
+        scans++;
+    }
+
+    /** Reads the process events queued; true when some were lost (the socket overran). */
+    private boolean processEvents(ProcConnector proc) {
+        try {
+            proc.drain((what, pid) -> {
+                processEvents++;
+                host.processEvent(what == ProcConnector.EXIT, pid);
+            });
+            return false;
+        } catch (NativeException e) {
+            if (e.errno() != Errno.ENOBUFS) {
+                throw e;
+            }
+            return true;
+        }
+    }
+
+    /** Turns a namespace's link and tc events into keys: the ifindexes to look at, or all after an overrun. */
+    private void linkEvents(Namespace ns) {
+        try {
+            List<Message> ms;
+            while ((ms = ns.events.receiveEventsNow()) != null) {
+                for (Message m : ms) {
+                    // ifinfomsg and tcmsg both hold the ifindex at the same place
+                    if (m.length() >= Nl.HDRLEN + 8) {
+                        ns.dirty.add(m.buffer().getInt(Nl.HDRLEN + 4));
+                    }
+                }
+            }
+        } catch (NativeException e) {
+            if (e.errno() == Errno.ENOBUFS) {
+                log.accept(ns.label() + ": events overran (ENOBUFS); reading everything afresh");
+            } else {
+                log.accept(ns.label() + ": event socket: " + e.getMessage() + "; reading everything afresh");
+            }
+            ns.dirtyAll = true;
+        }
+        long now = now();
+        if (ns.firstEventMs == 0) {
+            ns.firstEventMs = now;
+        }
+        ns.lastEventMs = now;
+        // someone changed something there (our own changes' events are filtered out): what failed may
+        // work now, so the backoff does not hold this pass back
+        ns.retryAtMs = 0;
+        work.add(ns);
+    }
+
+    /** Works off the keys: namespaces that appeared, changed or went; devices to reconcile; ticks. */
+    private void pass(Epoll epoll, NetnsEntry net, NetnsEntry uts) {
+        long now = now();
+        Set<Long> touched = host.takeTouched();
+        if (!describeLater.isEmpty()) {
+            touched.addAll(describeLater);
+            describeLater.clear();
+        }
+        for (long ino : touched) {
+            consider(ino, now, epoll, net, uts);
+        }
+        hostNamespaces = host.all().size();
+        if (!reporting.isEmpty() && now - lastTickMs >= TICK_MS) {
+            lastTickMs = now;
+            tick(now);
+        }
+        List<Namespace> due = new ArrayList<>();
+        for (Namespace ns : work) {
+            if (dueAt(ns) <= now) {
+                due.add(ns);
+            }
+        }
+        for (Namespace ns : due) {
+            work.remove(ns);
+            ns.firstEventMs = 0;
+            reconcile(ns, now, epoll, net);
+        }
+    }
+
+    /** When a namespace's work is due: its retry, and its events once settled. */
+    private static long dueAt(Namespace ns) {
+        long at = ns.retryAtMs;
+        if (ns.firstEventMs != 0) {
+            at = Math.max(at, Math.min(ns.lastEventMs + QUIET_MS, ns.firstEventMs + SETTLE_MAX_MS));
+        }
+        return at;
+    }
+
+    /** Whether every rule's selector can be decided on names alone. */
+    private boolean namesDecide() {
+        for (DaemonConfig.Entry e : config.get().interfaces()) {
+            if (e.needsProcessFacts()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Serves or releases a namespace after it appeared, went, or changed holders or mounts. */
+    private void consider(long ino, long now, Epoll epoll, NetnsEntry net, NetnsEntry uts) {
+        Namespace ns = byIno.get(ino);
+        if (!host.exists(ino) && ino != host.own()) {
+            describedAt.remove(ino);
+            if (ns != null) {
+                release(ns, epoll, false, "its last process exited and nothing mounts it");
+            }
+            return;
+        }
+        Long at = describedAt.get(ino);
+        if (at != null && now - at < DESCRIBE_MS) {
+            describeLater.add(ino);
+            return;
+        }
+        int leader = host.leader(ino);
+        List<String> mounts = host.mountPoints(ino);
+        if (ns != null && ns.facts.pid() == leader && ns.facts.mountPoints().equals(mounts) && namesDecide()) {
+            return; // a fork or exec in a served namespace that changes nothing a rule looks at
+        }
+        NsFacts f;
+        if (ns == null && namesDecide() && !selectedByName(ino, mounts)) {
+            return; // no rule can select it: not worth reading its processes
+        }
+        f = NsFacts.describe(ino, ino == host.own(), mounts, leader, uts);
+        describedAt.put(ino, now);
+        boolean wanted = false;
+        for (DaemonConfig.Entry e : config.get().interfaces()) {
+            wanted |= e.selects(f);
+        }
+        if (ns == null && wanted) {
+            ns = new Namespace(ino, serials++, f);
+            byIno.put(ino, ns);
+            name(ns, f, null);
+            bySerial.put(ns.serial, ns);
+            log.accept(f.label() + ": selected");
+            work.add(ns);
+        } else if (ns != null && !wanted) {
+            release(ns, epoll, true, "no rule selects it any more");
+        } else if (ns != null) {
+            NsFacts old = ns.facts;
+            ns.facts = f;
+            name(ns, f, old);
+        }
+    }
+
+    private boolean selectedByName(long ino, List<String> mounts) {
+        NsFacts f = new NsFacts(ino, ino == host.own(), mounts, 0, null, null, null, null, null);
+        for (DaemonConfig.Entry e : config.get().interfaces()) {
+            if (e.selects(f)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Keeps the name index (what reports that name a namespace find) in step with its mounts. */
+    private void name(Namespace ns, NsFacts now, NsFacts before) {
+        if (before != null) {
+            for (String n : before.names()) {
+                byName.remove(n, ns);
+            }
+        }
+        for (String n : now.names()) {
+            byName.put(n, ns);
+        }
+    }
+
+    /** Opens the namespace's sockets inside it, if not yet, and reconciles what the events asked for. */
+    private void reconcile(Namespace ns, long now, Epoll epoll, NetnsEntry net) {
+        if (!byIno.containsKey(ns.ino)) {
+            return; // released meanwhile
+        }
+        try {
+            if (ns.session == null) {
+                open(ns, epoll, net);
+            }
+            Set<Integer> which = ns.dirtyAll ? null : new HashSet<>(ns.dirty);
+            ns.dirtyAll = false;
+            ns.dirty.clear();
+            synchronized (ns) {
+                reconciler.reconcile(ns, which);
+            }
+            if (ns.failures.isEmpty()) {
+                if (ns.state != Namespace.State.SERVING) {
+                    log.accept(ns.label() + ": serving (" + ns.devices.size() + " device(s) shaped)");
+                }
+                ns.served();
+            } else {
+                Map.Entry<String, String> f = ns.failures.entrySet().iterator().next();
+                ns.failed(f.getKey() + ": " + f.getValue() + (ns.failures.size() > 1 ? " (and "
+                        + (ns.failures.size() - 1) + " more device(s))" : ""), now);
+                work.add(ns);
+            }
+        } catch (RuntimeException e) {
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (!why.equals(ns.reason)) {
+                log.accept(ns.label() + ": " + why + "; retrying with backoff");
+            }
+            if (e instanceof NativeException || e instanceof io.tunshape.netlink.NetlinkException) {
+                closeSockets(ns, epoll); // opened afresh next time
+            }
+            ns.failed(why, now);
+            work.add(ns);
+        }
+    }
+
+    /** Opens the event and request sockets inside the namespace, from this thread (setns there and back). */
+    private void open(Namespace ns, Epoll epoll, NetnsEntry net) {
+        NsFacts f = ns.facts;
+        Object[] opened = new Object[2];
+        java.util.concurrent.Callable<Void> make = () -> {
+            long here = HostNamespaces.inoOf("thread-self");
+            if (here != ns.ino) {
+                throw new IllegalStateException("pid " + f.pid() + " is no longer in the namespace (it is in "
+                        + here + "): it will be found again through its other holders");
+            }
+            opened[0] = NetlinkSocket.open(Nl.RTMGRP_LINK | Nl.RTMGRP_TC);
+            opened[1] = new Session(f.own() ? null : f.name() != null ? f.name() : f.label(), codec);
+            return null;
+        };
+        try {
+            if (f.own()) {
+                make.call();
+            } else {
+                String path = !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
+                try (Fd target = Sys.open(path, Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+                    net.within(target, make);
+                }
+            }
+        } catch (IllegalStateException e) {
+            closeAll(opened);
+            throw e;
+        } catch (Exception e) {
+            closeAll(opened);
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e.getMessage(), e);
+        }
+        NetlinkSocket events = (NetlinkSocket) opened[0];
+        Session s = (Session) opened[1];
+        try {
+            // what our own changes cause wakes nobody
+            events.ignoreSenders(s.portId());
+        } catch (NativeException x) {
+            log.accept(ns.label() + ": no socket filter for our own events: " + x.getMessage());
+        }
+        ns.events = events;
+        synchronized (ns) {
+            ns.session = s;
+        }
+        epoll.add(events.fd(), Epoll.EPOLLIN, ns.serial);
+        ns.dirtyAll = true;
+    }
+
+    private static void closeAll(Object[] opened) {
+        for (Object o : opened) {
+            if (o instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing what half-opened
+                }
+            }
+        }
+    }
+
+    private void closeSockets(Namespace ns, Epoll epoll) {
+        if (ns.events != null) {
+            epoll.remove(ns.events.fd());
+        }
+        ns.close();
+    }
+
+    /** Forgets a namespace: puts its devices back first when it is still there and {@code restore}. */
+    private void release(Namespace ns, Epoll epoll, boolean restore, String why) {
+        if (restore && config.get().restoreOnExit()) {
+            reconciler.restore(ns);
+        }
+        closeSockets(ns, epoll);
+        byIno.remove(ns.ino);
+        bySerial.remove(ns.serial);
+        for (String n : ns.facts.names()) {
+            byName.remove(n, ns);
+        }
+        work.remove(ns);
+        reporting.values().removeIf(n -> n == ns);
+        log.accept(ns.label() + ": released (" + why + ")");
+    }
+
+    /** Ticks the controllers of devices with recent reports: deferred changes, and the fall back when reports stop. */
+    private void tick(long now) {
+        long stale = config.get().tuning().staleMs();
+        for (Map.Entry<Namespace.Device, Namespace> e : reporting.entrySet()) {
+            Namespace.Device d = e.getKey();
+            Namespace ns = e.getValue();
+            RateController c = d.controller;
+            if (c == null || ns.devices.get(d.name) != d) {
+                reporting.remove(d);
+                continue;
+            }
+            long r;
+            boolean flush;
+            long age;
+            synchronized (c) {
+                r = c.tick(now);
+                flush = c.takeFlush();
+                age = c.reportAgeMs(now);
+            }
+            if (r > 0 && !reconciler.changeRate(ns, d, flush)) {
+                ns.dirtyAll = true;
+                work.add(ns);
+            }
+            if (age > stale + 1000) {
+                reporting.remove(d);
+            }
+        }
+    }
+
+    /** On stop: puts back what was changed in every namespace still there, then closes everything. */
+    private void shutDown(Epoll epoll) {
+        boolean restore = config.get().restoreOnExit();
+        for (Namespace ns : new ArrayList<>(byIno.values())) {
+            if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
+                try {
+                    reconciler.restore(ns);
+                } catch (RuntimeException e) {
+                    log.accept(ns.label() + ": putting back: " + e.getMessage());
+                }
+            }
+            closeSockets(ns, epoll);
+        }
+        byIno.clear();
+        byName.clear();
+    }
+
+    /** On reload: every namespace is looked at again against the new rules, every served one gets a full pass. */
+    void reconsiderAll() {
+        submit(() -> {
+            describedAt.clear();
+            describeLater.addAll(host.all());
+            for (Namespace ns : byIno.values()) {
+                ns.dirtyAll = true;
+                work.add(ns);
+            }
+        });
+    }
+}
