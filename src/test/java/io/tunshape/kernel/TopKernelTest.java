@@ -35,6 +35,7 @@ class TopKernelTest {
         try (KernelNs ns = KernelNs.create(); Tmux tmux = new Tmux(dir)) {
             ns.tun("tun0").tap("tap0");
             ns.ip("addr", "add", "198.18.7.1/24", "dev", "tun0");
+            ns.ip("link", "set", "tun0", "up");
             CliRun apply = CliRun.of("--netns", ns.name(), "apply", "tun0", "--rate", "300kbit");
             assertEquals(0, apply.status(), apply.toString());
             try (PumpProcess pump = new PumpProcess("--netns", ns.name(), "pump", "--dev", "tun0", "--backend", "sink",
@@ -170,7 +171,6 @@ class TopKernelTest {
     private static void awaitCarrier(KernelNs ns) throws InterruptedException {
         for (int i = 0; i < 100; i++) {
             if (!ns.ip("link", "show", "tun0").contains("NO-CARRIER")) {
-                ns.ip("link", "set", "tun0", "up");
                 return;
             }
             Thread.sleep(50);
