@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tunnels guide's worked example (docs/tunnels.md): two tunshape pumps make a UDP tunnel between
 # two namespaces over a veth 'underlay'; the sending pump emulates a 10 Mbit/s uplink. A burst of 3000
-# datagrams of 1200 bytes crosses it three times: with the kernel's default qdisc, with the
-# wireguard-10mbit profile (latency mode, for a gateway that forwards), and with backpressure
-# (--rate at the profile's rate, for a host whose own applications send). Throwaway namespaces,
+# datagrams of 1200 bytes crosses it four times, with a ping beside it: with the kernel's default
+# qdisc, with the wireguard-10mbit profile (latency mode, for a gateway that forwards), with
+# backpressure (--rate at the profile's rate, for a host whose own applications send), and with
+# backpressure and 16 flow queues (--flows 16). Throwaway namespaces,
 # removed on exit. Needs root and python3.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,8 +46,13 @@ burst() {  # title
     sleep 0.3
     local before
     before=$(ip netns exec "$A" cat /sys/class/net/wg0/statistics/tx_dropped)
+    # a sparse flow beside the burst: ping through the tunnel while the burst is queued
+    ip netns exec "$A" sh -c 'sleep 0.5; ping -q -c 8 -i 0.25 -W 3 198.18.254.2' > "$work/ping" 2>&1 &
+    local pp=$!
     ip netns exec "$A" python3 "$here/udp-burst.py" send 198.18.254.2 9000 3000 1200
+    wait $pp || true
     wait $r
+    echo "ping beside the burst: $(grep -o '[0-9]* received' "$work/ping") of 8, $(grep -o 'rtt.*' "$work/ping" | sed 's|rtt min/avg/max/mdev|rtt min/avg/max|; s|/[0-9.]* ms$| ms|')"
     cat "$work/recv"
     echo "dropped at tun: $(( $(ip netns exec "$A" cat /sys/class/net/wg0/statistics/tx_dropped) - before ))"
     "$ts" --netns "$A" show wg0 | grep -E "qdisc|sent" | head -2
@@ -57,4 +63,7 @@ burst "wireguard-10mbit profile (latency mode, 50 ms: the excess is dropped in t
 "$ts" --netns "$A" clear wg0 > /dev/null   # fresh counters for the next row
 "$ts" --netns "$A" apply wg0 --rate 10mbit --overhead 86 --mpu 64 > /dev/null
 burst "backpressure at the same rate (the sender blocks; nothing is lost)"
+"$ts" --netns "$A" clear wg0 > /dev/null
+"$ts" --netns "$A" apply wg0 --rate 10mbit --overhead 86 --mpu 64 --flows 16 > /dev/null
+burst "backpressure with 16 flow queues (--flows 16: each flow its own queue)"
 "$ts" --netns "$A" clear wg0 > /dev/null

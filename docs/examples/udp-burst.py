@@ -24,7 +24,10 @@ if sys.argv[1] == "send":
 else:
     host, port, quiet = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    try:  # room for the whole burst, so a busy machine does not drop at the receiver (root may force it)
+        s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.bind((host, port))
     s.settimeout(quiet)
     got = 0
