@@ -94,13 +94,19 @@ class GuidesIT {
     void udpTunnelBurstLosesNothingUnderBackpressure() throws Exception {
         String out = run("tunnel-udp.sh", 150);
         String[] rows = out.split("== ");
-        assertEquals(4, rows.length, out);
+        assertEquals(5, rows.length, out);
         Matcher dropped = Pattern.compile("dropped at tun: (\\d+)").matcher(rows[1]);
         assertTrue(dropped.find() && Integer.parseInt(dropped.group(1)) > 0, "default qdisc drops at tun:\n" + out);
         has(rows[2], "dropped at tun: 0");
         has(rows[3], "received 3000 datagrams");
         has(rows[3], "the sender blocked");
         has(rows[3], "dropped at tun: 0");
+        has(rows[4], "--flows 16");
+        has(rows[4], "received 3000 datagrams");
+        has(rows[4], "dropped at tun: 0");
+        for (int i = 1; i < 5; i++) {
+            has(rows[i], "ping beside the burst: 8 received of 8");
+        }
     }
 
     @Test
