@@ -38,12 +38,14 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 report() {   # N label
   sleep 10
   local rss threads t0 t1 c0 c1 restore
-  rss=$(awk '/VmRSS/ {print $2}' "/proc/$P/status"); threads=$(awk '/Threads/ {print $2}' "/proc/$P/status")
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$P/status")
+  mem=$("$top/bin/tunshape" status --json --socket "$D/control.sock" | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["memory"]; print("heap %.1f MiB used, direct %.2f MiB; %d namespaces on the host, %d process events read" % (m["heap_used_bytes"]/2**20, m["direct_bytes"]/2**20, d["discovery"]["host_namespaces"], d["discovery"]["process_events"]))')
   c0=$(cpu_ticks "$P"); sleep "$IDLE"; c1=$(cpu_ticks "$P")
+  threads=$(awk '/Threads/ {print $2}' "/proc/$P/status")
   t0=$(date +%s.%N); kill -TERM "$P"; wait "$P" || true; t1=$(date +%s.%N); P=""
   restore=$(echo "$t1 - $t0" | bc)
-  printf '%s: threads %s, RSS %s kB after 10 s, idle CPU %.2f %% of a core over %s s, SIGTERM restore %.2f s\n' \
-    "$2" "$threads" "$rss" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)" "$IDLE" "$restore"
+  printf '%s: threads %s (after the idle period), RSS %s kB after 10 s (%s), idle CPU %.2f %% of a core over %s s, SIGTERM restore %.2f s\n' \
+    "$2" "$threads" "$rss" "$mem" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)" "$IDLE" "$restore"
 }
 uptime
 config

@@ -67,6 +67,7 @@ public final class Daemon {
         this.reportPath = new ReportPath(loop.byName, loop.byIno, reconciler, loop);
         this.reports = new ReportListener(reportPath, log);
         reportPath.listener(reports);
+        reports.onFatal(loop::fail);
     }
 
     public DaemonConfig config() {

@@ -111,6 +111,14 @@ final class EventLoop implements Runnable {
         Epoll.signal(wake);
     }
 
+    /** Another part of the daemon cannot go on: the loop ends, and {@link #run} throws {@code t}. */
+    void fail(Throwable t) {
+        failure = t;
+        stop();
+    }
+
+    private volatile Throwable failure;
+
     /** The report thread could not change a rate: the namespace gets a full pass. */
     void kick(Namespace ns) {
         submit(() -> {
@@ -213,6 +221,9 @@ final class EventLoop implements Runnable {
                     proc.close();
                 }
                 shutDown(epoll);
+            }
+            if (failure != null) {
+                throw new IllegalStateException("stopped: " + failure, failure);
             }
         } finally {
             ended = true;
