@@ -6,7 +6,6 @@ import io.tunshape.profile.Profile;
 import io.tunshape.profile.ProfileLoader;
 import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.DeviceState;
-import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
 import io.tunshape.shape.Shaper;
 import io.tunshape.tc.Rate;
@@ -47,6 +46,7 @@ final class Reconciler {
 
     void forgetProfiles() {
         profiles.clear();
+        plans.clear();
     }
 
     /** A profile of the running configuration, by name or file: loaded once, until a reload. */
@@ -118,21 +118,13 @@ final class Reconciler {
             }
         }
         for (Map.Entry<ShapingRequest, List<Namespace.Device>> g : groups.entrySet()) {
-            List<String> names = new ArrayList<>();
-            for (Namespace.Device d : g.getValue()) {
-                names.add(d.name);
-            }
             try {
-                List<Result> r = session.apply(names, g.getKey(), planner, false);
-                for (int i = 0; i < r.size(); i++) {
-                    shaped(ns, g.getValue().get(i), g.getKey(), r.get(i).changed());
-                }
+                apply(sh, snap, g.getValue(), g.getKey(), ns);
             } catch (RuntimeException x) {
                 // one device refused: the others were put back; try them one by one
                 for (Namespace.Device d : g.getValue()) {
                     try {
-                        shaped(ns, d, g.getKey(), session.apply(List.of(d.name), g.getKey(), planner, false).get(0)
-                                .changed());
+                        apply(sh, snap, List.of(d), g.getKey(), ns);
                     } catch (RuntimeException y) {
                         fail(ns, d.name, y);
                     }
@@ -149,6 +141,40 @@ final class Reconciler {
             }
             return true;
         });
+    }
+
+    /**
+     * Applies one request to devices from the snapshot this pass already read (Session.apply would
+     * read another), all or none: a refusal puts back those already changed and throws.
+     */
+    private void apply(Shaper sh, Shaper.Snapshot snap, List<Namespace.Device> devices, ShapingRequest r,
+                       Namespace ns) {
+        List<Shaper.Target> targets = new ArrayList<>();
+        for (Namespace.Device d : devices) {
+            DeviceState st = sh.state(snap, d.link);
+            targets.add(new Shaper.Target(st, sh.applySteps(st, plan(r, d.link)), List.of()));
+        }
+        sh.execute(targets);
+        for (int i = 0; i < devices.size(); i++) {
+            shaped(ns, devices.get(i), r, !targets.get(i).steps().isEmpty());
+        }
+    }
+
+    /** Plans without the explanation, and once for devices alike: a thousand namespaces' taps share one plan. */
+    private final Map<List<Object>, io.tunshape.profile.Plan> plans = new ConcurrentHashMap<>();
+
+    private io.tunshape.profile.Plan plan(ShapingRequest r, LinkInfo l) {
+        List<Object> key = List.of(r, l.mtu(), l.linkHeader(), l.txqueuelen());
+        io.tunshape.profile.Plan p = plans.get(key);
+        if (p == null) {
+            if (plans.size() > 256) {
+                plans.clear(); // adaptive rates make new requests: keep the recent ones only
+            }
+            p = planner.plan(r, new io.tunshape.profile.Device(l.name(), l.mtu(), l.linkHeader(), l.txqueuelen()),
+                    false);
+            plans.put(key, p);
+        }
+        return p;
     }
 
     private void shaped(Namespace ns, Namespace.Device d, ShapingRequest r, boolean changed) {
