@@ -60,7 +60,7 @@ final class EventLoop implements Runnable {
      * period, not per process: events queue in the socket meanwhile, and a process that came and
      * went within it is never looked at.
      */
-    private static final int PROC_BATCH_MS = 100;
+    private static final int PROC_BATCH_MS = 200;
     private static final int SCAN_MS_WITHOUT_EVENTS = 1000;
 
     private final Supplier<DaemonConfig> config;
