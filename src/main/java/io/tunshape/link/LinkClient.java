@@ -56,6 +56,7 @@ public final class LinkClient {
     }
 
     public static LinkInfo decode(Message m) {
+        m.requireFamily(IFINFOMSG_LEN, "a link message");
         ByteBuffer b = m.buffer();
         int type = Short.toUnsignedInt(b.getShort(Nl.HDRLEN + 2));
         int index = b.getInt(Nl.HDRLEN + 4);
@@ -82,7 +83,11 @@ public final class LinkClient {
             txBytes = b.getLong(o + 24);
             txDropped = b.getLong(o + 56);
         }
-        return new LinkInfo(index, a.string(IFLA_IFNAME), kind, type, flags, op < OPER.length ? OPER[op] : "unknown",
+        String name = a.string(IFLA_IFNAME);
+        if (name == null) {
+            throw new io.tunshape.netlink.MalformedMessageException("a link message without a name (IFLA_IFNAME)");
+        }
+        return new LinkInfo(index, name, kind, type, flags, op < OPER.length ? OPER[op] : "unknown",
                 (int) a.u32Or(IFLA_MTU, 0), a.u32Or(IFLA_TXQLEN, 0), txDropped, txPackets, txBytes);
     }
 

@@ -48,8 +48,24 @@ public final class Attrs {
         return has(type) ? length[type] : -1;
     }
 
-    /** Absolute offset of the payload in the message buffer. */
+    /** Absolute offset of the payload in the message buffer; the attribute must be there. */
     public int offset(int type) {
+        return require(type, 0, "attribute " + type);
+    }
+
+    /**
+     * The offset of an attribute that must be there with at least {@code minLen} bytes (a struct's
+     * size): a missing or short one is a {@link MalformedMessageException} naming {@code what},
+     * never a read of the bytes after it.
+     */
+    public int require(int type, int minLen, String what) {
+        if (!has(type)) {
+            throw new MalformedMessageException(what + " is missing");
+        }
+        if (length[type] < minLen) {
+            throw new MalformedMessageException(what + " has " + length[type] + " bytes; at least " + minLen
+                    + " expected");
+        }
         return offset[type];
     }
 
@@ -65,15 +81,15 @@ public final class Attrs {
     }
 
     public int u8(int type) {
-        return Byte.toUnsignedInt(buf.get(offset[type]));
+        return Byte.toUnsignedInt(buf.get(require(type, 1, "u8 attribute " + type)));
     }
 
     public long u32(int type) {
-        return Integer.toUnsignedLong(buf.getInt(offset[type]));
+        return Integer.toUnsignedLong(buf.getInt(require(type, 4, "u32 attribute " + type)));
     }
 
     public long u64(int type) {
-        return buf.getLong(offset[type]);
+        return buf.getLong(require(type, 8, "u64 attribute " + type));
     }
 
     public long u32Or(int type, long dflt) {
@@ -95,8 +111,9 @@ public final class Attrs {
     }
 
     public byte[] bytes(int type) {
+        int o = require(type, 0, "attribute " + type);
         byte[] b = new byte[length[type]];
-        buf.get(offset[type], b);
+        buf.get(o, b);
         return b;
     }
 }

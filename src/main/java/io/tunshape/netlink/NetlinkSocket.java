@@ -140,19 +140,7 @@ public final class NetlinkSocket implements AutoCloseable {
         if (n > rx.capacity()) {
             throw new NetlinkException(Errno.ENOBUFS, "netlink reply of " + n + " bytes was truncated", -1);
         }
-        List<Message> out = new ArrayList<>(4);
-        int p = 0;
-        while (p + Nl.HDRLEN <= n) {
-            int len = rx.getInt(p);
-            if (len < Nl.HDRLEN || p + len > n) {
-                break;
-            }
-            byte[] b = new byte[len];
-            rx.get(p, b);
-            out.add(new Message(b));
-            p += Nl.align(len);
-        }
-        return out;
+        return Message.split(rx, n);
     }
 
     private boolean mine(Message m, int s) {
@@ -233,20 +221,22 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     /** Reads an NLMSG_ERROR: an exception for an error, the warnings for a success. */
-    static Ack errorOrAck(Message r) {
+    public static Ack errorOrAck(Message r) {
         ByteBuffer b = r.buffer();
+        // struct nlmsgerr: the error, then the request's header (and its payload unless capped)
+        r.requireFamily(4 + Nl.HDRLEN, "an error message");
         int error = b.getInt(Nl.HDRLEN);
-        int origLen = b.getInt(Nl.HDRLEN + 4);
+        long origLen = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 4));
         boolean capped = (r.flags() & Nl.F_CAPPED) != 0;
-        int tlvStart = Nl.HDRLEN + 4 + (capped ? Nl.HDRLEN : Nl.align(origLen));
-        String msg = (r.flags() & Nl.F_ACK_TLVS) != 0 ? extackMessage(r, tlvStart) : null;
+        long tlvStart = Nl.HDRLEN + 4 + (capped ? Nl.HDRLEN : Math.max(Nl.HDRLEN, (origLen + 3) & ~3L));
+        // an echo that claims more than the message holds leaves no room for TLVs: the errno still stands
+        boolean tlvs = (r.flags() & Nl.F_ACK_TLVS) != 0 && tlvStart < r.length();
+        String msg = tlvs ? extackMessage(r, (int) tlvStart) : null;
         if (error < 0) {
             int off = -1;
-            if ((r.flags() & Nl.F_ACK_TLVS) != 0) {
-                Attrs a = Attrs.parse(b, tlvStart, r.length(), Nl.NLMSGERR_ATTR_OFFS);
-                if (a.has(Nl.NLMSGERR_ATTR_OFFS)) {
-                    off = (int) a.u32(Nl.NLMSGERR_ATTR_OFFS);
-                }
+            if (tlvs) {
+                Attrs a = Attrs.parse(b, (int) tlvStart, r.length(), Nl.NLMSGERR_ATTR_OFFS);
+                off = (int) a.u32Or(Nl.NLMSGERR_ATTR_OFFS, -1);
             }
             throw new NetlinkException(-error, msg, off);
         }

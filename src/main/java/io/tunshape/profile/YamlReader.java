@@ -73,21 +73,14 @@ public final class YamlReader {
         try {
             return d.decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
-            // find the first bad byte and say where it is
-            int bad = 0;
-            for (int end = 1; end <= bytes.length; end++) {
-                try {
-                    StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                            .decode(ByteBuffer.wrap(bytes, 0, end));
-                } catch (MalformedInputException m) {
-                    if (end == bytes.length || m.getInputLength() > 0) {
-                        bad = end - 1;
-                        break;
-                    }
-                } catch (CharacterCodingException ignored) {
-                    // keep looking
-                }
-            }
+            // find the first bad byte in one pass: the decoder stops at it (decoding ever longer prefixes
+            // to find it took 12 s on a 250 KB file whose last byte was bad)
+            CharsetDecoder again = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT);
+            ByteBuffer in = ByteBuffer.wrap(bytes);
+            java.nio.CharBuffer out = java.nio.CharBuffer.allocate(bytes.length + 1);
+            java.nio.charset.CoderResult r = again.decode(in, out, true);
+            int bad = r.isError() ? in.position() : bytes.length;
             int line = 1;
             int col = 1;
             for (int i = 0; i < bad && i < bytes.length; i++) {

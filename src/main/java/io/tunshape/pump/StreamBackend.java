@@ -23,10 +23,16 @@ abstract class StreamBackend implements Backend {
         List<byte[]> feed(byte[] data, int off, int len);
     }
 
-    /** A 2-byte big-endian length, then the frame: exec's framing. */
+    /**
+     * A 2-byte big-endian length, then the frame: exec's framing. What waits for the rest of its
+     * frame is kept in one buffer of the largest frame a length can say, and each byte is copied
+     * once: a 64 KiB frame arriving a byte at a time costs 64 KiB, not the 2 GB that copying what
+     * waits on every read did (found by ExecFramingFuzzTest).
+     */
     static Codec lengthPrefixed() {
         return new Codec() {
-            private final java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
+            private final byte[] pending = new byte[2 + 0xFFFF];
+            private int have;
 
             @Override
             public byte[] encode(byte[] frame, int off, int len) {
@@ -39,24 +45,28 @@ abstract class StreamBackend implements Backend {
 
             @Override
             public List<byte[]> feed(byte[] data, int off, int len) {
-                pending.write(data, off, len);
-                byte[] all = pending.toByteArray();
                 List<byte[]> out = new ArrayList<>();
-                int p = 0;
-                while (all.length - p >= 2) {
-                    int n = ((all[p] & 0xFF) << 8) | (all[p + 1] & 0xFF);
-                    if (all.length - p - 2 < n) {
-                        break;
+                int i = off;
+                int end = off + len;
+                while (i < end) {
+                    if (have < 2) {
+                        pending[have++] = data[i++];
+                        if (have < 2) {
+                            continue;
+                        }
                     }
-                    byte[] f = new byte[n];
-                    System.arraycopy(all, p + 2, f, 0, n);
-                    if (n > 0) {
-                        out.add(f);
+                    int n = ((pending[0] & 0xFF) << 8) | (pending[1] & 0xFF);
+                    int take = Math.min(n - (have - 2), end - i);
+                    System.arraycopy(data, i, pending, have, take);
+                    have += take;
+                    i += take;
+                    if (have - 2 == n) {
+                        if (n > 0) {
+                            out.add(java.util.Arrays.copyOfRange(pending, 2, 2 + n));
+                        }
+                        have = 0;
                     }
-                    p += 2 + n;
                 }
-                pending.reset();
-                pending.write(all, p, all.length - p);
                 return out;
             }
         };

@@ -183,6 +183,7 @@ public final class TcCodec {
 
     /** A cls_bpf filter from a filter dump, or null for anything else (and for a chain's head without a program). */
     public static BpfFilter decodeBpf(Message msg) {
+        msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
         Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
         if (!"bpf".equals(a.string(Tc.TCA_KIND)) || !a.has(Tc.TCA_OPTIONS)) {
             return null;
@@ -200,6 +201,7 @@ public final class TcCodec {
 
     /** A u32 key node from a filter dump as a {@link U32Filter}, or null for hash-table nodes. */
     public static U32Filter decodeU32(Message msg) {
+        msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
         ByteBuffer b = msg.buffer();
         long info = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 16));
         Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
@@ -211,8 +213,10 @@ public final class TcCodec {
             return null;
         }
         ByteBuffer ob = o.buffer();
-        int p = o.offset(Tc.TCA_U32_SEL);
+        // struct tc_u32_sel: 16 bytes, then nkeys struct tc_u32_key of 16 bytes each
+        int p = o.require(Tc.TCA_U32_SEL, 16, "u32 selector (TCA_U32_SEL)");
         int nkeys = Byte.toUnsignedInt(ob.get(p + 2));
+        o.require(Tc.TCA_U32_SEL, 16 + 16 * nkeys, "u32 selector with " + nkeys + " keys");
         java.util.List<U32Filter.Key> keys = new java.util.ArrayList<>();
         for (int i = 0; i < nkeys; i++) {
             int k = p + 16 + 16 * i;
@@ -247,6 +251,7 @@ public final class TcCodec {
     // ---- decoding dumps -----------------------------------------------------------------------
 
     public static QdiscInfo decode(Message msg) {
+        msg.requireFamily(Tc.TCMSG_LEN, "a tc message");
         ByteBuffer b = msg.buffer();
         int ifindex = b.getInt(Nl.HDRLEN + 4);
         Handle handle = new Handle(Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 8)));
@@ -262,7 +267,8 @@ public final class TcCodec {
         long packets = 0;
         if (s.has(Tc.TCA_STATS_BASIC)) {
             ByteBuffer b = s.buffer();
-            int o = s.offset(Tc.TCA_STATS_BASIC);
+            // struct gnet_stats_basic: u64 bytes, u32 packets
+            int o = s.require(Tc.TCA_STATS_BASIC, 12, "basic statistics (TCA_STATS_BASIC)");
             bytes = b.getLong(o);
             packets = Integer.toUnsignedLong(b.getInt(o + 8));
         }
@@ -273,7 +279,8 @@ public final class TcCodec {
             return new Stats(bytes, packets, 0, 0, 0, 0, 0);
         }
         ByteBuffer b = s.buffer();
-        int o = s.offset(Tc.TCA_STATS_QUEUE);
+        // struct gnet_stats_queue: five u32
+        int o = s.require(Tc.TCA_STATS_QUEUE, 20, "queue statistics (TCA_STATS_QUEUE)");
         long qlen = Integer.toUnsignedLong(b.getInt(o));
         long backlog = Integer.toUnsignedLong(b.getInt(o + 4));
         long drops = Integer.toUnsignedLong(b.getInt(o + 8));
@@ -290,7 +297,8 @@ public final class TcCodec {
     public static TbfKernel decodeTbf(byte[] options) {
         Attrs a = options(options, Tc.TCA_TBF_MAX);
         ByteBuffer b = a.buffer();
-        int p = a.offset(Tc.TCA_TBF_PARMS);
+        // struct tc_tbf_qopt: two tc_ratespec (12 bytes each), limit, buffer, mtu
+        int p = a.require(Tc.TCA_TBF_PARMS, 36, "tbf parameters (TCA_TBF_PARMS)");
         long rate = Integer.toUnsignedLong(b.getInt(p + 8));
         if (a.has(Tc.TCA_TBF_RATE64)) {
             rate = Math.max(rate, a.u64(Tc.TCA_TBF_RATE64));
@@ -305,7 +313,8 @@ public final class TcCodec {
     public static HtbKernel decodeHtb(byte[] options) {
         Attrs a = options(options, Tc.TCA_HTB_MAX);
         ByteBuffer b = a.buffer();
-        int p = a.offset(Tc.TCA_HTB_INIT);
+        // struct tc_htb_glob: version, rate2quantum, defcls, debug, direct_pkts
+        int p = a.require(Tc.TCA_HTB_INIT, 20, "htb globals (TCA_HTB_INIT)");
         long r2q = Integer.toUnsignedLong(b.getInt(p + 4));
         long defcls = Integer.toUnsignedLong(b.getInt(p + 8));
         long directPkts = Integer.toUnsignedLong(b.getInt(p + 16));
@@ -316,7 +325,8 @@ public final class TcCodec {
     public static HtbClassKernel decodeHtbClass(byte[] options) {
         Attrs a = options(options, Tc.TCA_HTB_MAX);
         ByteBuffer b = a.buffer();
-        int p = a.offset(Tc.TCA_HTB_PARMS);
+        // struct tc_htb_opt: rate, ceil (tc_ratespec, 12 bytes each), buffer, cbuffer, quantum, level, prio
+        int p = a.require(Tc.TCA_HTB_PARMS, 44, "htb class parameters (TCA_HTB_PARMS)");
         long rate = Integer.toUnsignedLong(b.getInt(p + 8));
         long ceil = Integer.toUnsignedLong(b.getInt(p + 20));
         if (a.has(Tc.TCA_HTB_RATE64)) {

@@ -84,4 +84,24 @@ class BrokenTreeKernelTest {
             assertRepairedBy(ns, "t0", "-p", "manet-80211a-olsr");
         }
     }
+
+    @Test
+    void flowClassifierSendingToAMissingClassIsShownBrokenAndApplyCompletesIt() {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("t0");
+            CliRun a = CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "2mbit", "--flows", "4");
+            assertEquals(0, a.status(), a.toString());
+            assertEquals(0, broken(ns, "t0").size(), "a whole flow tree is not broken");
+            String classes = ns.tc("class", "show", "dev", "t0");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("class htb (7474:[0-9a-f]+) parent 7474:1 ")
+                    .matcher(classes);
+            assertTrue(m.find(), classes);
+            String cls = m.group(1);
+            ns.tc("class", "del", "dev", "t0", "classid", cls);
+            JsonNode b = broken(ns, "t0");
+            assertTrue(b.toString().contains("flow classifier") && b.toString().contains("1 of which do not exist"),
+                    b.toString());
+            assertRepairedBy(ns, "t0", "--rate", "2mbit", "--flows", "4");
+        }
+    }
 }

@@ -1,0 +1,114 @@
+package io.tunshape.fuzz;
+
+import io.tunshape.link.LinkClient;
+import io.tunshape.netlink.Attrs;
+import io.tunshape.netlink.MalformedMessageException;
+import io.tunshape.netlink.Message;
+import io.tunshape.netlink.MessageWriter;
+import io.tunshape.netlink.NetlinkException;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.Nl;
+import io.tunshape.tc.Handle;
+import io.tunshape.tc.Tc;
+import io.tunshape.tc.TcCodec;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HexFormat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What the netlink fuzzing found, kept: each input read past its attribute or message (an
+ * IndexOutOfBoundsException, or worse, the bytes of the next attribute taken as a value) before the
+ * decoders checked lengths; now each is a MalformedMessageException that says what is wrong.
+ */
+class NetlinkRegressionTest {
+    private static Message msg(MessageWriter w) {
+        return new Message(w.toBytes(1));
+    }
+
+    private static byte[] bytes(String hex) {
+        return HexFormat.of().parseHex(hex);
+    }
+
+    @Test
+    void firstFuzzFindingAU32ReadOfAShortAttributeIsMalformed() {
+        // found by attributesNeverReadOutsideTheirBounds: IndexOutOfBoundsException in Attrs.u32
+        byte[] in = bytes("340000002c00020022000e6bc2750000000000000f0000003e000000000074740800050008000100"
+                + "753332ff08000b0000000000");
+        Fuzz.check("regression", in, 64, () -> NetlinkFuzzTest.readAllAttributes(in), NetlinkException.class);
+        MessageWriter w = new MessageWriter(Tc.RTM_NEWQDISC, 0);
+        w.u8(0).u8(0).u16(0).u32(1).u32(0).u32(0).u32(0).attr(5, new byte[] {1, 2});
+        Attrs a = msg(w).attrs(Tc.TCMSG_LEN, 5);
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> a.u32(5));
+        assertTrue(e.getMessage().contains("u32 attribute 5 has 2 bytes"), e.getMessage());
+    }
+
+    @Test
+    void tbfOptionsWithoutParametersAreMalformedInsteadOfReadFromOffsetMinusOne() {
+        MessageWriter o = new MessageWriter(0, 0);
+        o.attrU64(Tc.TCA_TBF_RATE64, 1_000_000);
+        byte[] opts = java.util.Arrays.copyOfRange(o.toBytes(1), Nl.HDRLEN, o.length());
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> TcCodec.decodeTbf(opts));
+        assertTrue(e.getMessage().contains("tbf parameters (TCA_TBF_PARMS) is missing"), e.getMessage());
+        MessageWriter shortParms = new MessageWriter(0, 0);
+        shortParms.attr(Tc.TCA_TBF_PARMS, new byte[20]);
+        byte[] s = java.util.Arrays.copyOfRange(shortParms.toBytes(1), Nl.HDRLEN, shortParms.length());
+        assertThrows(MalformedMessageException.class, () -> TcCodec.decodeTbf(s));
+        assertThrows(MalformedMessageException.class, () -> TcCodec.decodeHtb(s));
+        assertThrows(MalformedMessageException.class, () -> TcCodec.decodeHtbClass(s));
+    }
+
+    @Test
+    void aU32SelectorClaimingMoreKeysThanItHoldsIsMalformed() {
+        MessageWriter w = TcCodec.tcmsg(Tc.RTM_NEWTFILTER, 0, 3, Handle.UNSPEC, Handle.of(0x7474, 0));
+        w.attrString(Tc.TCA_KIND, "u32");
+        int opts = w.beginNest(Tc.TCA_OPTIONS);
+        w.attrU32(Tc.TCA_U32_CLASSID, 0x74740001L);
+        byte[] sel = new byte[16];
+        sel[2] = (byte) 255; // nkeys, with no key behind it
+        w.attr(Tc.TCA_U32_SEL, sel);
+        w.endNest(opts);
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> TcCodec.decodeU32(msg(w)));
+        assertTrue(e.getMessage().contains("255 keys"), e.getMessage());
+    }
+
+    @Test
+    void aLinkWithoutANameOrShorterThanItsHeaderIsMalformed() {
+        MessageWriter w = new MessageWriter(LinkClient.RTM_NEWLINK, 0);
+        w.u8(0).u8(0).u16(0).u32(7).u32(0).u32(0).attrU32(4 /* IFLA_MTU */, 1500);
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> LinkClient.decode(msg(w)));
+        assertTrue(e.getMessage().contains("without a name"), e.getMessage());
+        MessageWriter shortOne = new MessageWriter(LinkClient.RTM_NEWLINK, 0);
+        shortOne.u32(7);
+        assertThrows(MalformedMessageException.class, () -> LinkClient.decode(msg(shortOne)));
+        assertThrows(MalformedMessageException.class, () -> TcCodec.decode(msg(shortOne)));
+    }
+
+    @Test
+    void anErrorWhoseEchoLengthLiesKeepsItsErrnoAndReadsNoTlvs() {
+        MessageWriter w = new MessageWriter(Nl.NLMSG_ERROR, Nl.F_ACK_TLVS);
+        w.u32(-22 & 0xFFFFFFFFL).u32(0xFFFFFFF0L).u16(44).u16(5).u32(1).u32(2); // echo length -16
+        w.attrString(Nl.NLMSGERR_ATTR_MSG, "x");
+        NetlinkException e = assertThrows(NetlinkException.class, () -> NetlinkSocket.errorOrAck(msg(w)));
+        assertEquals(22, e.errno());
+        MessageWriter tiny = new MessageWriter(Nl.NLMSG_ERROR, 0);
+        tiny.u32(0);
+        assertThrows(MalformedMessageException.class, () -> NetlinkSocket.errorOrAck(msg(tiny)));
+    }
+
+    @Test
+    void shortStatisticsAreMalformed() {
+        MessageWriter w = TcCodec.tcmsg(Tc.RTM_NEWQDISC, 0, 3, Handle.of(0x7473, 0), Handle.ROOT);
+        w.attrString(Tc.TCA_KIND, "tbf");
+        int st = w.beginNest(Tc.TCA_STATS2);
+        w.attr(Tc.TCA_STATS_BASIC, new byte[4]);
+        w.endNest(st);
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> TcCodec.decode(msg(w)));
+        assertTrue(e.getMessage().contains("TCA_STATS_BASIC"), e.getMessage());
+    }
+}
