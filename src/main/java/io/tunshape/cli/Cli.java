@@ -48,7 +48,8 @@ public final class Cli {
         return rc;
     }
 
-    private static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
+    /** Says what went wrong on {@code cl}'s error writer and returns the exit status (package-private for tests). */
+    static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
         PrintWriter err = cl.getErr();
         boolean verbose = TunshapeCommand.verbose(cl);
         int code;

@@ -203,7 +203,7 @@ public final class Planner {
             if (flows > 0 && r.classes().isEmpty()) {
                 HtbClassSpec link = new HtbClassSpec(HTB_CLASS, 0, rate, ceil, burst, cburst, 0, quantum,
                         r.overhead(), r.mpu(), null, "link");
-                FlowQueues fq = flowQueues(r, HTB_CLASS, 0, rate, frame, limit, mode);
+                FlowQueues fq = flowQueues(r, HTB_CLASS, 0, rate, frame, limit, mode, true);
                 spec = new HtbSpec(fq.firstMinor(), HTB_R2Q, HTB_DIRECT_QLEN, List.of(link), List.of(), fq);
                 params = !explained ? null : "htb, link class rate " + rate + " ceil " + ceil + " burst "
                         + burst.bytes() + "b with " + flows + " flow queues";
@@ -245,6 +245,10 @@ public final class Planner {
                     + "backpressure needs a limit of at least " + (senderBytes + burst.bytes()) + " bytes");
         }
         explain.add("forwarded traffic has no local socket to block: it gets the bounded wait, never backpressure");
+        if (flows == 0) {
+            explain.add("one queue for every flow: a flow that sends little waits behind whatever the others have queued "
+                    + "(up to " + Duration.format(wait) + "); --flows N (a profile's flows) gives each flow its own queue");
+        }
         if (mode == Mode.BACKPRESSURE && wait > 10e6) {
             warnings.add("backpressure costs delay on this link: a full queue waits " + Duration.format(wait)
                     + "; give applications a smaller SO_SNDBUF, or use --mode latency --latency TIME to bound it");
@@ -298,7 +302,7 @@ public final class Planner {
      * frame, so a flow waits at most the latency even with every queue busy.
      */
     private FlowQueues flowQueues(ShapingRequest r, int parentMinor, int prio, Rate rate, int frame, long limit,
-                                  Mode mode) {
+                                  Mode mode, boolean floorApplies) {
         int n = r.flows();
         long leafLimit = limit;
         if (mode == Mode.LATENCY && r.latency() != null) {
@@ -306,7 +310,7 @@ public final class Planner {
         } else if (mode == Mode.LATENCY) {
             leafLimit = Math.max(frame, limit / n);
         }
-        Rate base = r.flowFloor() != null && r.flowFloor().compareTo(rate) < 0 ? r.flowFloor() : rate;
+        Rate base = floorApplies && r.flowFloor() != null && r.flowFloor().compareTo(rate) < 0 ? r.flowFloor() : rate;
         Rate share = Rate.ofBytes(Math.max(1, base.bytesPerSecond() / n));
         long maxBurst = (long) Math.floor(psched.maxMicros() * share.bytesPerSecond() / 1e6);
         HtbClassSpec leaf = new HtbClassSpec(FIRST_FLOW_MINOR, parentMinor, share, FLOW_CEIL,
@@ -399,7 +403,8 @@ public final class Planner {
             if (c.minor() == dflt) {
                 out.set(i, new HtbClassSpec(c.minor(), c.parentMinor(), c.rate(), c.ceil(), c.burst(), c.cburst(),
                         c.prio(), c.quantum(), c.overhead(), c.mpu(), null, c.name()));
-                FlowQueues fq = flowQueues(r, dflt, c.prio(), c.rate(), frame, c.limit().bytes(), mode);
+                // under a class of the profile's fixed rate: an adaptive change does not move it
+                FlowQueues fq = flowQueues(r, dflt, c.prio(), c.rate(), frame, c.limit().bytes(), mode, false);
                 if (explain != null) {
                     explain.add("unmatched traffic (class " + c.name() + ") is spread over flow queues:");
                     explain.addAll(explainFlows(fq, c.rate(), frame, r.senders() <= 0 ? 1 : r.senders(), mode));

@@ -28,9 +28,14 @@ public final class Session implements AutoCloseable {
     private final String netns;
 
     public Session(String netns, TcCodec codec) {
+        this(netns, codec, Shaper.KERNEL);
+    }
+
+    /** With the loader of flow programs given (tests: a program the verifier refuses). */
+    public Session(String netns, TcCodec codec, Shaper.ProgramLoader loader) {
         this.sock = NetlinkSocket.open();
         this.netns = netns;
-        this.shaper = new Shaper(new TcClient(sock, codec), new LinkClient(sock));
+        this.shaper = new Shaper(new TcClient(sock, codec), new LinkClient(sock), loader);
     }
 
     /** This session's netlink port id: the events its own changes cause carry it as their sender. */

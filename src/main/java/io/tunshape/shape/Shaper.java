@@ -324,12 +324,16 @@ public final class Shaper implements AutoCloseable {
             steps.add(new Step("remove htb class " + c.handle(), TcCodec.delete(Tc.RTM_DELTCLASS, ix, c.handle(),
                     parentOf(c, HTB_HANDLE))));
         }
+        java.util.Set<Integer> inner = new java.util.HashSet<>();
+        for (HtbClassSpec c : all) {
+            inner.add(c.parentMinor());
+        }
         for (HtbClassSpec c : all) {
             Handle cid = classHandle(c.minor());
             QdiscInfo cur = have.get(c.minor());
             if (cur == null) {
                 steps.add(new Step("add htb class " + cid, codec.htbClass(TcClient.ADD, ix, cid, parentHandle(c), c)));
-            } else if (!codec.predict(c).equals(TcCodec.decodeHtbClass(cur.options()))) {
+            } else if (!holds(c, TcCodec.decodeHtbClass(cur.options()), inner.contains(c.minor()))) {
                 steps.add(new Step("change htb class " + cid + " in place",
                         codec.htbClass(TcClient.CHANGE, ix, cid, parentHandle(c), c)));
             }
@@ -367,6 +371,20 @@ public final class Shaper implements AutoCloseable {
                 steps.add(flowFilterStep(ix, HTB_HANDLE, fq.program(HTB_MAJOR), fq.filterPrio()));
             }
         }
+    }
+
+    /**
+     * Whether the kernel holds class {@code c}. htb keeps the quantum and prio a class had when it
+     * became a parent (htb_change_class sets them for leaves only), and uses neither for an inner
+     * class, so for one they are not compared: a change could never bring them to the plan.
+     */
+    private boolean holds(HtbClassSpec c, HtbClassKernel k, boolean inner) {
+        HtbClassKernel want = codec.predict(c);
+        if (inner) {
+            want = new HtbClassKernel(want.rateBytes(), want.ceilBytes(), want.bufferTicks(), want.cbufferTicks(),
+                    k.quantum(), k.prio(), want.overhead(), want.mpu());
+        }
+        return want.equals(k);
     }
 
     /** Whether the cls_bpf filters are exactly the flow filter {@code fq} asks for (none for null). */

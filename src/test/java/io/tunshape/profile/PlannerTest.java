@@ -150,4 +150,51 @@ class PlannerTest {
             assertTrue(ticks > 0 && ticks <= Psched.MAX_TICKS, r + ": htb's bucket fits its 32-bit ticks");
         }
     }
+
+    private static ShapingRequest flows(String rate, int n, String latency, Rate floor) {
+        return req(null, rate, null, null, latency, null).withFlows(n, floor);
+    }
+
+    @Test
+    void flowQueuesShareTheRateUnderTheLinkClass() {
+        HtbSpec h = (HtbSpec) planner.plan(flows("1mbit", 16, null, null), TUN).qdisc();
+        assertEquals(1, h.classes().size(), "only the link class is listed; the queues are the flows'");
+        assertEquals(null, h.classes().get(0).limit(), "the link class is a parent: no leaf queue");
+        assertEquals(16, h.flows().count());
+        assertEquals(0x100, h.defaultMinor(), "unclassified traffic goes to the first queue");
+        HtbClassSpec leaf = h.flows().leaf();
+        assertEquals(125_000 / 16, leaf.rate().bytesPerSecond(), "an equal share each");
+        assertEquals(1500, leaf.quantum(), "one full frame a turn: deficit round robin by bytes");
+        assertEquals(212992 + 1500, leaf.limit().bytes(), "backpressure: every queue holds the senders' buffers");
+        assertEquals(16, h.allClasses().size() - 1);
+        assertTrue(planner.plan(flows("1mbit", 16, null, null), TUN).explanation().stream()
+                .anyMatch(l -> l.contains("is served first")));
+    }
+
+    @Test
+    void latencyModeBoundsEveryFlowsWait() {
+        HtbSpec h = (HtbSpec) planner.plan(flows("1mbit", 16, "200ms", null), TUN).qdisc();
+        // 200 ms at 1 Mbit/s is 25000 bytes; a sixteenth of it per queue, plus one frame
+        assertEquals(25_000 / 16 + 1500, h.flows().leaf().limit().bytes());
+    }
+
+    @Test
+    void anAdaptiveFloorKeepsTheQueuesWhenTheRateMoves() {
+        Rate floor = Rate.parse("100kbit");
+        HtbSpec a = (HtbSpec) planner.plan(flows("1mbit", 8, null, floor), TUN).qdisc();
+        HtbSpec b = (HtbSpec) planner.plan(flows("2mbit", 8, null, floor), TUN).qdisc();
+        assertEquals(a.flows(), b.flows(), "a rate change moves only the link class");
+        assertEquals(12_500 / 8, a.flows().leaf().rate().bytesPerSecond());
+    }
+
+    @Test
+    void flowsAreRefusedWithTbfAndOutOfRange() {
+        PlanException tbf = assertThrows(PlanException.class, () -> planner.plan(req("tbf", "1mbit", null, null, null,
+                null).withFlows(16, null), TUN));
+        assertEquals("flows", tbf.field());
+        assertTrue(tbf.getMessage().contains("flow queues are htb classes"), tbf.getMessage());
+        PlanException big = assertThrows(PlanException.class, () -> planner.plan(flows("1mbit", 5000, null, null), TUN));
+        assertTrue(big.getMessage().contains("accepted: 2 to 1024"), big.getMessage());
+    }
 }
+

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Flow fairness on a slow tun link: three bulk UDP senders (default socket buffers, 1000-byte
+# datagrams back to back) and one sparse flow (100-byte datagrams) through a tun device drained by a
+# stand-in backend at the link rate (bench/fairness.py), for four root qdiscs:
+#   default      the kernel's (pfifo_fast; tun drops what its ring cannot hold)
+#   fifo-bp      tunshape apply --rate R --senders 4          (one queue, backpressure)
+#   fifo-lat     tunshape apply --rate R --latency L          (one queue, bounded wait)
+#   flows        tunshape apply --rate R --flows 16 --senders 4  (flow queues, backpressure)
+# (--senders 4: the run's four local senders; backpressure holds the send buffers of those planned)
+# at 1 Mbit/s (6 s, sparse every 100 ms, L 200ms) and 9600 bit/s (40 s, sparse every 2 s, L 2s).
+# In the flows row the four flows' source ports are chosen, by one probe datagram each, so that they
+# land in four different queues (two flows share a queue with probability 1/N; then they share its
+# turn: that is hashing, not the scheduler). Prints per row the sparse flow's p50/p95 wait and delivered/sent, the bulk flows' delivered rates
+# and Jain's index over them (from 20 % of the run to its end), bulk delivered/sent, and the drops
+# in the qdisc and at tun.
+# Environment: RATES="1mbit 9600bit", MODES="default fifo-bp fifo-lat flows", FLOWS=16.
+# Usage (as root): bench/fairness.sh      needs: iproute2, python3, a built jar
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+jar="$top/target/tunshape.jar"
+[ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
+RATES=${RATES:-1mbit 9600bit}
+MODES=${MODES:-default fifo-bp fifo-lat flows}
+FLOWS=${FLOWS:-16}
+NS=tsfair$$
+cleanup() { ip netns del "$NS" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+printf '%-8s %-9s %-12s %-12s %-9s %-30s %-6s %-13s %-8s %-8s\n' rate qdisc 'sparse p50' 'sparse p95' \
+    delivered 'bulk kbit/s' Jain 'bulk dlv/sent' 'qdisc dr' 'tun dr'
+for rate in $RATES; do
+    case $rate in
+        1mbit) bytes=125000; secs=6; sparse=100; lat=200ms ;;
+        9600bit) bytes=1200; secs=40; sparse=2000; lat=2s ;;
+        *) echo "unknown rate $rate (1mbit or 9600bit)" >&2; exit 2 ;;
+    esac
+    for mode in $MODES; do
+        cleanup
+        ip netns add "$NS"
+        ip -n "$NS" link set lo up
+        ip -n "$NS" tuntap add dev t0 mode tun
+        ip netns exec "$NS" sysctl -q -w net.ipv6.conf.t0.disable_ipv6=1
+        ip -n "$NS" addr add 198.18.0.1 peer 198.18.0.2 dev t0
+        ip -n "$NS" link set t0 up
+        case $mode in
+            default) ;;
+            fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 >/dev/null 2>&1 ;;
+            fifo-lat) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --latency "$lat" >/dev/null 2>&1 ;;
+            flows) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 >/dev/null 2>&1 ;;
+            *) echo "unknown mode $mode" >&2; exit 2 ;;
+        esac
+        probe=; [ "$mode" = flows ] && probe=probe
+        out=$(ip netns exec "$NS" python3 "$top/bench/fairness.py" "$bytes" "$secs" "$sparse" $probe)
+        python3 - "$rate" "$mode" "$out" <<'EOF'
+import json, sys
+rate, mode, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+f = lambda v: "-" if v is None else f"{v:.1f} ms"
+print(f"{rate:<8} {mode:<9} {f(r['sparse_p50_ms']):<12} {f(r['sparse_p95_ms']):<12} "
+      f"{r['sparse_delivered']}/{r['sparse_sent']:<6} {'/'.join(str(round(x/1000, 1)) for x in r['bulk_bps']):<30} "
+      f"{'-' if r['jain'] is None else format(r['jain'], '.4f'):<6} {r['bulk_delivered']}/{r['bulk_sent']:<8} "
+      f"{r['qdisc_drops']:<8} {r['tun_dropped']:<8}")
+EOF
+    done
+done
+echo "load: $(uptime)"
