@@ -469,7 +469,7 @@ function _picocli_tunshape_pump() {
   local prev_word=${COMP_WORDS[COMP_CWORD-1]}
 
   local commands=""
-  local flag_opts="'--tun' '--tap' '--create' '--stats' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
+  local flag_opts="'--tun' '--tap' '--create' '--stats' '--no-offload' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
   local arg_opts="'--dev' '--backend' '--listen' '--baud' '--framing' '--emulate-rate' '--emulate-trace' '--trace-scale' '--report' '--report-interval' '--netns'"
 
   type compopt &>/dev/null && compopt +o default
