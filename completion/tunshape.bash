@@ -532,7 +532,7 @@ function _picocli_tunshape_demo() {
 
   local commands=""
   local flag_opts="'--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'--rate' '-p' '--profile' '--seconds' '--payload' '--netns'"
+  local arg_opts="'--rate' '-p' '--profile' '--seconds' '--payload' '--plot' '--netns'"
 
   type compopt &>/dev/null && compopt +o default
 
@@ -550,6 +550,12 @@ function _picocli_tunshape_demo() {
       ;;
     '--payload')
       return
+      ;;
+    '--plot')
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
       ;;
     '--netns')
       local IFS=$'\n'
