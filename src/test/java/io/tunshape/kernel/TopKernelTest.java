@@ -2,6 +2,7 @@ package io.tunshape.kernel;
 
 import io.tunshape.netlink.Netns;
 import io.tunshape.testing.CliRun;
+import io.tunshape.testing.DaemonSockets;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,7 @@ class TopKernelTest {
         try (KernelNs ns = KernelNs.create(); Tmux tmux = new Tmux(dir)) {
             ns.tun("tun0").tap("tap0");
             ns.ip("addr", "add", "198.18.7.1/24", "dev", "tun0");
+            ns.ip("link", "set", "tun0", "up");
             CliRun apply = CliRun.of("--netns", ns.name(), "apply", "tun0", "--rate", "300kbit");
             assertEquals(0, apply.status(), apply.toString());
             try (PumpProcess pump = new PumpProcess("--netns", ns.name(), "pump", "--dev", "tun0", "--backend", "sink",
@@ -114,20 +116,8 @@ class TopKernelTest {
     void aDaemonAddsItsNamespacesAndCapacities(@TempDir Path dir) throws Exception {
         try (KernelNs ns = KernelNs.create()) {
             ns.tap("tap0");
-            Files.writeString(dir.resolve("adaptive-top.yaml"), """
-                    name: adaptive-top
-                    description: adaptive link for the top test
-                    source: test
-                    link:
-                      rate: 1mbit
-                    shaping:
-                      mode: latency
-                      latency: 200ms
-                    adaptive:
-                      min_rate: 250kbit
-                      max_rate: 4mbit
-                      headroom: 10%
-                    """);
+            Files.writeString(dir.resolve("adaptive-top.yaml"), "name: adaptive-top\ndescription: top's adaptive link\n"
+                    + "source: test\nlink: {rate: 1mbit}\nadaptive: {min_rate: 250kbit, max_rate: 4mbit}\n");
             Files.writeString(dir.resolve("tunshape.yaml"), "report_socket: " + dir.resolve("report.sock") + "\n"
                     + "control_socket: " + dir.resolve("control.sock") + "\n"
                     + "interfaces:\n  - match: \"tap0\"\n    netns: \"" + ns.name() + "\"\n    profile: "
@@ -137,7 +127,7 @@ class TopKernelTest {
                 String socket = dir.resolve("control.sock").toString();
                 String line = null;
                 for (int i = 0; i < 50 && line == null; i++) {
-                    report(dir, "{\"v\": 1, \"dev\": \"tap0\", \"netns\": \"" + ns.name() + "\", \"interval_ms\": 1000, "
+                    DaemonSockets.report(dir.resolve("report.sock"), "{\"v\": 1, \"dev\": \"tap0\", \"netns\": \"" + ns.name() + "\", \"interval_ms\": 1000, "
                             + "\"tx_bytes\": 187500, \"busy_ms\": 1000, \"capacity_bps\": 1500000}");
                     CliRun r = CliRun.of("top", "--batch", "-n", "1", "--interval", "100ms", "--socket", socket);
                     assertEquals(0, r.status(), r.toString());
@@ -149,14 +139,6 @@ class TopKernelTest {
                 assertTrue(line.contains("qdisc=htb") && line.contains("capacity_bps=1500000"), line);
                 daemon.stop();
             }
-        }
-    }
-
-    private static void report(Path dir, String json) {
-        try (io.tunshape.sys.UnixDatagram d = new io.tunshape.sys.UnixDatagram()) {
-            byte[] b = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            d.send(java.nio.ByteBuffer.allocateDirect(b.length).put(b).flip(),
-                    io.tunshape.sys.UnixDatagram.address(dir.resolve("report.sock").toString()));
         }
     }
 
@@ -182,7 +164,6 @@ class TopKernelTest {
     private static void awaitCarrier(KernelNs ns) throws InterruptedException {
         for (int i = 0; i < 100; i++) {
             if (!ns.ip("link", "show", "tun0").contains("NO-CARRIER")) {
-                ns.ip("link", "set", "tun0", "up");
                 return;
             }
             Thread.sleep(50);
