@@ -47,7 +47,8 @@ public final class Daemon {
      * path that opens it now (its mount, or /proc/PID/ns/net), null for the daemon's own.
      */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
-                         long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath) {
+                         long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath,
+                         LatencyHistogram latency) {
     }
 
     /** What status and metrics show for one served namespace. */

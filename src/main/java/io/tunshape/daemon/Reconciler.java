@@ -354,7 +354,7 @@ final class Reconciler {
             long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
             long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
             out.add(new Daemon.Status(d.name, where, d.rule.profile(), rate, cap, age, changes, flushes, backlog, drops,
-                    s.link().txDropped(), path));
+                    s.link().txDropped(), path, d.latency));
         }
         return out;
     }
