@@ -109,6 +109,11 @@ public final class PumpCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "Print a line per interval on stderr (JSON with --json).")
     boolean stats;
 
+    @Option(names = "--no-offload", description = "Do not use tun's checksum and TCP segmentation offloads (by "
+            + "default a tun device without link emulation takes TCP as 64 KB super-frames, which the pump cuts "
+            + "into packets, and gets runs of TCP segments back as one super-frame).")
+    boolean noOffload;
+
 
     @Override
     public Integer call() throws Exception {
@@ -156,7 +161,8 @@ public final class PumpCommand implements Callable<Integer> {
         });
         try {
             top.inNetns(() -> {
-                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log);
+                boolean offload = !noOffload && !tap && rate == null && traceFinal == null;
+                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload);
                      Reporter rep = new Reporter(report)) {
                     LinkClient links = new LinkClient(nl);
                     TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
@@ -171,7 +177,8 @@ public final class PumpCommand implements Callable<Integer> {
                     }
                     log.accept("moving frames between " + d.name() + " and " + backend.describe()
                             + (rate != null ? ", emulating " + rate : "")
-                            + (traceFinal != null ? ", emulating trace " + emulateTrace + " x" + traceScale : ""));
+                            + (traceFinal != null ? ", emulating trace " + emulateTrace + " x" + traceScale : "")
+                            + (offload ? ", tun offloads: " + d.describeOffloads() : ""));
                     pump.run();
                     log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
                             + " from it");
@@ -190,7 +197,7 @@ public final class PumpCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log) {
+    private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log, boolean offload) {
         LinkInfo existing = null;
         for (LinkInfo l : new LinkClient(nl).links()) {
             if (l.name().equals(dev)) {
@@ -208,7 +215,7 @@ public final class PumpCommand implements Callable<Integer> {
             throw new PlanException(tap ? "--tap" : "--tun", dev + " is a " + existing.kind() + " device; use --"
                     + existing.kind());
         }
-        return TunDevice.open(dev, tap);
+        return offload ? TunDevice.openWithOffloads(dev, log) : TunDevice.open(dev, tap);
     }
 
     /** tun's counters and its root qdisc's, for the report's tx_dropped, ring and qdisc. */

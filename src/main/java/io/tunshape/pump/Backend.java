@@ -33,6 +33,21 @@ public interface Backend extends AutoCloseable {
     boolean receive(ByteBuffer buf, int timeoutMs) throws IOException;
 
     /**
+     * Receives what the backend has now into an empty batch (at least one frame, waiting at most
+     * {@code timeoutMs} for it); returns the frame count, 0 when none came. Backends that can hand
+     * several over at once (udp, with UDP_GRO) override this; the rest give one frame a call.
+     */
+    default int receive(Batch batch, int timeoutMs) throws IOException {
+        ByteBuffer b = batch.firstSlot();
+        if (!receive(b, timeoutMs)) {
+            return 0;
+        }
+        batch.addAt(b.position(), b.remaining());
+        batch.advance(b.limit());
+        return 1;
+    }
+
+    /**
      * Whether what was sent since {@link #open} is known to arrive. A datagram backend learns of a
      * missing peer only from a later ICMP error, so it says yes only when none came for a while or
      * the peer has been heard from; the pump says "up again" only then.

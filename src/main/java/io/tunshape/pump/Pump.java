@@ -3,10 +3,14 @@ package io.tunshape.pump;
 import io.tunshape.sys.Errno;
 import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
+import io.tunshape.tun.Coalescer;
+import io.tunshape.tun.Segmenter;
 import io.tunshape.tun.TunDevice;
+import io.tunshape.tun.VnetHeader;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -48,6 +52,11 @@ public final class Pump {
     private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
     private final ArrayDeque<Frame> queue = new ArrayDeque<>();
     private final Batch batch = new Batch();
+    /** Devices with offloads: what a read gives (a virtio_net_hdr and up to 64 KB), cut from there. */
+    private final ByteBuffer staging;
+    private final long stagingAddr;
+    private final Segmenter segmenter = new Segmenter();
+    private boolean saidRefused;
     private long headFinish = -1;
     private long headStart;
     /** How much of the current frame's crossing has been counted already (emulation): time and bytes. */
@@ -72,6 +81,13 @@ public final class Pump {
         this.dev = dev;
         this.backend = backend;
         this.o = options;
+        if (dev.vnetHeader() && options.model() != null) {
+            // emulation reads frame by frame into its queue, which would hold a 64 KB super-frame
+            // that a slow link takes seconds to carry: the kernel's qdisc must hold it instead
+            throw new IllegalArgumentException("a device with offloads cannot be used with link emulation");
+        }
+        staging = dev.vnetHeader() ? ByteBuffer.allocateDirect(VnetHeader.LEN + 65_536) : null;
+        stagingAddr = staging != null ? Sys.address(staging) : 0;
         for (int i = 0; i < Math.max(1, options.queue()) + 1; i++) {
             free.add(ByteBuffer.allocateDirect(65536));
         }
@@ -127,6 +143,9 @@ public final class Pump {
                 if (!backendUp && now >= retryAt) {
                     openBackend(now);
                 }
+                if (o.model() == null && backendUp) {
+                    continue; // back to passing through (a device with offloads is read only there)
+                }
                 if (headFinish >= 0 && now >= headFinish) {
                     deliverHead(now);
                     continue;
@@ -179,17 +198,21 @@ public final class Pump {
         Batch batch = this.batch;
         while (!stop) {
             batch.clear();
-            while (batch.hasRoom()) {
-                int n;
-                try {
-                    n = Sys.read(dev.fd(), batch.nextAddress(), Batch.MAX_FRAME);
-                } catch (NativeException e) {
-                    throw gone(e);
+            if (dev.vnetHeader()) {
+                readSegments(batch);
+            } else {
+                while (batch.hasRoom()) {
+                    int n;
+                    try {
+                        n = Sys.read(dev.fd(), batch.nextAddress(), Batch.MAX_FRAME);
+                    } catch (NativeException e) {
+                        throw gone(e);
+                    }
+                    if (n < 0) {
+                        break; // the ring is empty
+                    }
+                    batch.add(n);
                 }
-                if (n < 0) {
-                    break; // the ring is empty
-                }
-                batch.add(n);
             }
             if (batch.count() == 0) {
                 long now = System.nanoTime();
@@ -222,6 +245,35 @@ public final class Pump {
             crossedBytes += bytes;
             if (t1 >= until) {
                 return;
+            }
+        }
+    }
+
+    /**
+     * A device with offloads: each read gives a virtio_net_hdr and a packet, maybe a TCP
+     * super-frame; the batch gets plain IP packets, as on the wire. A super-frame's segments that do
+     * not fit wait in the segmenter for the next batch.
+     */
+    private void readSegments(Batch batch) {
+        Segmenter seg = segmenter;
+        while (batch.hasRoom()) {
+            if (seg.hasNext()) {
+                batch.add(seg.next(batch.buffer(), batch.used()));
+                continue;
+            }
+            int n;
+            try {
+                n = Sys.read(dev.fd(), stagingAddr, staging.capacity());
+            } catch (NativeException e) {
+                throw gone(e);
+            }
+            if (n < 0) {
+                return; // the ring is empty
+            }
+            if (!seg.load(staging, 0, n) && !saidRefused) {
+                o.log().accept(dev.name() + " handed over a frame the pump cannot cut (" + seg.refusal()
+                        + "): dropped; further ones are dropped silently");
+                saidRefused = true;
             }
         }
     }
@@ -339,35 +391,23 @@ public final class Pump {
     }
 
     private void rxLoop() {
-        ByteBuffer b = ByteBuffer.allocateDirect(65536);
+        Batch in = new Batch();
+        // the device's side of what came in: iovecs (address, length) and a super-frame's headers
+        ByteBuffer iov = ByteBuffer.allocateDirect(16 * (Batch.MAX_FRAMES + 1)).order(ByteOrder.nativeOrder());
+        ByteBuffer head = ByteBuffer.allocateDirect(VnetHeader.LEN + 120);
+        Delivery d = new Delivery(in, iov, head);
         boolean said = false;
-        boolean saidDown = false;
         while (!stop) {
             try {
-                if (!backend.receive(b, 100)) {
+                in.clear();
+                if (backend.receive(in, 100) == 0) {
                     continue;
                 }
                 said = false;
                 backendWorked(); // a frame from the backend: it is there
-                try {
-                    Sys.write(dev.fd(), b);
-                    rxFramesTotal++;
-                } catch (NativeException e) {
-                    if (e.errno() == Errno.EINVAL) {
-                        continue; // not a packet the device accepts (e.g. not IP on tun): dropped
-                    }
-                    if (e.errno() == Errno.EIO) {
-                        // the device is down: tun refuses writes until it is up again
-                        if (!saidDown) {
-                            o.log().accept(dev.name() + " is down: frames from the backend are dropped until it is up");
-                            saidDown = true;
-                        }
-                        continue;
-                    }
-                    rxFailure = gone(e);
+                if (!d.deliver()) {
                     return;
                 }
-                saidDown = false;
             } catch (IOException e) {
                 if (!said && !stop) {
                     o.log().accept("backend " + backend.describe() + ": " + e.getMessage() + " (receiving; retrying)");
@@ -379,6 +419,88 @@ public final class Pump {
                     return;
                 }
             }
+        }
+    }
+
+    /** Writes what the backend delivered to the device: frame by frame, or through the coalescer. */
+    private final class Delivery {
+        private final Batch in;
+        private final ByteBuffer iov;
+        private final long iovAddr;
+        private final ByteBuffer head;
+        private final long headAddr;
+        private boolean saidDown;
+
+        Delivery(Batch in, ByteBuffer iov, ByteBuffer head) {
+            this.in = in;
+            this.iov = iov;
+            this.iovAddr = Sys.address(iov);
+            this.head = head;
+            this.headAddr = Sys.address(head);
+            VnetHeader.write(head, head.capacity() - VnetHeader.LEN, VnetHeader.GSO_NONE, 0, 0, 0);
+        }
+
+        /** False when the device is gone (rxFailure says why). */
+        boolean deliver() {
+            int n = in.count();
+            if (!dev.vnetHeader()) {
+                for (int i = 0; i < n; i++) {
+                    if (!write(in.address(i), in.length(i), -1, 1)) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+            ByteBuffer b = in.buffer();
+            int[] offs = in.offsets();
+            int[] lens = in.lengths();
+            for (int i = 0; i < n; ) {
+                int run = Coalescer.run(b, offs, lens, i, n);
+                if (run == 1) {
+                    // a whole packet, checksums in place: an all-zero header (at head's end) before it
+                    iov.putLong(0, headAddr + head.capacity() - VnetHeader.LEN).putLong(8, VnetHeader.LEN);
+                    iov.putLong(16, in.address(i)).putLong(24, lens[i]);
+                } else {
+                    int h = Coalescer.superHeader(b, offs, lens, i, run, head, 0);
+                    int hdrs = h - VnetHeader.LEN;
+                    iov.putLong(0, headAddr).putLong(8, h);
+                    for (int k = 0; k < run; k++) {
+                        iov.putLong(16 * (k + 1), in.address(i + k) + hdrs).putLong(16 * (k + 1) + 8, lens[i + k] - hdrs);
+                    }
+                }
+                if (!write(0, 0, run == 1 ? 2 : run + 1, run)) {
+                    return false;
+                }
+                i += run;
+            }
+            return true;
+        }
+
+        /** One write (addr, len) or one writev of {@code iovs} entries carrying {@code frames} frames. */
+        private boolean write(long addr, int len, int iovs, int frames) {
+            try {
+                int r = iovs < 0 ? Sys.write(dev.fd(), addr, len) : Sys.writev(dev.fd(), iovAddr, iovs);
+                if (r < 0) {
+                    return true; // EAGAIN: tun's socket buffer is full, the frames are dropped
+                }
+                rxFramesTotal += frames;
+                saidDown = false;
+            } catch (NativeException e) {
+                if (e.errno() == Errno.EINVAL) {
+                    return true; // not a packet the device accepts (e.g. not IP on tun): dropped
+                }
+                if (e.errno() == Errno.EIO) {
+                    // the device is down: tun refuses writes until it is up again
+                    if (!saidDown) {
+                        o.log().accept(dev.name() + " is down: frames from the backend are dropped until it is up");
+                        saidDown = true;
+                    }
+                    return true;
+                }
+                rxFailure = gone(e);
+                return false;
+            }
+            return true;
         }
     }
 

@@ -169,6 +169,57 @@ public final class UdpBackend implements Backend {
         return true;
     }
 
+    /**
+     * Receives straight into the batch: one datagram, or with UDP_GRO a run of them that the kernel
+     * hands over as one buffer, cut at its segment size; no copy.
+     */
+    @Override
+    public int receive(Batch batch, int timeoutMs) throws IOException {
+        if (rxOffset < rxLength) {
+            // frames left from a receive into the single-frame buffer (not mixed in practice)
+            return Backend.super.receive(batch, timeoutMs);
+        }
+        UdpSocket s = socket;
+        if (s == null) {
+            Backend.idle(timeoutMs);
+            return 0;
+        }
+        long addr = batch.nextAddress();
+        int room = batch.room();
+        int r;
+        try {
+            r = s.receive(addr, room);
+            if (r < 0) {
+                if (!s.await(timeoutMs)) {
+                    return 0;
+                }
+                r = s.receive(addr, room);
+                if (r < 0) {
+                    return 0;
+                }
+            }
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EBADF) {
+                return 0; // closed under us: the pump is stopping or reopening
+            }
+            if (e.errno() == ECONNREFUSED) {
+                refused = true; // the error belongs to the sending side: its next send says it
+                return 0;
+            }
+            throw down(e);
+        }
+        heard = true;
+        int seg = s.lastSegmentSize() > 0 ? s.lastSegmentSize() : Math.max(r, 1);
+        int at = batch.used();
+        int n = 0;
+        for (int off = 0; off < r && batch.slots() > 0; off += seg) {
+            batch.addAt(at + off, Math.min(seg, r - off));
+            n++;
+        }
+        batch.advance(r);
+        return n;
+    }
+
     /** The next frame of what was received, into buf. */
     private void next(ByteBuffer buf) {
         int len = Math.min(rxSegment, rxLength - rxOffset);

@@ -10,6 +10,9 @@ interface LibCVarargs extends Library {
 
     int ioctl(int fd, long request, byte[] arg) throws LastErrorException;
 
+    /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+    int ioctl(int fd, long request, long arg) throws LastErrorException;
+
     /** syscall(2), for sched_setattr, which glibc before 2.41 does not wrap. */
     long syscall(long number, int tid, byte[] attr, int flags) throws LastErrorException;
 }

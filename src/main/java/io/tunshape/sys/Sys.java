@@ -195,6 +195,31 @@ public final class Sys {
         }
     }
 
+    /** ioctl whose argument is the value itself (not a pointer to it). */
+    public static void ioctl(Fd fd, long request, long value) {
+        int n = fd.acquire();
+        try {
+            LibCVarargs.INSTANCE.ioctl(n, request, value);
+        } catch (LastErrorException e) {
+            throw new NativeException("ioctl(0x" + Long.toHexString(request) + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * writev(2) of {@code count} struct iovec (address, length: two longs each) at native address
+     * {@code iov}: the byte count, or -1 for EAGAIN/EINTR; other errors throw.
+     */
+    public static int writev(Fd fd, long iov, int count) {
+        int n = fd.acquire();
+        try {
+            return (int) orAgain("writev", LibC.writev(n, iov, count));
+        } finally {
+            fd.release();
+        }
+    }
+
     public static final short POLLIN = 0x1;
     public static final short POLLOUT = 0x4;
     public static final short POLLERR = 0x8;

@@ -1,31 +1,95 @@
 package io.tunshape.tun;
 
+import io.tunshape.sys.Errno;
 import io.tunshape.sys.Fd;
+import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Opens a tun or tap device through /dev/net/tun, non-blocking. The device belongs to the network
  * namespace of the thread that opens /dev/net/tun (fixed at open, not at TUNSETIFF).
+ *
+ * <p>A tun device may be opened with offloads ({@link #openWithOffloads}): every frame read or
+ * written then starts with a struct virtio_net_hdr ({@link VnetHeader}), and the kernel may hand
+ * over TCP super-frames of up to 64 KB (TSO) and packets whose checksum is left to the reader
+ * (checksum offload), and accepts super-frames written back. {@link Segmenter} and {@link Coalescer}
+ * turn them into plain IP packets and back.
  */
 public final class TunDevice implements AutoCloseable {
     public static final long TUNSETIFF = 0x400454CAL;
+    static final long TUNGETFEATURES = 0x800454CFL;
+    static final long TUNSETOFFLOAD = 0x400454D0L;
     public static final int IFF_TUN = 0x0001;
     public static final int IFF_TAP = 0x0002;
     public static final int IFF_NO_PI = 0x1000;
+    static final int IFF_VNET_HDR = 0x4000;
+    /** TUNSETOFFLOAD bits: the reader completes checksums; TCP over IPv4 and IPv6 may come as super-frames. */
+    public static final int TUN_F_CSUM = 0x01;
+    public static final int TUN_F_TSO4 = 0x02;
+    public static final int TUN_F_TSO6 = 0x04;
     private static final int IFNAMSIZ = 16;
 
     private final Fd fd;
     private final String name;
+    private final boolean vnet;
+    private final int offloads;
 
-    private TunDevice(Fd fd, String name) {
+    private TunDevice(Fd fd, String name, boolean vnet, int offloads) {
         this.fd = fd;
         this.name = name;
+        this.vnet = vnet;
+        this.offloads = offloads;
     }
 
     /** Attaches to (or creates) the device {@code name}, without the packet-information header. */
     public static TunDevice open(String name, boolean tap) {
+        return open(name, tap, false);
+    }
+
+    /**
+     * A tun device with checksum and TCP segmentation offloads where the kernel offers them: opened
+     * with IFF_VNET_HDR when TUNGETFEATURES lists it, then TUNSETOFFLOAD with CSUM|TSO4|TSO6, or
+     * CSUM alone, or nothing when the kernel refuses. {@code log} hears once what was refused.
+     * Without IFF_VNET_HDR the device is opened plainly ({@link #vnetHeader()} false).
+     */
+    public static TunDevice openWithOffloads(String name, java.util.function.Consumer<String> log) {
+        int features;
+        try (Fd probe = Sys.open("/dev/net/tun", Sys.O_RDWR | Sys.O_CLOEXEC)) {
+            byte[] f = new byte[4];
+            Sys.ioctl(probe, TUNGETFEATURES, f);
+            features = ByteBuffer.wrap(f).order(ByteOrder.nativeOrder()).getInt();
+        } catch (NativeException e) {
+            features = 0;
+        }
+        if ((features & IFF_VNET_HDR) == 0) {
+            log.accept("tun offloads: the kernel does not offer IFF_VNET_HDR; frames come one by one");
+            return open(name, false, false);
+        }
+        TunDevice d = open(name, false, true);
+        int want = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+        for (int offer : new int[] {want, TUN_F_CSUM, 0}) {
+            try {
+                Sys.ioctl(d.fd, TUNSETOFFLOAD, offer);
+                if (offer != want) {
+                    log.accept("tun offloads: the kernel refused TSO" + (offer == 0 ? " and checksum offload" : "")
+                            + "; TCP comes one segment a frame");
+                }
+                return new TunDevice(d.fd, d.name, true, offer);
+            } catch (NativeException e) {
+                if (e.errno() != Errno.EINVAL) {
+                    d.close();
+                    throw e;
+                }
+            }
+        }
+        return d;
+    }
+
+    private static TunDevice open(String name, boolean tap, boolean vnet) {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         if (n.length >= IFNAMSIZ) {
             throw new IllegalArgumentException("interface name '" + name + "' is longer than 15 bytes");
@@ -35,7 +99,7 @@ public final class TunDevice implements AutoCloseable {
         try {
             byte[] ifr = new byte[40];
             System.arraycopy(n, 0, ifr, 0, n.length);
-            int flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+            int flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
             ifr[16] = (byte) flags;
             ifr[17] = (byte) (flags >> 8);
             Sys.ioctl(fd, TUNSETIFF, ifr);
@@ -43,7 +107,7 @@ public final class TunDevice implements AutoCloseable {
             while (end < IFNAMSIZ && ifr[end] != 0) {
                 end++;
             }
-            return new TunDevice(fd, new String(ifr, 0, end, StandardCharsets.UTF_8));
+            return new TunDevice(fd, new String(ifr, 0, end, StandardCharsets.UTF_8), vnet, 0);
         } catch (RuntimeException e) {
             fd.close();
             throw e;
@@ -58,8 +122,40 @@ public final class TunDevice implements AutoCloseable {
         return fd;
     }
 
+    /** Whether every frame read and written starts with a struct virtio_net_hdr ({@link VnetHeader#LEN} bytes). */
+    public boolean vnetHeader() {
+        return vnet;
+    }
+
+    /** The TUN_F_* offloads in force. */
+    public int offloads() {
+        return offloads;
+    }
+
+    /** "checksum, TSO (IPv4, IPv6)" or "none", for logs. */
+    public String describeOffloads() {
+        if (offloads == 0) {
+            return "none";
+        }
+        StringBuilder b = new StringBuilder("checksum");
+        if ((offloads & (TUN_F_TSO4 | TUN_F_TSO6)) != 0) {
+            b.append(", TSO (").append((offloads & TUN_F_TSO4) != 0 ? "IPv4" : "")
+                    .append((offloads & TUN_F_TSO4) != 0 && (offloads & TUN_F_TSO6) != 0 ? ", " : "")
+                    .append((offloads & TUN_F_TSO6) != 0 ? "IPv6" : "").append(')');
+        }
+        return b.toString();
+    }
+
     @Override
     public void close() {
+        if (offloads != 0) {
+            // a persistent device keeps its features: the next reader may not expect super-frames
+            try {
+                Sys.ioctl(fd, TUNSETOFFLOAD, 0);
+            } catch (NativeException e) {
+                // closed or gone: nothing is left to reset
+            }
+        }
         fd.close();
     }
 }
