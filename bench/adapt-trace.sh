@@ -11,11 +11,16 @@
 # the mean / MINDIV (default 10), SMOOTH, MININT, DRAIN and RING the daemon's smoothing, min_interval, drain and ring_target
 # (50%, 150ms, 1s, 300ms), REPORT the pump's report interval (200ms); ROWS picks the set-ups (default: adaptive static none);
 # LOGS=DIR keeps each row's pump statistics (JSON lines) and the daemon's log there.
+# FIGS=DIR (default target/figures) gets one SVG timeline per set-up, TRACE-SETUP.svg: the trace's
+# capacity against the shaping rate, the qdisc's backlog, and each datagram's wait (drawn by
+# io.tunshape.plot.TraceFigure from the jar). Progress goes to stderr, the table to stdout.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 TRACE=${1:-$top/../shared/traces/TMobile-UMTS-driving.up}
 SECS=${2:-60}
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
+FIGS=${FIGS:-$top/target/figures}
+mkdir -p "$FIGS"
 D=$(mktemp -d); NS=tsadapt$$
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
@@ -42,7 +47,8 @@ Y
 ip netns add "$NS"; ip -n "$NS" link set lo up
 ip netns exec "$NS" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1
 
-run() { # $1 = label, $2 = none|static|adaptive
+run() { # $1 = label, $2 = none|static|adaptive, $3 = "row N of M"
+    echo "adapt-trace: $3: $1 ($SECS s of sending)" >&2
     ip -n "$NS" link del t0 2>/dev/null || true
     ip -n "$NS" tuntap add dev t0 mode tun
     ip -n "$NS" addr add 198.18.0.1 peer 198.18.0.2 dev t0
@@ -57,7 +63,8 @@ run() { # $1 = label, $2 = none|static|adaptive
         --emulate-trace "$TRACE" --report "$D/report.sock" --report-interval ${REPORT:-200ms} --stats --json 2>"$D/pump.log" & local pump=$!
     pids+=($pump)
     sleep 1.5
-    ip netns exec "$NS" /usr/bin/python3 "$top/bench/adapt-trace.py" "$SECS" "$TRACE" t0 "$D/row.txt" "$OFFER"
+    ROW_LABEL="$1" ip netns exec "$NS" /usr/bin/python3 "$top/bench/adapt-trace.py" "$SECS" "$TRACE" t0 "$D/row.txt" \
+        "$OFFER" "$D/pump.log" "$D/series.txt"
     local tun_drop q_drop
     tun_drop=$(ip -n "$NS" -s link show t0 | awk '/TX:/ {getline; print $4}')
     q_drop=$(tc -n "$NS" -s qdisc show dev t0 | awk '/ root / {getline; sub(",", "", $7); print $7; exit}')
@@ -69,18 +76,29 @@ run() { # $1 = label, $2 = none|static|adaptive
     read -r sent got bytes pq pr pe < "$D/row.txt"
     local util
     util=$(/usr/bin/python3 "$top/bench/adapt-trace.py" utilisation "$D/pump.log" "$TRACE" "$SECS" | cut -d' ' -f1)
-    awk -v l="$1" -v s="$sent" -v g="$got" -v u="$util" -v pq="$pq" -v pr="$pr" -v pe="$pe" -v d="$tun_drop" -v qd="${q_drop:-0}" 'BEGIN {
+    local row
+    row=$(awk -v l="$1" -v s="$sent" -v g="$got" -v u="$util" -v pq="$pq" -v pr="$pr" -v pe="$pe" -v d="$tun_drop" -v qd="${q_drop:-0}" 'BEGIN {
         printf "| %-18s | %6d | %6d | %6.1f %% | %6d (%5.2f %%) | %6d | %7.0f ms | %7.0f ms | %7.0f ms |\n",
-               l, s, g, 100 * u, d, 100 * d / s, qd, pq, pr, pe }'
+               l, s, g, 100 * u, d, 100 * d / s, qd, pq, pr, pe }')
+    echo "$row"
+    local fig sub
+    fig="$FIGS/$(basename "$TRACE" .up)-$2.svg"
+    sub=$(awk -v u="$util" -v d="$tun_drop" -v s="$sent" -v pq="$pq" -v pe="$pe" 'BEGIN {
+        printf "utilised %.1f %%, dropped at tun %d of %d, p95 wait in the qdisc %.0f ms, send to receiver %.0f ms", 100 * u, d, s, pq, pe }')
+    java -cp "$top/target/tunshape.jar" io.tunshape.plot.TraceFigure "$D/series.txt" "$fig" \
+        "$(basename "$TRACE" .up), $1 (mean $MEAN bit/s, offered $OFFER bit/s)" "$sub"
+    echo "adapt-trace: figure $fig" >&2
 }
 echo "trace $(basename "$TRACE"), mean $MEAN bit/s, offered $OFFER bit/s, $SECS s per row, profile latency $LAT_MS ms"
 echo "|                    |        |        |          |                  | qdisc  | p95 wait                            |"
 echo "| set-up             |  sent  | deliv. | utilised | dropped at tun   | drops  | in qdisc   | qdisc+ring | send to rx |"
 echo "| ------------------ | ------ | ------ | -------- | ---------------- | ------ | ---------- | ---------- | ---------- |"
-for r in ${ROWS:-adaptive static none}; do
+rows=(${ROWS:-adaptive static none}); i=0
+for r in "${rows[@]}"; do
+    i=$((i + 1))
     case "$r" in
-        adaptive) run "daemon, adaptive" adaptive ;;
-        static) run "static, the mean" static ;;
-        none) run "no shaping" none ;;
+        adaptive) run "daemon, adaptive" adaptive "row $i of ${#rows[@]}" ;;
+        static) run "static, the mean" static "row $i of ${#rows[@]}" ;;
+        none) run "no shaping" none "row $i of ${#rows[@]}" ;;
     esac
 done

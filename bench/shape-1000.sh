@@ -4,7 +4,9 @@
 # Also prints tunshape's in-process time (-v) for N devices and for one, and the marginal
 # in-process cost per device: (t_N - t_1) / (N - 1).
 # Usage (as root): bench/shape-1000.sh [N]     needs: iproute2, python3-pyroute2, a built jar
+# Progress goes to stderr (a line per step), the results to stdout.
 set -euo pipefail
+step() { echo "shape-1000: step $1 of 7: $2" >&2; }
 N=${1:-1000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
@@ -13,6 +15,7 @@ NS=tsbench$$
 cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -f "/tmp/$NS".*; }
 trap cleanup EXIT INT TERM
 ip netns add "$NS"
+step 1 "creating $N tun devices"
 for i in $(seq 0 $((N - 1))); do echo "tuntap add dev t$i mode tun"; done > "/tmp/$NS.mk"
 ip -n "$NS" -batch "/tmp/$NS.mk"
 
@@ -29,6 +32,7 @@ check() { # every device must hold a tbf at the rate
 }
 java_opts="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto"
 
+step 2 "tunshape apply on all $N in one command"
 reset
 t0=$(now); java $java_opts -jar "$jar" --netns "$NS" apply 't*' --rate 1mbit --latency 100ms >/dev/null; t1=$(now)
 check; tunshape_all=$(secs "$t0" "$t1")
@@ -42,15 +46,18 @@ inproc() { # median of 5 runs of tunshape's in-process time (ms); $1 = "reset" t
     done
     printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p
 }
+step 3 "tunshape's in-process time: 15 runs (all unchanged, all changed, one device)"
 inproc_n=$(inproc keep 't*')
 inproc_n_changed=$(inproc reset 't*')
 inproc_1=$(inproc reset t0)
 
+step 4 "tc -batch"
 reset
 for i in $(seq 0 $((N - 1))); do echo "qdisc replace dev t$i root handle 7473: tbf rate 1mbit burst 1500 latency 100ms"; done > "/tmp/$NS.tc"
 t0=$(now); ip netns exec "$NS" tc -batch "/tmp/$NS.tc"; t1=$(now)
 check; tcbatch=$(secs "$t0" "$t1")
 
+step 5 "pyroute2"
 reset
 cat > "/tmp/$NS.py" <<PY
 from pyroute2 import NetNS
@@ -64,14 +71,20 @@ PY
 t0=$(now); /usr/bin/python3 "/tmp/$NS.py"; t1=$(now)
 check; pyroute2=$(secs "$t0" "$t1")
 
+step 6 "a loop of $N tc processes (the slowest: several seconds)"
 reset
 t0=$(now)
-for i in $(seq 0 $((N - 1))); do ip netns exec "$NS" tc qdisc replace dev "t$i" root handle 7473: tbf rate 1mbit burst 1500 latency 100ms; done
+for i in $(seq 0 $((N - 1))); do
+    ip netns exec "$NS" tc qdisc replace dev "t$i" root handle 7473: tbf rate 1mbit burst 1500 latency 100ms
+    [ $(( (i + 1) % 250 )) -ne 0 ] || echo "shape-1000:   $((i + 1)) of $N" >&2
+done
 t1=$(now)
 check; tcloop=$(secs "$t0" "$t1")
 
+step 7 "results"
 per_dev=$(echo "($inproc_n_changed - $inproc_1) * 1000 / ($N - 1)" | bc -l | awk '{printf "%.1f", $1}')
-tc_per_dev=$(echo "$tcbatch * 1000000 / $N" | bc -l | awk '{printf "%.1f", $1}')
+tc_step 7 "results"
+per_dev=$(echo "$tcbatch * 1000000 / $N" | bc -l | awk '{printf "%.1f", $1}')
 echo "devices: $N"
 echo "tunshape apply (one command, JVM start included): ${tunshape_all} s"
 echo "tunshape in-process (median of 5), all changed: ${inproc_n_changed} ms; all unchanged: ${inproc_n} ms; one device: ${inproc_1} ms"

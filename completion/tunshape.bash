@@ -469,7 +469,7 @@ function _picocli_tunshape_pump() {
   local prev_word=${COMP_WORDS[COMP_CWORD-1]}
 
   local commands=""
-  local flag_opts="'--tun' '--tap' '--create' '--stats' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
+  local flag_opts="'--tun' '--tap' '--create' '--stats' '--no-offload' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
   local arg_opts="'--dev' '--backend' '--listen' '--baud' '--framing' '--emulate-rate' '--emulate-trace' '--trace-scale' '--report' '--report-interval' '--netns'"
 
   type compopt &>/dev/null && compopt +o default
@@ -532,7 +532,7 @@ function _picocli_tunshape_demo() {
 
   local commands=""
   local flag_opts="'--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'--rate' '-p' '--profile' '--seconds' '--payload' '--netns'"
+  local arg_opts="'--rate' '-p' '--profile' '--seconds' '--payload' '--plot' '--netns'"
 
   type compopt &>/dev/null && compopt +o default
 
@@ -550,6 +550,12 @@ function _picocli_tunshape_demo() {
       ;;
     '--payload')
       return
+      ;;
+    '--plot')
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
       ;;
     '--netns')
       local IFS=$'\n'

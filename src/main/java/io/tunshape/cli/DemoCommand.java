@@ -1,6 +1,7 @@
 package io.tunshape.cli;
 
 import io.tunshape.demo.Demo;
+import io.tunshape.demo.DemoFigure;
 import io.tunshape.profile.Mode;
 import io.tunshape.profile.PlanException;
 import io.tunshape.profile.Planner;
@@ -17,6 +18,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -26,7 +29,9 @@ import java.util.concurrent.Callable;
                 + "pump emulating a slow backend, and a UDP sender with default socket buffers: first with the "
                 + "kernel's default qdisc, then with tunshape's backpressure plan. The table shows what the "
                 + "application sent, what the backend got, what was dropped and where, the goodput, and the longest "
-                + "wait. Needs root (it makes a namespace and a tun device).")
+                + "wait. Needs root (it makes a namespace and a tun device). Each row's progress goes to stderr (one "
+                + "line rewritten in place on a terminal, a line a second otherwise); --plot also draws both rows "
+                + "over time as an SVG figure.")
 public final class DemoCommand implements Callable<Integer> {
     @ParentCommand
     TunshapeCommand top;
@@ -50,8 +55,22 @@ public final class DemoCommand implements Callable<Integer> {
             description = "UDP payload size (default: ${DEFAULT-VALUE}).")
     int payload;
 
+    @Option(names = "--plot", paramLabel = "FILE.svg",
+            description = "Also write the two rows as a figure: the rate the backend got and the drops, over time.")
+    Path plot;
+
     @Override
     public Integer call() throws Exception {
+        if (plot != null) {
+            Path dir = plot.toAbsolutePath().getParent();
+            if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+                throw new PlanException("--plot", "cannot write " + plot + ": " + dir
+                        + " is not a writable directory");
+            }
+            if (Files.isDirectory(plot)) {
+                throw new PlanException("--plot", plot + " is a directory; give a file name such as demo.svg");
+            }
+        }
         if (!(seconds >= 1 && seconds <= 60)) {
             throw new PlanException("--seconds", seconds + " is out of range; accepted: 1 to 60");
         }
@@ -81,14 +100,22 @@ public final class DemoCommand implements Callable<Integer> {
         Object signals = Signals.install(demo::stop);
         List<Demo.Row> rows;
         try {
+            Progress progress = new Progress(err, Tty.isTerminal(2));
             rows = demo.run(new Demo.Options(r, req, name, seconds, payload, line -> {
                 synchronized (err) {
+                    progress.endLine();
                     err.println("tunshape demo: " + line);
                     err.flush();
                 }
-            }));
+            }, progress::show));
+            progress.endLine();
         } finally {
             Signals.uninstall(signals);
+        }
+        if (plot != null && !rows.isEmpty()) {
+            DemoFigure.write(plot, rows, r, seconds, payload);
+            err.println("tunshape demo: figure written to " + plot);
+            err.flush();
         }
         if (top.json) {
             Json.print(out, g -> {
@@ -152,6 +179,58 @@ public final class DemoCommand implements Callable<Integer> {
                 + "enough for the sender's socket buffer, the sender blocks and nothing is lost.");
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /**
+     * Each row's progress on stderr: on a terminal one line rewritten in place about ten times a
+     * second; otherwise a line a second, so that logs stay short.
+     */
+    static final class Progress {
+        private final PrintWriter err;
+        private final boolean inPlace;
+        private boolean open;
+        private long lastWhole = -1;
+        private int lastRow;
+
+        Progress(PrintWriter err, boolean inPlace) {
+            this.err = err;
+            this.inPlace = inPlace;
+        }
+
+        void show(Demo.Progress p) {
+            Demo.Sample s = p.now();
+            long whole = (long) Math.floor(s.seconds());
+            if (!inPlace && p.row() == lastRow && whole == lastWhole) {
+                return;
+            }
+            lastRow = p.row();
+            lastWhole = whole;
+            String what = s.draining() ? "sender done at " + fmt(p.seconds()) + " s, queue draining"
+                    : String.format(Locale.ROOT, "%.1f s of %s s", s.seconds(), fmt(p.seconds()));
+            String text = String.format(Locale.ROOT, "row %d of %d: %s; sent %,d, delivered %,d, dropped %,d at tun, "
+                            + "%,d in the qdisc", p.row(), p.rows(), what, s.sent(), s.delivered(), s.droppedAtTun(),
+                    s.droppedInQdisc());
+            synchronized (err) {
+                if (inPlace) {
+                    err.print("\r\033[K" + text);
+                    open = true;
+                } else {
+                    err.println("tunshape demo: " + text);
+                }
+                err.flush();
+            }
+        }
+
+        /** Ends the line being rewritten, so that what follows starts on a line of its own. */
+        void endLine() {
+            synchronized (err) {
+                if (open) {
+                    err.println();
+                    err.flush();
+                    open = false;
+                }
+            }
+        }
     }
 
     private static String fmt(double s) {

@@ -24,20 +24,19 @@ final class Signals {
     }
 
     /** SIGHUP as a request to reload. */
-    @SuppressWarnings("removal")
     static Object installHangup(Runnable onHangup) {
-        sun.misc.Signal sig = new sun.misc.Signal("HUP");
-        sun.misc.SignalHandler prev = sun.misc.Signal.handle(sig, s -> onHangup.run());
-        List<Object[]> old = new ArrayList<>();
-        old.add(new Object[] {sig, prev});
-        return old;
+        return installOne("HUP", onHangup);
     }
 
     /** SIGWINCH: the terminal changed size. */
-    @SuppressWarnings("removal")
     static Object installResize(Runnable onResize) {
-        sun.misc.Signal sig = new sun.misc.Signal("WINCH");
-        sun.misc.SignalHandler prev = sun.misc.Signal.handle(sig, s -> onResize.run());
+        return installOne("WINCH", onResize);
+    }
+
+    @SuppressWarnings("removal")
+    private static Object installOne(String name, Runnable handler) {
+        sun.misc.Signal sig = new sun.misc.Signal(name);
+        sun.misc.SignalHandler prev = sun.misc.Signal.handle(sig, s -> handler.run());
         List<Object[]> old = new ArrayList<>();
         old.add(new Object[] {sig, prev});
         return old;

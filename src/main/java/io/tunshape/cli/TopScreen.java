@@ -84,11 +84,11 @@ final class TopScreen {
         List<String> out = new ArrayList<>();
         out.add(r.label() + ": the last " + io.tunshape.tc.Duration.format((double) spark * intervalMicros)
                 + ", newest right; rate, capacity and sent on one scale, 0 to " + bits(Math.max(top, 0)) + "bit/s");
-        out.add("  rate     " + sparkline(h.rate, top, spark, glyphs) + "  " + bits(last(h.rate)) + "bit/s");
+        out.add("  rate     " + sparkline(h.rate, top, spark, glyphs) + "  " + perSecond(last(h.rate)));
         if (max(h.capacity, spark) != NONE) {
-            out.add("  capacity " + sparkline(h.capacity, top, spark, glyphs) + "  " + bits(last(h.capacity)) + "bit/s");
+            out.add("  capacity " + sparkline(h.capacity, top, spark, glyphs) + "  " + perSecond(last(h.capacity)));
         }
-        out.add("  sent     " + sparkline(h.sent, top, spark, glyphs) + "  " + bits(last(h.sent)) + "bit/s");
+        out.add("  sent     " + sparkline(h.sent, top, spark, glyphs) + "  " + perSecond(last(h.sent)));
         long queueTop = max(h.backlog, spark);
         out.add("  backlog  " + sparkline(h.backlog, queueTop, spark, glyphs) + "  " + bytes(last(h.backlog))
                 + " (scale 0 to " + bytes(Math.max(queueTop, 0)) + ")");
@@ -125,6 +125,10 @@ final class TopScreen {
 
     private static long last(long[] a) {
         return a[a.length - 1];
+    }
+
+    private static String perSecond(long bps) {
+        return bps == NONE ? "-" : bits(bps) + "bit/s";
     }
 
     static String cut(String s, int width) {

@@ -59,14 +59,41 @@ final class ControlServer implements AutoCloseable {
         }
     }
 
+    /** How long one client may take to read the state: one that never reads is dropped after it. */
+    static final long CLIENT_MS = 2000;
+
     private void serve() {
         while (!stop) {
             try (SocketChannel c = server.accept()) {
-                c.write(ByteBuffer.wrap((json() + "\n").getBytes(StandardCharsets.UTF_8)));
+                writeWithin(c, ByteBuffer.wrap((json() + "\n").getBytes(StandardCharsets.UTF_8)), CLIENT_MS);
             } catch (IOException e) {
                 if (stop) {
                     return;
                 }
+            }
+        }
+    }
+
+    /**
+     * Writes {@code b} to a client that has {@code ms} to take it. A blocking write waited forever
+     * for a client that connects and never reads once the state outgrew the socket's buffer (some
+     * 800 devices), and every later status with it.
+     */
+    static void writeWithin(SocketChannel c, ByteBuffer b, long ms) throws IOException {
+        c.configureBlocking(false);
+        long end = System.nanoTime() + ms * 1_000_000;
+        try (java.nio.channels.Selector sel = java.nio.channels.Selector.open()) {
+            c.register(sel, java.nio.channels.SelectionKey.OP_WRITE);
+            while (b.hasRemaining()) {
+                if (c.write(b) > 0) {
+                    continue;
+                }
+                long left = (end - System.nanoTime()) / 1_000_000;
+                if (left <= 0) {
+                    return; // dropped: closing the socket tells the client
+                }
+                sel.select(left);
+                sel.selectedKeys().clear();
             }
         }
     }

@@ -42,15 +42,34 @@ import java.util.function.Consumer;
  * dropped and where, the goodput and the longest wait.
  */
 public final class Demo {
-    /** One row of the table. */
+    /** One row of the table, with its counters over time. */
     public record Row(String qdisc, long sent, long delivered, long droppedAtTun, long droppedInQdisc,
-                      double goodputBps, double longestWaitMs, double senderBlockedSeconds) {
+                      double goodputBps, double longestWaitMs, double senderBlockedSeconds, List<Sample> timeline) {
     }
 
-    /** What to run: the emulated backend rate, the shaping for the second row, seconds per row, payload. */
-    public record Options(Rate rate, ShapingRequest shaping, String shapingName, double seconds, int payload,
-                          Consumer<String> log) {
+    /**
+     * The row's counters {@code seconds} after its sender started, counted from the row's start:
+     * datagrams the application sent, frames and payload bytes the backend got, drops at tun and in
+     * the qdisc. {@code draining} once the sender has stopped and the queue empties.
+     */
+    public record Sample(double seconds, long sent, long delivered, long deliveredBytes, long droppedAtTun,
+                         long droppedInQdisc, boolean draining) {
     }
+
+    /** Where a row is, for a progress display: row {@code row} of {@code rows}, its latest sample. */
+    public record Progress(int row, int rows, double seconds, Sample now) {
+    }
+
+    /**
+     * What to run: the emulated backend rate, the shaping for the second row, seconds per row, payload;
+     * log lines, and the progress of each row (about ten times a second).
+     */
+    public record Options(Rate rate, ShapingRequest shaping, String shapingName, double seconds, int payload,
+                          Consumer<String> log, Consumer<Progress> progress) {
+    }
+
+    /** How often a row's counters are read. */
+    private static final long SAMPLE_NANOS = 100_000_000L;
 
     private static final int PORT = 9;
     private volatile boolean stop;
@@ -107,7 +126,7 @@ public final class Demo {
             int ix = index;
             try {
                 o.log().accept("row 1: tun0 with the kernel's default qdisc, sending for " + o.seconds() + " s");
-                rows.add(row(o, "kernel default (" + rootKind(tc, ix) + ")", links, tc, ix, sink));
+                rows.add(row(o, 1, "kernel default (" + rootKind(tc, ix) + ")", links, tc, ix, sink));
                 if (!stop) {
                     Planner planner = new Planner(io.tunshape.tc.Psched.system(), Planner.systemWmemDefault());
                     List<Result> r;
@@ -116,7 +135,7 @@ public final class Demo {
                     }
                     String label = o.shapingName() + " (" + describe(r.get(0)) + ")";
                     o.log().accept("row 2: tun0 shaped: " + label + ", sending for " + o.seconds() + " s");
-                    rows.add(row(o, label, links, tc, ix, sink));
+                    rows.add(row(o, 2, label, links, tc, ix, sink));
                 }
             } finally {
                 pump.stop();
@@ -157,13 +176,15 @@ public final class Demo {
         return new long[] {links.get(index).txDropped(), qdiscDrops, backlog};
     }
 
-    private Row row(Options o, String label, LinkClient links, TcClient tc, int index, CountingSink sink)
-            throws Exception {
+    private Row row(Options o, int number, String label, LinkClient links, TcClient tc, int index,
+                    CountingSink sink) throws Exception {
         long[] before = counters(links, tc, index);
         sink.reset();
         long sent = 0;
         long blockedNanos = 0;
         long start = System.nanoTime();
+        List<Sample> timeline = new ArrayList<>();
+        long nextSample = start;
         long end = start + (long) (o.seconds() * 1e9);
         ByteBuffer b = ByteBuffer.allocate(o.payload()).order(ByteOrder.BIG_ENDIAN);
         InetSocketAddress peer = new InetSocketAddress("198.18.0.2", PORT);
@@ -171,6 +192,10 @@ public final class Demo {
             ch.configureBlocking(false);
             ch.register(sel, SelectionKey.OP_WRITE);
             while (!stop && System.nanoTime() < end && sent < 20_000_000) {
+                if (System.nanoTime() >= nextSample) {
+                    nextSample = Math.max(nextSample + SAMPLE_NANOS, System.nanoTime());
+                    sample(o, number, timeline, start, sent, sink, before, counters(links, tc, index), false);
+                }
                 b.clear();
                 b.putLong(0, sent).putLong(8, System.nanoTime());
                 if (ch.send(b, peer) > 0) {
@@ -179,7 +204,7 @@ public final class Demo {
                 }
                 // the socket's send buffer is full: the sender is held back
                 long t0 = System.nanoTime();
-                sel.select(Math.max(1, (end - t0) / 1_000_000));
+                sel.select(Math.max(1, Math.min(end - t0, nextSample - t0) / 1_000_000));
                 sel.selectedKeys().clear();
                 blockedNanos += System.nanoTime() - t0;
             }
@@ -190,19 +215,35 @@ public final class Demo {
         long lastCount = -1;
         long idleSince = System.nanoTime();
         while (!stop && System.nanoTime() < drainEnd) {
+            long[] now = counters(links, tc, index);
+            if (System.nanoTime() >= nextSample) {
+                nextSample = Math.max(nextSample + SAMPLE_NANOS, System.nanoTime());
+                sample(o, number, timeline, start, sent, sink, before, now, true);
+            }
             long c = sink.frames();
             if (c != lastCount) {
                 lastCount = c;
                 idleSince = System.nanoTime();
-            } else if (System.nanoTime() - idleSince > 500_000_000L && counters(links, tc, index)[2] == 0) {
+            } else if (System.nanoTime() - idleSince > 500_000_000L && now[2] == 0) {
                 break;
             }
             Thread.sleep(50);
         }
         long[] after = counters(links, tc, index);
+        sample(o, number, timeline, start, sent, sink, before, after, true);
         double seconds = Math.max(1e-3, (sink.lastNanos() - start) / 1e9);
         return new Row(label, sent, sink.frames(), after[0] - before[0], after[1] - before[1],
-                sink.bytes() * 8 / seconds, sink.longestWaitNanos() / 1e6, blockedNanos / 1e9);
+                sink.bytes() * 8 / seconds, sink.longestWaitNanos() / 1e6, blockedNanos / 1e9, List.copyOf(timeline));
+    }
+
+    private static void sample(Options o, int row, List<Sample> timeline, long start, long sent, CountingSink sink,
+                               long[] before, long[] now, boolean draining) {
+        Sample s = new Sample((System.nanoTime() - start) / 1e9, sent, sink.frames(), sink.bytes(),
+                now[0] - before[0], now[1] - before[1], draining);
+        timeline.add(s);
+        if (o.progress() != null) {
+            o.progress().accept(new Progress(row, 2, o.seconds(), s));
+        }
     }
 
     /** A backend that consumes frames and counts the demo's datagrams, with the longest wait. */

@@ -1,10 +1,17 @@
 package io.tunshape.kernel;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.tunshape.plot.SvgFigureTest;
 import io.tunshape.testing.CliRun;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 
 import static io.tunshape.kernel.ReadbackMatrixKernelTest.readJson;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,11 +21,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** `tunshape demo` shows the drop without shaping and none with it, and leaves nothing behind. */
 class DemoKernelTest {
     @Test
-    void demoShowsTheProblemAndTheFix() {
+    void demoShowsTheProblemAndTheFix(@TempDir Path dir) throws Exception {
         KernelNs.requireRoot();
         String linksBefore = KernelNs.run("ip", "-o", "link", "show");
         long t0 = System.nanoTime();
-        CliRun r = CliRun.of("--json", "demo", "--seconds", "2");
+        Path svg = dir.resolve("demo.svg");
+        CliRun r = CliRun.of("--json", "demo", "--seconds", "2", "--plot", svg.toString());
         double took = (System.nanoTime() - t0) / 1e9;
         assertEquals(0, r.status(), r.toString());
         JsonNode rows = readJson(r.out()).get("rows");
@@ -33,6 +41,33 @@ class DemoKernelTest {
         assertTrue(shaped.get("goodput_bps").asLong() > 900_000, shaped.toString());
         assertTrue(took < 30, "the demo took " + took + " s");
         assertEquals(linksBefore, KernelNs.run("ip", "-o", "link", "show"), "nothing left in this namespace");
+
+        // progress through each row, a line a second on a stream that is no terminal
+        for (String row : new String[] {"row 1 of 2: 1.", "row 2 of 2: 1.", "row 1 of 2: sender done"}) {
+            assertTrue(r.err().contains(row), "no progress line '" + row + "': " + r.err());
+        }
+        // the figure: both rows' delivered rate over time, and their drops with the totals of the table
+        Map<String, List<double[]>> series = SvgFigureTest.series(SvgFigureTest.parse(Files.readString(svg)));
+        assertTrue(series.keySet().stream().anyMatch(k -> k.startsWith("row 1: kernel default")), series.keySet().toString());
+        assertTrue(series.keySet().stream().anyMatch(k -> k.startsWith("row 2: tunshape backpressure")),
+                series.keySet().toString());
+        for (Map.Entry<String, List<double[]>> e : series.entrySet()) {
+            if (e.getKey().startsWith("row ") && e.getKey().contains(": ") && !e.getKey().contains("the qdisc")) {
+                assertTrue(e.getValue().size() >= 20, e.getKey() + " has " + e.getValue().size()
+                        + " points; the rows last over 2 s, sampled every 100 ms");
+            }
+        }
+        assertTrue(series.containsKey(String.format(java.util.Locale.ROOT, "row 1 at tun: %,d",
+                plain.get("dropped_at_tun").asLong())), series.keySet().toString());
+        assertTrue(series.containsKey("row 2 at tun: 0"), series.keySet().toString());
+        assertTrue(series.containsKey("the backend's rate"), series.keySet().toString());
+    }
+
+    @Test
+    void aPlotFileThatCannotBeWrittenIsRefusedBeforeAnything() {
+        CliRun r = CliRun.of("demo", "--plot", "/nonexistent-tunshape-dir/demo.svg");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("--plot") && r.err().contains("/nonexistent-tunshape-dir"), r.toString());
     }
 
     @Test

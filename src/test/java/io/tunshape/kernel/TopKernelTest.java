@@ -35,6 +35,7 @@ class TopKernelTest {
         try (KernelNs ns = KernelNs.create(); Tmux tmux = new Tmux(dir)) {
             ns.tun("tun0").tap("tap0");
             ns.ip("addr", "add", "198.18.7.1/24", "dev", "tun0");
+            ns.ip("link", "set", "tun0", "up");
             CliRun apply = CliRun.of("--netns", ns.name(), "apply", "tun0", "--rate", "300kbit");
             assertEquals(0, apply.status(), apply.toString());
             try (PumpProcess pump = new PumpProcess("--netns", ns.name(), "pump", "--dev", "tun0", "--backend", "sink",
@@ -114,20 +115,8 @@ class TopKernelTest {
     void aDaemonAddsItsNamespacesAndCapacities(@TempDir Path dir) throws Exception {
         try (KernelNs ns = KernelNs.create()) {
             ns.tap("tap0");
-            Files.writeString(dir.resolve("adaptive-top.yaml"), """
-                    name: adaptive-top
-                    description: adaptive link for the top test
-                    source: test
-                    link:
-                      rate: 1mbit
-                    shaping:
-                      mode: latency
-                      latency: 200ms
-                    adaptive:
-                      min_rate: 250kbit
-                      max_rate: 4mbit
-                      headroom: 10%
-                    """);
+            Files.writeString(dir.resolve("adaptive-top.yaml"), "name: adaptive-top\ndescription: top's adaptive link\n"
+                    + "source: test\nlink: {rate: 1mbit}\nadaptive: {min_rate: 250kbit, max_rate: 4mbit}\n");
             Files.writeString(dir.resolve("tunshape.yaml"), "report_socket: " + dir.resolve("report.sock") + "\n"
                     + "control_socket: " + dir.resolve("control.sock") + "\n"
                     + "interfaces:\n  - match: \"tap0\"\n    netns: \"" + ns.name() + "\"\n    profile: "
@@ -182,7 +171,6 @@ class TopKernelTest {
     private static void awaitCarrier(KernelNs ns) throws InterruptedException {
         for (int i = 0; i < 100; i++) {
             if (!ns.ip("link", "show", "tun0").contains("NO-CARRIER")) {
-                ns.ip("link", "set", "tun0", "up");
                 return;
             }
             Thread.sleep(50);
