@@ -133,6 +133,7 @@ final class Reconciler {
                 names.add(d.name);
             }
             try {
+                // Session.apply: it reads the tree back after the change and repairs what differs
                 List<Result> r = session.apply(names, g.getKey(), planner, false);
                 for (int i = 0; i < r.size(); i++) {
                     shaped(ns, g.getValue().get(i), g.getKey(), r.get(i));
@@ -354,7 +355,7 @@ final class Reconciler {
             long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
             long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
             out.add(new Daemon.Status(d.name, where, d.rule.profile(), rate, cap, age, changes, flushes, backlog, drops,
-                    s.link().txDropped(), path));
+                    s.link().txDropped(), path, d.latency));
         }
         return out;
     }
