@@ -157,6 +157,22 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("process_events", d.processEvents());
             g.writeStringField("process_event_source", d.processEventsNote());
             g.writeEndObject();
+            // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against
+            g.writeObjectFieldStart("memory");
+            java.lang.management.MemoryUsage heap = java.lang.management.ManagementFactory.getMemoryMXBean()
+                    .getHeapMemoryUsage();
+            g.writeNumberField("heap_used_bytes", heap.getUsed());
+            g.writeNumberField("heap_max_bytes", heap.getMax());
+            long direct = 0;
+            for (java.lang.management.BufferPoolMXBean b : java.lang.management.ManagementFactory.getPlatformMXBeans(
+                    java.lang.management.BufferPoolMXBean.class)) {
+                if (b.getName().equals("direct")) {
+                    direct = b.getTotalCapacity();
+                }
+            }
+            g.writeNumberField("direct_bytes", direct);
+            g.writeNumberField("threads", Thread.activeCount());
+            g.writeEndObject();
             g.writeObjectFieldStart("reports");
             g.writeNumberField("accepted", daemon.reportPath.accepted.get());
             g.writeNumberField("refused", daemon.reports.refusedTotal());

@@ -133,6 +133,7 @@ final class Reconciler {
                 names.add(d.name);
             }
             try {
+                // Session.apply: it reads the tree back after the change and repairs what differs
                 List<Result> r = session.apply(names, g.getKey(), planner, false);
                 for (int i = 0; i < r.size(); i++) {
                     shaped(ns, g.getValue().get(i), g.getKey(), r.get(i));

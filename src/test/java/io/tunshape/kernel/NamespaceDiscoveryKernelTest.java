@@ -18,8 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
+import static io.tunshape.kernel.DaemonKernelTest.within;
 import static io.tunshape.kernel.ReadbackMatrixKernelTest.readJson;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -140,17 +140,6 @@ class NamespaceDiscoveryKernelTest {
                 p.close();
             }
         }
-    }
-
-    private static boolean within(long millis, BooleanSupplier cond) throws InterruptedException {
-        long end = System.currentTimeMillis() + millis;
-        while (System.currentTimeMillis() < end) {
-            if (cond.getAsBoolean()) {
-                return true;
-            }
-            Thread.sleep(20);
-        }
-        return cond.getAsBoolean();
     }
 
     private static boolean shaped(Node n, String dev) {
