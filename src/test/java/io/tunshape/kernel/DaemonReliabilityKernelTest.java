@@ -48,7 +48,12 @@ class DaemonReliabilityKernelTest {
 
     private static PumpProcess daemon(Path dir) throws Exception {
         PumpProcess d = new PumpProcess("daemon", "--config", dir.resolve("tunshape.yaml").toString());
-        assertTrue(d.await("running with", 120_000), tail(d));
+        try {
+            assertTrue(d.await("running with", 120_000), tail(d));
+        } catch (AssertionError | InterruptedException e) {
+            d.close(); // not returned, so no one else would end it
+            throw e;
+        }
         return d;
     }
 
