@@ -1,6 +1,6 @@
 #!/bin/bash
 # The long fuzz run: every decoder's properties with many more inputs than the short run in
-# `mvn verify` (2000 each). Usage: bench/fuzz.sh [TRIES] [YAML_TRIES]
+# `mvn verify` (1000 each). Usage: bench/fuzz.sh [TRIES] [YAML_TRIES]
 #   TRIES       inputs per property for the binary and JSON decoders (default 2,000,000):
 #               netlink datagrams, tc options, attributes, SLIP, KISS, exec framing, reports
 #   YAML_TRIES  inputs per property for profiles and daemon configurations (default 1,000,000;

@@ -91,6 +91,8 @@ final class EventLoop implements Runnable {
     private long lastTickMs;
     /** When the process-event socket is watched again (0: it is watched). */
     private long procResumeAt;
+    /** When the mount table is watched again (0: it is watched). */
+    private long mountsResumeAt;
     private final Object startedSignal = new Object();
 
     EventLoop(Supplier<DaemonConfig> config, Reconciler reconciler, TcCodec codec, Consumer<String> log) {
@@ -192,7 +194,11 @@ final class EventLoop implements Runnable {
                             epoll.remove(proc.fd());
                             procResumeAt = now() + PROC_BATCH_MS;
                         } else if (key == MOUNTS) {
+                            // as process events: the mount table is read at most every PROC_BATCH_MS,
+                            // however many namespaces others add and delete meanwhile
                             host.rereadMounts();
+                            epoll.remove(mountinfo);
+                            mountsResumeAt = now() + PROC_BATCH_MS;
                         } else if (key == WAKE) {
                             Epoll.drain(wake);
                         } else {
@@ -204,6 +210,11 @@ final class EventLoop implements Runnable {
                     }
                     for (Runnable r; (r = tasks.poll()) != null; ) {
                         r.run();
+                    }
+                    if (mountsResumeAt != 0 && now() >= mountsResumeAt) {
+                        mountsResumeAt = 0;
+                        host.rereadMounts();
+                        epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
                     }
                     if (procResumeAt != 0 && now() >= procResumeAt) {
                         procResumeAt = 0;
@@ -257,6 +268,9 @@ final class EventLoop implements Runnable {
         }
         if (procResumeAt != 0) {
             next = Math.min(next, procResumeAt);
+        }
+        if (mountsResumeAt != 0) {
+            next = Math.min(next, mountsResumeAt);
         }
         return (int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now));
     }

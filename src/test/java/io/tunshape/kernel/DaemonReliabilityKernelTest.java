@@ -48,7 +48,12 @@ class DaemonReliabilityKernelTest {
 
     private static PumpProcess daemon(Path dir) throws Exception {
         PumpProcess d = new PumpProcess("daemon", "--config", dir.resolve("tunshape.yaml").toString());
-        assertTrue(d.await("running with", 120_000), tail(d));
+        try {
+            assertTrue(d.await("running with", 120_000), tail(d));
+        } catch (AssertionError | InterruptedException e) {
+            d.close(); // not returned, so no one else would end it
+            throw e;
+        }
         return d;
     }
 
@@ -234,6 +239,33 @@ class DaemonReliabilityKernelTest {
             throw e;
         } catch (Exception e) {
             fail(e);
+        }
+    }
+
+    @Test
+    void eventOverrunsForcedWithASmallReceiveBufferEndInAFullPassThatShapesEveryDevice(@TempDir Path dir)
+            throws Exception {
+        int n = 300;
+        try (KernelNs ns = KernelNs.create()) {
+            Files.writeString(dir.resolve("tunshape.yaml"), config(dir,
+                    "  - match: \"t*\"\n    netns: \"" + ns.name() + "\"\n    profile: ax25-9600-g3ruh\n"));
+            ns.tun("t0");
+            // the smallest receive buffer the kernel gives (it doubles the value and keeps a floor)
+            try (PumpProcess d = new PumpProcess(java.util.Map.of("TUNSHAPE_EVENT_RCVBUF", "256"), "daemon",
+                    "--config", dir.resolve("tunshape.yaml").toString())) {
+                assertTrue(d.await("running with", 120_000), tail(d));
+                assertTrue(within(10_000, () -> holds(ns, "t0", "-p", "ax25-9600-g3ruh")), tail(d));
+                StringBuilder batch = new StringBuilder();
+                for (int i = 1; i <= n; i++) {
+                    batch.append("tuntap add dev t").append(i).append(" mode tun\n");
+                }
+                Files.writeString(dir.resolve("batch"), batch);
+                ns.ip("-batch", dir.resolve("batch").toString());
+                assertTrue(within(60_000, () -> holds(ns, "t*", "-p", "ax25-9600-g3ruh")),
+                        "not every device shaped after the overruns\n" + tail(d));
+                assertTrue(logged(d, "events overran (ENOBUFS)"), "no overrun was forced: " + tail(d));
+                assertTrue(d.isAlive(), tail(d));
+            }
         }
     }
 }
