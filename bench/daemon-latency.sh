@@ -3,9 +3,11 @@
 # between two capacities, GAP ms apart (default 20: pumps report every 100-200 ms, so the daemon is
 # idle when one comes; GAP=0 sends the next as soon as the last change shows); the daemon's resident
 # memory right after them and 10 s later; its CPU when idle. Usage (as root):
-#   [GAP=ms] [SENDER_NICE=19] [POLICY=normal|deadline] [LOAD=k] bench/daemon-latency.sh [N]
+#   [GAP=ms] [SENDER_NICE=19] [POLICY=normal|deadline] [LOAD=k] [SERVED=m] bench/daemon-latency.sh [N]
 # POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
-# after the reports or at most 120 s) while the reports go.
+# after the reports or at most 120 s) while the reports go. SERVED=m has the daemon serve m more
+# namespaces meanwhile (half named, half unnamed: processes that unshared theirs), each with a
+# shaped tap, to show that a report's path does not grow with them.
 # Two figures for each change:
 # - the daemon's own (the target's measure): from the datagram's arrival at its socket (the kernel's
 #   SO_TIMESTAMPNS stamp) to the kernel's ack of the class change, from `tunshape status`;
@@ -18,13 +20,26 @@ GAP=${GAP:-20}   # ms between reports
 SENDER_NICE=${SENDER_NICE:-19}
 POLICY=${POLICY:-normal}
 LOAD=${LOAD:-0}
+SERVED=${SERVED:-0}
+EXTRA=(); EXTRA_PIDS=()
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 NS=tslat$$; D=$(mktemp -d)
 HOGS=""
-cleanup() { [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true; wait 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
+cleanup() { [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true
+  [ ${#EXTRA_PIDS[@]} -gt 0 ] && kill "${EXTRA_PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true
+  if [ ${#EXTRA[@]} -gt 0 ]; then printf 'netns del %s\n' "${EXTRA[@]}" | ip -force -batch - 2>/dev/null || true; fi
+  ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT INT TERM
 ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap
+if [ "$SERVED" -gt 0 ]; then
+  for i in $(seq 1 $((SERVED / 2))); do EXTRA+=("$NS-x$i"); done
+  printf 'netns add %s\n' "${EXTRA[@]}" | ip -batch -
+  for n in "${EXTRA[@]}"; do ip -n "$n" tuntap add dev lat0 mode tap; done
+  for i in $(seq 1 $((SERVED - SERVED / 2))); do
+    unshare --net sh -c 'ip tuntap add dev lat0 mode tap; exec sleep 100000' & EXTRA_PIDS+=($!)
+  done
+fi
 cat > "$D/lat.yaml" <<Y
 name: lat
 description: latency test link
@@ -38,6 +53,7 @@ report_socket: $D/report.sock
 control_socket: $D/control.sock
 interfaces:
   - {match: "tap*", netns: "$NS", profile: $D/lat.yaml, adaptive: true}
+  - {match: "lat0", netns: "*", profile: ax25-9600-g3ruh}
 control: {min_interval: 0s, stale_after: 60s, smoothing: 100%}
 report_scheduling: {policy: $POLICY}
 Y
@@ -45,6 +61,12 @@ Y
 # ready: the device shaped, and the daemon running (after it has warmed up its report path)
 for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
 grep -E "warmed up|report thread" "$D/log" || true
+if [ "$SERVED" -gt 0 ]; then
+  for _ in $(seq 300); do
+    [ "$(grep -c 'lat0: shaped with' "$D/log")" -ge "$SERVED" ] && break; sleep 0.2
+  done
+  echo "serving $(grep -c 'lat0: shaped with' "$D/log") more namespaces with a shaped tap each; threads $(awk '/Threads/ {print $2}' /proc/$P/status)"
+fi
 for _ in $(seq "$LOAD"); do timeout 120 sh -c 'while :; do :; done' & HOGS="$HOGS $!"; done
 ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" <<'PY'
 import json, socket, struct, sys, time

@@ -13,9 +13,11 @@
 # turn: that is hashing, not the scheduler). Prints per row the sparse flow's p50/p95 wait and delivered/sent, the bulk flows' delivered rates
 # and Jain's index over them (from 20 % of the run to its end), bulk delivered/sent, and the drops
 # in the qdisc and at tun.
-# Environment: RATES="1mbit 9600bit", MODES="default fifo-bp fifo-lat flows", FLOWS=16.
+# Environment: RATES="1mbit 9600bit", MODES="default fifo-bp fifo-lat flows", FLOWS=16,
+# APPLY_ARGS="..." added to every tunshape apply (e.g. "--txqueuelen 2").
 # Usage (as root): bench/fairness.sh      needs: iproute2, python3, a built jar
 set -euo pipefail
+# shellcheck disable=SC2086
 top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
@@ -44,9 +46,9 @@ for rate in $RATES; do
         ip -n "$NS" link set t0 up
         case $mode in
             default) ;;
-            fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 >/dev/null 2>&1 ;;
-            fifo-lat) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --latency "$lat" >/dev/null 2>&1 ;;
-            flows) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 >/dev/null 2>&1 ;;
+            fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
+            fifo-lat) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --latency "$lat" ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
+            flows) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
             *) echo "unknown mode $mode" >&2; exit 2 ;;
         esac
         probe=; [ "$mode" = flows ] && probe=probe

@@ -3,8 +3,9 @@
 # through a 1 Gbit/s tree without and with flow queues, same run, same machine:
 #   htb     tunshape apply --rate 1gbit --qdisc htb          (one class)
 #   flows   tunshape apply --rate 1gbit --flows 64           (64 queues, the cls_bpf classifier)
-# and the difference in each throughput column. Environment: FLOWS=64, RATE=1gbit, PUMPS=tunshape,
-# SECONDS per measurement as the first argument (pump-throughput.sh's, default 5).
+# and the difference in each throughput column, ROUNDS times in turn (a busy machine drifts; compare
+# rounds). Environment: FLOWS=64, RATE=1gbit, PUMPS=tunshape, ROUNDS=2, SECONDS per measurement as
+# the first argument (pump-throughput.sh's, default 5).
 # Usage (as root): bench/flows-cost.sh [SECONDS]    needs what pump-throughput.sh needs
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,19 +13,22 @@ D=${1:-5}
 FLOWS=${FLOWS:-64}
 RATE=${RATE:-1gbit}
 export PUMPS=${PUMPS:-tunshape}
-plain=$(SHAPE_ARGS="--rate $RATE --qdisc htb" "$top/bench/pump-throughput.sh" "$D")
-flows=$(SHAPE_ARGS="--rate $RATE --flows $FLOWS" "$top/bench/pump-throughput.sh" "$D")
-echo "$plain"
-echo "$flows" | grep -v '^| pump\|^| ---'
+ROUNDS=${ROUNDS:-2}
 # columns: flood 64 B pkt/s, flood 1400 B Mbit/s, paced 64 B pkt/s, paced 1400 B Mbit/s, TCP Mbit/s
 nums() { echo "$1" | grep '^| tunshape\|^| C pump\|^| socat' | head -1 | awk -F'|' '{
     for (i = 3; i <= 7; i++) { split($i, a, " "); printf "%s ", a[1] } print "" }'; }
-read -r -a a <<<"$(nums "$plain")"
-read -r -a b <<<"$(nums "$flows")"
 names=("flood 64 B" "flood 1400 B" "paced 64 B" "paced 1400 B" "TCP")
-echo "with $FLOWS flow queues against one class at $RATE:"
-for i in 0 1 2 3 4; do
-    awk -v n="${names[$i]}" -v x="${a[$i]}" -v y="${b[$i]}" \
-        'BEGIN { printf "  %-13s %10s -> %10s  (%+.1f %%)\n", n, x, y, (x > 0 ? (y - x) * 100 / x : 0) }'
+for round in $(seq "$ROUNDS"); do
+    plain=$(SHAPE_ARGS="--rate $RATE --qdisc htb" "$top/bench/pump-throughput.sh" "$D")
+    flows=$(SHAPE_ARGS="--rate $RATE --flows $FLOWS" "$top/bench/pump-throughput.sh" "$D")
+    echo "$plain"
+    echo "$flows" | grep -v '^| pump\|^| ---'
+    read -r -a a <<<"$(nums "$plain")"
+    read -r -a b <<<"$(nums "$flows")"
+    echo "round $round: with $FLOWS flow queues against one class at $RATE:"
+    for i in 0 1 2 3 4; do
+        awk -v n="${names[$i]}" -v x="${a[$i]}" -v y="${b[$i]}" \
+            'BEGIN { printf "  %-13s %10s -> %10s  (%+.1f %%)\n", n, x, y, (x > 0 ? (y - x) * 100 / x : 0) }'
+    done
+    echo "load: $(uptime)"
 done
-echo "load: $(uptime)"

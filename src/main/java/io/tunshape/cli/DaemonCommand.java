@@ -19,10 +19,14 @@ import java.util.concurrent.Callable;
 
 @Command(name = "daemon", header = "Keep tun/tap devices shaped, and adaptive ones matched to their backend.",
         description = {
-            "Applies each configured profile to the matching tun/tap devices of the matching network namespaces, "
-                    + "follows link and traffic-control events so that devices created or re-created later, or "
-                    + "un-shaped by someone else, are shaped again at once, and watches /var/run/netns for new "
-                    + "namespaces. Adaptive devices follow the reports on the report socket (tunshape-report(7)): "
+            "Applies each configured profile to the matching tun/tap devices of the network namespaces its rules "
+                    + "select, and follows link and traffic-control events so that devices created or re-created "
+                    + "later, or un-shaped by someone else, are shaped again at once. It knows every network "
+                    + "namespace on the host: mounted ones (ip netns, Docker) and those only processes hold (CORE and "
+                    + "Mininet nodes, containers); a rule selects them with netns: \"*\", a name glob, hostname:, "
+                    + "command: or container: (tunshape.yaml(5)), and one event loop serves them all. A namespace "
+                    + "whose last process exits is released. Adaptive devices follow the reports on the report "
+                    + "socket (tunshape-report(7)): "
                     + "the smoothed capacity less the profile's headroom, within [min_rate, max_rate], changed only "
                     + "past a hysteresis and not more often than a minimum interval, back to the profile's rate "
                     + "when reports stop; they get htb, whose changes leak no burst.",
@@ -36,8 +40,10 @@ import java.util.concurrent.Callable;
                     + "so that a change waits for no other task and a flood of reports takes no more than its "
                     + "budget; that needs CAP_SYS_NICE.",
             "",
-            "SIGHUP reloads the configuration (an invalid one is reported and the old one kept); SIGTERM puts "
-                    + "back what the daemon changed (restore_on_exit) and exits 0. Under systemd (Type=notify) it "
+            "A namespace that cannot be served is retried with backoff and shown by tunshape status with the "
+                    + "reason. SIGHUP reloads the configuration (an invalid one is reported and the old one kept); "
+                    + "SIGTERM puts back what the daemon changed (restore_on_exit) and exits 0; a failure it cannot "
+                    + "go on after (its event loop or report thread) ends it with status 1. Under systemd (Type=notify) it "
                     + "sends READY=1, STATUS= and, when WatchdogSec= is set, WATCHDOG=1. Logs go to stderr."
         })
 public final class DaemonCommand implements Callable<Integer> {

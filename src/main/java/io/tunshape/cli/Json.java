@@ -139,12 +139,7 @@ final class Json {
                 }
                 g.writeStringField("parent", c.parentMinor() == 0 ? v.handle().toString()
                         : Handle.of(v.handle().major(), c.parentMinor()).toString());
-                g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
-                g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());
-                g.writeNumberField("burst_bytes", c.burst().bytes());
-                g.writeNumberField("cburst_bytes", c.cburst().bytes());
-                g.writeNumberField("prio", c.prio());
-                g.writeNumberField("quantum", c.quantum());
+                classParams(g, c);
                 g.writeNumberField("overhead", c.overhead());
                 g.writeNumberField("mpu", c.mpu());
                 if (c.limit() != null) {
@@ -187,6 +182,16 @@ final class Json {
         g.writeEndObject();
     }
 
+    /** An htb class's rates, buckets, prio and quantum. */
+    private static void classParams(JsonGenerator g, HtbClassSpec c) throws IOException {
+        g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
+        g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());
+        g.writeNumberField("burst_bytes", c.burst().bytes());
+        g.writeNumberField("cburst_bytes", c.cburst().bytes());
+        g.writeNumberField("prio", c.prio());
+        g.writeNumberField("quantum", c.quantum());
+    }
+
     /** Flow queues: their count, one leaf's parameters, the classifier, and (show) each queue's counters. */
     static void flows(JsonGenerator g, QdiscView v, FlowQueues fq, boolean withStats) throws IOException {
         if (fq == null) {
@@ -200,12 +205,7 @@ final class Json {
         g.writeStringField("parent", Handle.of(major, fq.parentMinor()).toString());
         g.writeStringField("first_class", Handle.of(major, fq.firstMinor()).toString());
         g.writeStringField("last_class", Handle.of(major, fq.firstMinor() + fq.count() - 1).toString());
-        g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
-        g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());
-        g.writeNumberField("burst_bytes", c.burst().bytes());
-        g.writeNumberField("cburst_bytes", c.cburst().bytes());
-        g.writeNumberField("prio", c.prio());
-        g.writeNumberField("quantum", c.quantum());
+        classParams(g, c);
         g.writeNumberField("limit_bytes", c.limit() == null ? -1 : c.limit().bytes());
         g.writeObjectFieldStart("classifier");
         g.writeStringField("kind", "bpf");

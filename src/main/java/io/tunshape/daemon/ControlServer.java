@@ -59,14 +59,41 @@ final class ControlServer implements AutoCloseable {
         }
     }
 
+    /** How long one client may take to read the state: one that never reads is dropped after it. */
+    static final long CLIENT_MS = 2000;
+
     private void serve() {
         while (!stop) {
             try (SocketChannel c = server.accept()) {
-                c.write(ByteBuffer.wrap((json() + "\n").getBytes(StandardCharsets.UTF_8)));
+                writeWithin(c, ByteBuffer.wrap((json() + "\n").getBytes(StandardCharsets.UTF_8)), CLIENT_MS);
             } catch (IOException e) {
                 if (stop) {
                     return;
                 }
+            }
+        }
+    }
+
+    /**
+     * Writes {@code b} to a client that has {@code ms} to take it. A blocking write waited forever
+     * for a client that connects and never reads once the state outgrew the socket's buffer (some
+     * 800 devices), and every later status with it.
+     */
+    static void writeWithin(SocketChannel c, ByteBuffer b, long ms) throws IOException {
+        c.configureBlocking(false);
+        long end = System.nanoTime() + ms * 1_000_000;
+        try (java.nio.channels.Selector sel = java.nio.channels.Selector.open()) {
+            c.register(sel, java.nio.channels.SelectionKey.OP_WRITE);
+            while (b.hasRemaining()) {
+                if (c.write(b) > 0) {
+                    continue;
+                }
+                long left = (end - System.nanoTime()) / 1_000_000;
+                if (left <= 0) {
+                    return; // dropped: closing the socket tells the client
+                }
+                sel.select(left);
+                sel.selectedKeys().clear();
             }
         }
     }
@@ -130,6 +157,22 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("process_events", d.processEvents());
             g.writeStringField("process_event_source", d.processEventsNote());
             g.writeEndObject();
+            // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against
+            g.writeObjectFieldStart("memory");
+            java.lang.management.MemoryUsage heap = java.lang.management.ManagementFactory.getMemoryMXBean()
+                    .getHeapMemoryUsage();
+            g.writeNumberField("heap_used_bytes", heap.getUsed());
+            g.writeNumberField("heap_max_bytes", heap.getMax());
+            long direct = 0;
+            for (java.lang.management.BufferPoolMXBean b : java.lang.management.ManagementFactory.getPlatformMXBeans(
+                    java.lang.management.BufferPoolMXBean.class)) {
+                if (b.getName().equals("direct")) {
+                    direct = b.getTotalCapacity();
+                }
+            }
+            g.writeNumberField("direct_bytes", direct);
+            g.writeNumberField("threads", Thread.activeCount());
+            g.writeEndObject();
             g.writeObjectFieldStart("reports");
             g.writeNumberField("accepted", daemon.reportPath.accepted.get());
             g.writeNumberField("refused", daemon.reports.refusedTotal());
@@ -168,18 +211,24 @@ final class ControlServer implements AutoCloseable {
     String metrics() {
         StringBuilder b = new StringBuilder();
         List<Daemon.Status> all = daemon.status();
-        metric(b, "tunshape_rate_bps", "gauge", "The shaping rate now, in bit/s.", all, Daemon.Status::rateBps);
-        metric(b, "tunshape_capacity_bps", "gauge", "The smoothed capacity estimate, in bit/s.", all,
-                Daemon.Status::capacityBps);
-        metric(b, "tunshape_qdisc_backlog_bytes", "gauge", "Bytes queued in the qdisc.", all,
+        // names and units by Prometheus's conventions: base units (bytes, seconds) in the name, counters _total
+        metric(b, "tunshape_rate_bytes_per_second", "gauge", "The shaping rate now (8 times this in bit/s).", all,
+                s -> s.rateBps() < 0 ? -1 : s.rateBps() / 8.0);
+        metric(b, "tunshape_capacity_bytes_per_second", "gauge",
+                "The smoothed capacity estimate of an adaptive device (8 times this in bit/s).", all,
+                s -> s.capacityBps() < 0 ? -1 : s.capacityBps() / 8.0);
+        metric(b, "tunshape_qdisc_backlog_bytes", "gauge", "Bytes queued in the root qdisc.", all,
                 Daemon.Status::backlogBytes);
-        metric(b, "tunshape_qdisc_drops_total", "counter", "Packets the qdisc dropped.", all, Daemon.Status::drops);
+        metric(b, "tunshape_qdisc_drops_total", "counter", "Packets the root qdisc dropped.", all,
+                Daemon.Status::drops);
         metric(b, "tunshape_tun_tx_dropped_total", "counter", "Packets tun dropped at its ring.", all,
                 Daemon.Status::txDropped);
         metric(b, "tunshape_rate_changes_total", "counter", "Rate changes made.", all, Daemon.Status::changes);
         metric(b, "tunshape_queue_flushes_total", "counter",
                 "Rate changes that emptied the queue (a fall deeper than it drains in twice the latency).", all,
                 Daemon.Status::flushes);
+        histogram(b, "tunshape_device_change_latency_seconds",
+                "Per device, from a report's arrival to the kernel's ack of the rate it brought.", all);
         b.append("# HELP tunshape_change_latency_seconds From a report's arrival to the kernel's ack of the rate it "
                 + "brought (the last 4096 changes).\n# TYPE tunshape_change_latency_seconds summary\n");
         for (double q : new double[] {0.5, 0.99, 1}) {
@@ -225,16 +274,45 @@ final class ControlServer implements AutoCloseable {
     }
 
     private static void metric(StringBuilder b, String name, String type, String help, List<Daemon.Status> all,
-                               java.util.function.ToLongFunction<Daemon.Status> f) {
+                               java.util.function.ToDoubleFunction<Daemon.Status> f) {
         b.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name).append(' ')
                 .append(type).append('\n');
         for (Daemon.Status s : all) {
-            long v = f.applyAsLong(s);
+            double v = f.applyAsDouble(s);
             if (v >= 0) {
-                b.append(name).append("{dev=\"").append(s.dev()).append("\",netns=\"")
-                        .append(s.netns() == null ? "" : escape(s.netns())).append("\"} ").append(v).append('\n');
+                b.append(name).append(labels(s)).append(' ').append(number(v)).append('\n');
             }
         }
+    }
+
+    /** Each device's change times as one histogram per device (cumulative buckets, sum, count). */
+    private static void histogram(StringBuilder b, String name, String help, List<Daemon.Status> all) {
+        b.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
+                .append(" histogram\n");
+        for (Daemon.Status s : all) {
+            LatencyHistogram h = s.latency();
+            if (h == null) {
+                continue;
+            }
+            String l = labels(s);
+            String inner = l.substring(1, l.length() - 1);
+            for (int i = 0; i <= LatencyHistogram.BOUNDS.length; i++) {
+                String le = i < LatencyHistogram.BOUNDS.length ? number(LatencyHistogram.BOUNDS[i]) : "+Inf";
+                b.append(name).append("_bucket{").append(inner).append(",le=\"").append(le).append("\"} ")
+                        .append(h.cumulative(i)).append('\n');
+            }
+            b.append(name).append("_sum").append(l).append(' ').append(number(h.sumSeconds())).append('\n');
+            b.append(name).append("_count").append(l).append(' ').append(h.count()).append('\n');
+        }
+    }
+
+    private static String labels(Daemon.Status s) {
+        return "{dev=\"" + escape(s.dev()) + "\",netns=\"" + (s.netns() == null ? "" : escape(s.netns())) + "\"}";
+    }
+
+    /** Whole numbers without a fraction, others as Java prints doubles (which Prometheus reads). */
+    private static String number(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
     }
 
     /** A label value as Prometheus's text format quotes it. */

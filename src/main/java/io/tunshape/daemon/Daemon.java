@@ -47,7 +47,8 @@ public final class Daemon {
      * path that opens it now (its mount, or /proc/PID/ns/net), null for the daemon's own.
      */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
-                         long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath) {
+                         long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath,
+                         LatencyHistogram latency) {
     }
 
     /** What status and metrics show for one served namespace. */
@@ -67,6 +68,7 @@ public final class Daemon {
         this.reportPath = new ReportPath(loop.byName, loop.byIno, reconciler, loop);
         this.reports = new ReportListener(reportPath, log);
         reportPath.listener(reports);
+        reports.onFatal(loop::fail);
     }
 
     public DaemonConfig config() {
@@ -145,32 +147,29 @@ public final class Daemon {
         reports.start(config.reportSocket(), config.reportScheduling());
         ControlServer control = new ControlServer(this);
         control.start(config.controlSocket(), config.metrics());
-        Throwable[] failed = new Throwable[1];
-        Thread t = new Thread(() -> {
+        // the event loop runs on this thread; a short-lived one warms the report path up once the
+        // loop has made its first pass, and then says the daemon is ready
+        Thread starter = new Thread(() -> {
             try {
-                loop.run();
-            } catch (Throwable e) {
-                failed[0] = e;
-                log.accept("the event loop failed: " + e);
+                loop.awaitStarted();
+                if (!loop.ended()) {
+                    warmUp = new WarmUp(config, reconciler, reportPath, loop.byName, tapMaker, codec, log);
+                    warmUp.run();
+                    ready.run();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-        }, "event-loop");
-        t.start();
+        }, "start");
+        starter.setDaemon(true);
+        starter.start();
         try {
-            loop.awaitStarted();
-            if (failed[0] == null && t.isAlive()) {
-                warmUp = new WarmUp(config, reconciler, reportPath, loop.byName, tapMaker, codec, log);
-                warmUp.run();
-                ready.run();
-            }
-            t.join(); // no wake-ups while idle: the loop ends on stop, or when it fails
+            loop.run(); // until stop(), or a failure the daemon cannot go on after: it propagates
         } finally {
             loop.stop();
-            t.join();
+            starter.interrupt();
             reports.close();
             control.close();
-        }
-        if (failed[0] != null) {
-            throw new IllegalStateException("the event loop failed: " + failed[0], failed[0]);
         }
     }
 

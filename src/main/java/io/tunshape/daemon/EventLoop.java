@@ -54,6 +54,13 @@ final class EventLoop implements Runnable {
      * the host), every second. What a scan costs is in status (discovery).
      */
     static final int SCAN_MS = 10_000;
+    /**
+     * After reading process events the loop leaves their socket alone this long, so that what a
+     * busy host does (a build forking thousands of short-lived processes) costs a wake-up per
+     * period, not per process: events queue in the socket meanwhile, and a process that came and
+     * went within it is never looked at.
+     */
+    private static final int PROC_BATCH_MS = 200;
     private static final int SCAN_MS_WITHOUT_EVENTS = 1000;
 
     private final Supplier<DaemonConfig> config;
@@ -82,6 +89,10 @@ final class EventLoop implements Runnable {
     volatile long processEvents;
     volatile String processEventsNote = "on";
     private long lastTickMs;
+    /** When the process-event socket is watched again (0: it is watched). */
+    private long procResumeAt;
+    /** When the mount table is watched again (0: it is watched). */
+    private long mountsResumeAt;
     private final Object startedSignal = new Object();
 
     EventLoop(Supplier<DaemonConfig> config, Reconciler reconciler, TcCodec codec, Consumer<String> log) {
@@ -102,6 +113,14 @@ final class EventLoop implements Runnable {
         Epoll.signal(wake);
     }
 
+    /** Another part of the daemon cannot go on: the loop ends, and {@link #run} throws {@code t}. */
+    void fail(Throwable t) {
+        failure = t;
+        stop();
+    }
+
+    private volatile Throwable failure;
+
     /** The report thread could not change a rate: the namespace gets a full pass. */
     void kick(Namespace ns) {
         submit(() -> {
@@ -116,6 +135,13 @@ final class EventLoop implements Runnable {
             Epoll.signal(wake); // the loop may be waiting without a timeout
         }
     }
+
+    /** Whether the loop has ended (stopped, or failed). */
+    boolean ended() {
+        return ended;
+    }
+
+    private volatile boolean ended;
 
     /** Blocks until the first pass over every namespace is done (or the loop has ended). */
     void awaitStarted() throws InterruptedException {
@@ -165,8 +191,14 @@ final class EventLoop implements Runnable {
                         long key = epoll.data(i);
                         if (key == PROC) {
                             lost |= processEvents(proc);
+                            epoll.remove(proc.fd());
+                            procResumeAt = now() + PROC_BATCH_MS;
                         } else if (key == MOUNTS) {
+                            // as process events: the mount table is read at most every PROC_BATCH_MS,
+                            // however many namespaces others add and delete meanwhile
                             host.rereadMounts();
+                            epoll.remove(mountinfo);
+                            mountsResumeAt = now() + PROC_BATCH_MS;
                         } else if (key == WAKE) {
                             Epoll.drain(wake);
                         } else {
@@ -178,6 +210,16 @@ final class EventLoop implements Runnable {
                     }
                     for (Runnable r; (r = tasks.poll()) != null; ) {
                         r.run();
+                    }
+                    if (mountsResumeAt != 0 && now() >= mountsResumeAt) {
+                        mountsResumeAt = 0;
+                        host.rereadMounts();
+                        epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
+                    }
+                    if (procResumeAt != 0 && now() >= procResumeAt) {
+                        procResumeAt = 0;
+                        lost |= processEvents(proc);
+                        epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
                     }
                     if (lost || now() - lastScan >= scanEvery) {
                         scan();
@@ -191,7 +233,11 @@ final class EventLoop implements Runnable {
                 }
                 shutDown(epoll);
             }
+            if (failure != null) {
+                throw new IllegalStateException("stopped: " + failure, failure);
+            }
         } finally {
+            ended = true;
             signalStarted();
         }
     }
@@ -220,6 +266,12 @@ final class EventLoop implements Runnable {
         if (!describeLater.isEmpty()) {
             next = Math.min(next, now + DESCRIBE_MS);
         }
+        if (procResumeAt != 0) {
+            next = Math.min(next, procResumeAt);
+        }
+        if (mountsResumeAt != 0) {
+            next = Math.min(next, mountsResumeAt);
+        }
         return (int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now));
     }
 
@@ -232,18 +284,29 @@ final class EventLoop implements Runnable {
 
     /** Reads the process events queued; true when some were lost (the socket overran). */
     private boolean processEvents(ProcConnector proc) {
+        // a process that forked (or exec'd) and exited within the batch is never looked at
+        Set<Integer> toRead = new LinkedHashSet<>();
+        boolean lost = false;
         try {
             proc.drain((what, pid) -> {
                 processEvents++;
-                host.processEvent(what == ProcConnector.EXIT, pid);
+                if (what == ProcConnector.EXIT) {
+                    toRead.remove(pid);
+                    host.processEvent(true, pid);
+                } else {
+                    toRead.add(pid);
+                }
             });
-            return false;
         } catch (NativeException e) {
             if (e.errno() != Errno.ENOBUFS) {
                 throw e;
             }
-            return true;
+            lost = true;
         }
+        for (int pid : toRead) {
+            host.processEvent(false, pid);
+        }
+        return lost;
     }
 
     /** Turns a namespace's link and tc events into keys: the ifindexes to look at, or all after an overrun. */
@@ -288,7 +351,9 @@ final class EventLoop implements Runnable {
         for (long ino : touched) {
             consider(ino, now, epoll, net, uts);
         }
-        hostNamespaces = host.all().size();
+        if (!touched.isEmpty()) {
+            hostNamespaces = host.count();
+        }
         if (!reporting.isEmpty() && now - lastTickMs >= TICK_MS) {
             lastTickMs = now;
             tick(now);
@@ -342,8 +407,11 @@ final class EventLoop implements Runnable {
         }
         int leader = host.leader(ino);
         List<String> mounts = host.mountPoints(ino);
-        if (ns != null && ns.facts.pid() == leader && ns.facts.mountPoints().equals(mounts) && namesDecide()) {
-            return; // a fork or exec in a served namespace that changes nothing a rule looks at
+        if (ns != null && ns.facts.mountPoints().equals(mounts) && namesDecide()
+                && (ns.facts.pid() == leader || !mounts.isEmpty())) {
+            // a fork or exec in a served namespace that changes nothing a rule looks at, nor its
+            // label (a mounted namespace is called by its name, whoever runs in it)
+            return;
         }
         NsFacts f;
         if (ns == null && namesDecide() && !selectedByName(ino, mounts)) {

@@ -39,19 +39,23 @@ final class HostNamespaces {
 
     /** The network namespace inode of process {@code pid} ("self" works too), or -1 when it is gone. */
     static long inoOf(Object pid) {
-        try {
-            // "net:[4026531840]"
-            String l = Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/net")).toString();
-            int a = l.indexOf('[');
-            return Long.parseLong(l, a + 1, l.length() - 1, 10);
-        } catch (IOException | RuntimeException e) {
-            return -1;
-        }
+        return io.tunshape.sys.ProcLink.namespaceInode("/proc/" + pid + "/ns/net");
     }
 
     /** Whether the namespace still exists for anyone but us: a process or a mount holds it. */
     boolean exists(long ino) {
         return holders.containsKey(ino) || mounts.containsKey(ino);
+    }
+
+    /** How many namespaces the host has now. */
+    int count() {
+        int n = holders.size();
+        for (Long ino : mounts.keySet()) {
+            if (!holders.containsKey(ino)) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Every namespace known now. */

@@ -68,6 +68,8 @@ final class Namespace {
         volatile RateController controller;
         /** An adaptive device's ring, planned once at max_rate for its profile, mtu and link header. */
         volatile Ring ring;
+        /** Its report-driven changes' times, for the metrics (per device). */
+        final LatencyHistogram latency = new LatencyHistogram();
 
         Device(LinkInfo link, DaemonConfig.Entry rule, DeviceState before) {
             this.index = link.index();

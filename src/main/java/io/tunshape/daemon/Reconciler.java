@@ -1,6 +1,7 @@
 package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.profile.Planner;
 import io.tunshape.profile.Profile;
 import io.tunshape.profile.ProfileLoader;
@@ -83,9 +84,18 @@ final class Reconciler {
      * Applies the matching profile to each device of the namespace ({@code which} ifindexes, or all
      * when null); devices that get the same request are applied together, from one snapshot.
      * Records what it could not do in {@code ns.failures}; throws when the namespace cannot be read.
-     * The caller holds the namespace's monitor.
+     * The caller holds the namespace's monitor. Takes the namespace's lock, shared with apply and
+     * clear, without waiting (the loop serves every namespace): held by another tunshape process, it
+     * throws, and the loop retries with backoff.
      */
     void reconcile(Namespace ns, Set<Integer> which) {
+        try (NamespaceLock lock = NamespaceLock.orBusy(NamespaceLock.tryExclusive(ns.ino, "tunshape daemon"),
+                ns.ino)) {
+            reconcileLocked(ns, which);
+        }
+    }
+
+    private void reconcileLocked(Namespace ns, Set<Integer> which) {
         Session session = ns.session;
         Shaper sh = session.shaper();
         Shaper.Snapshot snap = sh.snapshot();
@@ -123,16 +133,16 @@ final class Reconciler {
                 names.add(d.name);
             }
             try {
+                // Session.apply: it reads the tree back after the change and repairs what differs
                 List<Result> r = session.apply(names, g.getKey(), planner, false);
                 for (int i = 0; i < r.size(); i++) {
-                    shaped(ns, g.getValue().get(i), g.getKey(), r.get(i).changed());
+                    shaped(ns, g.getValue().get(i), g.getKey(), r.get(i));
                 }
             } catch (RuntimeException x) {
                 // one device refused: the others were put back; try them one by one
                 for (Namespace.Device d : g.getValue()) {
                     try {
-                        shaped(ns, d, g.getKey(), session.apply(List.of(d.name), g.getKey(), planner, false).get(0)
-                                .changed());
+                        shaped(ns, d, g.getKey(), session.apply(List.of(d.name), g.getKey(), planner, false).get(0));
                     } catch (RuntimeException y) {
                         fail(ns, d.name, y);
                     }
@@ -151,9 +161,25 @@ final class Reconciler {
         });
     }
 
-    private void shaped(Namespace ns, Namespace.Device d, ShapingRequest r, boolean changed) {
+    /**
+     * Records a device shaped by a pass and says what happened. Who wins when someone changes a
+     * device the daemon manages (by hand, with tc, or with tunshape apply): the daemon's
+     * configuration, at its next pass, and the log says so; to keep a change, change the
+     * configuration (or leave the device out of it) and reload.
+     */
+    private void shaped(Namespace ns, Namespace.Device d, ShapingRequest r, Result res) {
+        boolean managed = ns.devices.get(d.name) == d;
         ns.devices.put(d.name, d);
-        if (ns.failures.remove(d.name) != null || changed) {
+        for (String w : res.warnings()) {
+            if (w.contains("incomplete tunshape tree")) {
+                log.accept(ns.label() + ": " + w);
+            }
+        }
+        if (managed && res.changed()) {
+            log.accept(ns.label() + ": " + d.name + ": differed from the daemon's plan (changed by hand, by tc or by "
+                    + "another tunshape apply?); the daemon's configuration wins: shaped again with " + d.rule.profile()
+                    + " at " + r.rate());
+        } else if (ns.failures.remove(d.name) != null || res.changed()) {
             log.accept(ns.label() + ": " + d.name + ": shaped with " + d.rule.profile() + " at " + r.rate());
         }
     }
@@ -215,24 +241,35 @@ final class Reconciler {
             if (s == null) {
                 return false;
             }
-            LinkInfo l = d.link;
-            ShapingRequest req = request(d);
-            try {
-                // the link is known from the last pass: plan for it and change the classes directly
-                io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
-                        l.linkHeader(), l.txqueuelen()), false);
-                s.shaper().changeHtbInPlace(l.index(), (io.tunshape.tc.HtbSpec) plan.qdisc(), flush);
-                return true;
-            } catch (RuntimeException x) {
-                // not as expected (changed behind our back): the full, idempotent way
+            // the namespace's lock, without waiting: while an apply or clear holds it, a pass follows
+            NamespaceLock lock = NamespaceLock.tryExclusive(ns.ino, null);
+            if (lock == null) {
+                return false;
             }
-            try {
-                s.apply(List.of(d.name), req, planner, false);
-            } catch (RuntimeException x) {
-                log.accept(ns.label() + ": " + d.name + ": " + x.getMessage());
+            try (lock) {
+                return changeRateLocked(ns, d, flush, s);
             }
-            return true;
         }
+    }
+
+    private boolean changeRateLocked(Namespace ns, Namespace.Device d, boolean flush, Session s) {
+        LinkInfo l = d.link;
+        ShapingRequest req = request(d);
+        try {
+            // the link is known from the last pass: plan for it and change the classes directly
+            io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
+                    l.linkHeader(), l.txqueuelen()), false);
+            s.shaper().changeHtbInPlace(l.index(), (io.tunshape.tc.HtbSpec) plan.qdisc(), flush);
+            return true;
+        } catch (RuntimeException x) {
+            // not as expected (changed behind our back): the full, idempotent way
+        }
+        try {
+            s.apply(List.of(d.name), req, planner, false);
+        } catch (RuntimeException x) {
+            log.accept(ns.label() + ": " + d.name + ": " + x.getMessage());
+        }
+        return true;
     }
 
     /** Puts back what the daemon changed in a namespace that is still there (on exit, or when no rule selects it any more). */
@@ -241,30 +278,39 @@ final class Reconciler {
             if (ns.session == null || ns.devices.isEmpty()) {
                 return;
             }
-            Shaper sh = ns.session.shaper();
-            Shaper.Snapshot snap = sh.snapshot();
-            Map<Integer, LinkInfo> byIndex = new HashMap<>();
-            for (LinkInfo l : snap.links()) {
-                byIndex.put(l.index(), l);
+            try (NamespaceLock lock = NamespaceLock.exclusive(ns.ino, java.time.Duration.ofSeconds(5),
+                    "tunshape daemon (putting back)")) {
+                restoreLocked(ns);
+            } catch (RuntimeException x) {
+                log.accept(ns.label() + ": putting back: " + x.getMessage());
             }
-            int restored = 0;
-            for (Namespace.Device d : ns.devices.values()) {
-                LinkInfo l = byIndex.get(d.index);
-                DeviceState b = d.before;
-                if (l == null || !l.name().equals(b.link().name())) {
-                    continue; // gone, or another device now: nothing of ours to put back
-                }
-                try {
-                    for (Shaper.Step s : sh.restoreSteps(b, sh.state(snap, l))) {
-                        sh.send(s);
-                    }
-                    restored++;
-                } catch (RuntimeException x) {
-                    log.accept(ns.label() + ": putting back " + l.name() + ": " + x.getMessage());
-                }
-            }
-            log.accept(ns.label() + ": put back " + restored + " device(s) as they were");
         }
+    }
+
+    private void restoreLocked(Namespace ns) {
+        Shaper sh = ns.session.shaper();
+        Shaper.Snapshot snap = sh.snapshot();
+        Map<Integer, LinkInfo> byIndex = new HashMap<>();
+        for (LinkInfo l : snap.links()) {
+            byIndex.put(l.index(), l);
+        }
+        int restored = 0;
+        for (Namespace.Device d : ns.devices.values()) {
+            LinkInfo l = byIndex.get(d.index);
+            DeviceState b = d.before;
+            if (l == null || !l.name().equals(b.link().name())) {
+                continue; // gone, or another device now: nothing of ours to put back
+            }
+            try {
+                for (Shaper.Step s : sh.restoreSteps(b, sh.state(snap, l))) {
+                    sh.send(s);
+                }
+                restored++;
+            } catch (RuntimeException x) {
+                log.accept(ns.label() + ": putting back " + l.name() + ": " + x.getMessage());
+            }
+        }
+        log.accept(ns.label() + ": put back " + restored + " device(s) as they were");
     }
 
     /** Each shaped device's status, its counters read from the kernel now. */
@@ -309,7 +355,7 @@ final class Reconciler {
             long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
             long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
             out.add(new Daemon.Status(d.name, where, d.rule.profile(), rate, cap, age, changes, flushes, backlog, drops,
-                    s.link().txDropped(), path));
+                    s.link().txDropped(), path, d.latency));
         }
         return out;
     }

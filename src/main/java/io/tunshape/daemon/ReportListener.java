@@ -110,9 +110,26 @@ final class ReportListener implements AutoCloseable {
         }
     }
 
+    /** Told when this thread cannot go on: the daemon then ends, non-zero, for its supervisor to restart it. */
+    private volatile Consumer<Throwable> fatal = t -> { };
+
+    void onFatal(Consumer<Throwable> f) {
+        fatal = f;
+    }
+
     private void loop() {
+        try {
+            serve();
+        } catch (Throwable t) {
+            log.accept("the report thread failed: " + t);
+            fatal.accept(t);
+        }
+    }
+
+    private void serve() {
         ByteBuffer buf = ByteBuffer.allocateDirect(MAX + 1);
         byte[] bytes = new byte[MAX];
+        int errors = 0;
         while (!stop) {
             try {
                 if ((Sys.poll(socket.fd(), Sys.POLLIN, 1000) & Sys.POLLIN) == 0) {
@@ -142,9 +159,15 @@ final class ReportListener implements AutoCloseable {
                 if (r != null) {
                     refuse(ReportParser.Outcome.refuse(r, null), pid);
                 }
+                errors = 0;
             } catch (NativeException e) {
-                if (!stop) {
-                    log.accept("report socket: " + e.getMessage());
+                if (stop) {
+                    return;
+                }
+                log.accept("report socket: " + e.getMessage());
+                if (++errors >= 100) {
+                    // a socket that fails a hundred times in a row will not mend: no reports can come
+                    throw new IllegalStateException("the report socket failed 100 times in a row: " + e.getMessage(), e);
                 }
             }
         }

@@ -200,35 +200,28 @@ public final class ReportParser {
 
     /** A report as the protocol writes it (the warm-up sends these; tests and fuzzers may too). */
     public static String write(Report r) {
-        StringBuilder b = new StringBuilder(160).append("{\"v\":1,\"dev\":");
-        quote(b, r.dev());
-        if (r.netns() != null) {
-            quote(b.append(",\"netns\":"), r.netns());
-        }
-        b.append(",\"interval_ms\":").append(r.intervalMs()).append(",\"tx_bytes\":").append(r.txBytes())
-                .append(",\"busy_ms\":").append(r.busyMs());
-        String[] names = {"capacity_bps", "tx_frames", "ring", "qdisc"};
-        long[] values = {r.capacityBps(), r.txFrames(), r.ring(), r.qdisc()};
-        for (int i = 0; i < names.length; i++) {
-            if (values[i] >= 0) {
-                b.append(",\"").append(names[i]).append("\":").append(values[i]);
+        java.io.StringWriter w = new java.io.StringWriter(160);
+        try (com.fasterxml.jackson.core.JsonGenerator g = JSON.createGenerator(w)) {
+            g.writeStartObject();
+            g.writeNumberField("v", 1);
+            g.writeStringField("dev", r.dev());
+            if (r.netns() != null) {
+                g.writeStringField("netns", r.netns());
             }
-        }
-        return b.append('}').toString();
-    }
-
-    private static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '"' || c == '\\') {
-                b.append('\\').append(c);
-            } else if (c < 0x20) {
-                b.append(String.format("\\u%04x", (int) c));
-            } else {
-                b.append(c);
+            g.writeNumberField("interval_ms", r.intervalMs());
+            g.writeNumberField("tx_bytes", r.txBytes());
+            g.writeNumberField("busy_ms", r.busyMs());
+            String[] names = {"capacity_bps", "tx_frames", "ring", "qdisc"};
+            long[] values = {r.capacityBps(), r.txFrames(), r.ring(), r.qdisc()};
+            for (int i = 0; i < names.length; i++) {
+                if (values[i] >= 0) {
+                    g.writeNumberField(names[i], values[i]);
+                }
             }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
-        b.append('"');
+        return w.toString();
     }
 }

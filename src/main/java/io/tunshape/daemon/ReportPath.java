@@ -73,8 +73,11 @@ final class ReportPath implements ReportListener.Sink {
                 long arrived = listener.arrivalNanos();
                 if (arrived > 0) {
                     Instant now = Instant.now();
-                    (warm ? warmUpLatency : latency).record(now.getEpochSecond() * 1_000_000_000L + now.getNano()
-                            - arrived);
+                    long took = now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrived;
+                    (warm ? warmUpLatency : latency).record(took);
+                    if (!warm) {
+                        d.latency.record(took);
+                    }
                 }
             } else if (!warm) {
                 loop.kick(ns);

@@ -51,7 +51,9 @@ public final class DemoFigure {
             for (int i = 0; i < t.size(); i++) {
                 Demo.Sample s = t.get(i);
                 x[i] = s.seconds();
-                while (from < i && s.seconds() - t.get(from).seconds() > WINDOW_SECONDS) {
+                // the window, but never less than the last step: samples farther apart than the window
+                // (a starved sender thread) still give the rate between them
+                while (from < i - 1 && s.seconds() - t.get(from).seconds() > WINDOW_SECONDS) {
                     from++;
                 }
                 double dt = s.seconds() - t.get(from).seconds();

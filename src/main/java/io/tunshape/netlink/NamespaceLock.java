@@ -57,9 +57,54 @@ public final class NamespaceLock implements AutoCloseable {
         }
     }
 
+    /** nsfs's device: every namespace's inode lives on it (one per boot). */
+    private static volatile String nsfsDev;
+
+    /**
+     * "DEV-INO" of the network namespace with inode {@code ino}, for a caller that is not inside it
+     * (the daemon, whose sockets were opened inside each namespace and are used from any thread).
+     */
+    public static String key(long ino) {
+        String dev = nsfsDev;
+        if (dev == null) {
+            String own = key();
+            dev = own.substring(0, own.indexOf('-'));
+            nsfsDev = dev;
+        }
+        return dev + "-" + Long.toUnsignedString(ino);
+    }
+
     /** The lock file of the calling thread's network namespace. */
     public static Path file() {
-        return dir().resolve("net-" + key() + ".lock");
+        return file(key());
+    }
+
+    private static Path file(String key) {
+        return dir().resolve("net-" + key + ".lock");
+    }
+
+    /**
+     * The lock of the namespace with inode {@code ino}, without waiting: null when someone else
+     * holds it now. {@code what}, when not null, is written for waiters to report (the daemon's
+     * report path passes null: one write less on its fast path).
+     */
+    public static NamespaceLock tryExclusive(long ino, String what) {
+        Path p = file(key(ino));
+        Fd fd = openFile(p);
+        if (!Sys.tryFlock(fd, Sys.LOCK_EX)) {
+            fd.close();
+            return null;
+        }
+        return held(fd, p, what);
+    }
+
+    /** Whether {@code l} was taken: a BusyException that names the holder when not. */
+    public static NamespaceLock orBusy(NamespaceLock l, long ino) {
+        if (l == null) {
+            Path p = file(key(ino));
+            throw new BusyException(p, holder(p), Duration.ZERO);
+        }
+        return l;
     }
 
     /**
@@ -92,8 +137,16 @@ public final class NamespaceLock implements AutoCloseable {
         return held(fd, p, what);
     }
 
+    /** As {@link #exclusive(Duration, String)}, for the namespace with inode {@code ino}. */
+    public static NamespaceLock exclusive(long ino, Duration wait, String what) {
+        return take(file(key(ino)), Sys.LOCK_EX, wait, what);
+    }
+
     private static NamespaceLock take(int op, Duration wait, String what) {
-        Path p = file();
+        return take(file(), op, wait, what);
+    }
+
+    private static NamespaceLock take(Path p, int op, Duration wait, String what) {
         Fd fd = openFile(p);
         long start = System.nanoTime();
         long deadline = start + Math.max(0, wait.toNanos());
@@ -131,6 +184,14 @@ public final class NamespaceLock implements AutoCloseable {
     }
 
     private static Fd openFile(Path p) {
+        try {
+            // the usual case, without the exception creating an existing file costs (the report path)
+            return Sys.open(p.toString(), Sys.O_RDONLY | Sys.O_CLOEXEC);
+        } catch (NativeException e) {
+            if (e.errno() != Errno.ENOENT) {
+                throw e;
+            }
+        }
         try {
             Files.createDirectories(p.getParent());
             try {

@@ -48,7 +48,7 @@ public final class NetlinkSocket implements AutoCloseable {
         Fd fd = Sys.socket(Nl.AF_NETLINK, Sys.SOCK_RAW | Sys.SOCK_CLOEXEC, Nl.NETLINK_ROUTE);
         try {
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_SNDBUF, 32768);
-            Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, 1 << 20);
+            Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, groups != 0 ? eventBuffer() : 1 << 20);
             Sys.setsockopt(fd, Nl.SOL_NETLINK, Nl.NETLINK_EXT_ACK, 1);
             ByteBuffer sa = sockaddr(groups);
             Sys.bind(fd, sa);
@@ -58,6 +58,19 @@ public final class NetlinkSocket implements AutoCloseable {
         } catch (RuntimeException e) {
             fd.close();
             throw e;
+        }
+    }
+
+    /**
+     * An event socket's receive buffer: 1 MiB, or {@code $TUNSHAPE_EVENT_RCVBUF} bytes, which lets a
+     * fault test force overruns (ENOBUFS) with a small one; readers must survive those anyway.
+     */
+    private static int eventBuffer() {
+        String v = System.getenv("TUNSHAPE_EVENT_RCVBUF");
+        try {
+            return v == null ? 1 << 20 : Math.max(256, Integer.parseInt(v.strip()));
+        } catch (NumberFormatException e) {
+            return 1 << 20;
         }
     }
 

@@ -312,9 +312,12 @@ public final class Planner {
         }
         Rate base = floorApplies && r.flowFloor() != null && r.flowFloor().compareTo(rate) < 0 ? r.flowFloor() : rate;
         Rate share = Rate.ofBytes(Math.max(1, base.bytesPerSecond() / n));
-        long maxBurst = (long) Math.floor(psched.maxMicros() * share.bytesPerSecond() / 1e6);
+        // a bucket of one byte: a queue within its share sends one packet on credit and then waits
+        // until its share has paid for it. htb adds the time a queue spent borrowing to its credit
+        // without a cap, so a larger bucket would let a bulk queue send a bucketful at once on top of
+        // what the link class lends: at 9600 bit/s each such extra frame is 0.86 s in tun's ring.
         HtbClassSpec leaf = new HtbClassSpec(FIRST_FLOW_MINOR, parentMinor, share, FLOW_CEIL,
-                Size.of(Math.max(1, Math.min(frame, maxBurst))), Size.of(frame), prio, frame, r.overhead(), r.mpu(),
+                Size.of(1), Size.of(frame), prio, frame, r.overhead(), r.mpu(),
                 Size.of(leafLimit), null);
         return new FlowQueues(n, parentMinor, FIRST_FLOW_MINOR, leaf, FLOW_FILTER_PRIO);
     }

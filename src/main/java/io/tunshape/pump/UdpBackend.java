@@ -184,19 +184,13 @@ public final class UdpBackend implements Backend {
             Backend.idle(timeoutMs);
             return 0;
         }
-        long addr = batch.nextAddress();
-        int room = batch.room();
         int r;
         try {
-            r = s.receive(addr, room);
+            // waits in recvmsg itself (up to the socket's 100 ms receive timeout, which stands in for
+            // timeoutMs): a wake-up costs one call
+            r = s.receiveWaiting(batch.nextAddress(), batch.room());
             if (r < 0) {
-                if (!s.await(timeoutMs)) {
-                    return 0;
-                }
-                r = s.receive(addr, room);
-                if (r < 0) {
-                    return 0;
-                }
+                return 0;
             }
         } catch (NativeException e) {
             if (e.errno() == Errno.EBADF) {

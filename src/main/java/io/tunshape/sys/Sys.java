@@ -116,6 +116,18 @@ public final class Sys {
         }
     }
 
+    /** A socket option whose value is a structure, {@code value}[0, limit). */
+    public static void setsockopt(Fd fd, int level, int name, ByteBuffer value) {
+        int n = fd.acquire();
+        try {
+            LibC.setsockopt(n, level, name, value, value.limit());
+        } catch (LastErrorException e) {
+            throw new NativeException("setsockopt(" + level + "," + name + ")", e.getErrorCode());
+        } finally {
+            fd.release();
+        }
+    }
+
     public static final int SO_ATTACH_FILTER = 26;
 
     /**

@@ -82,6 +82,7 @@ public final class UdpSocket implements AutoCloseable {
             Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_REUSEADDR, 1);
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_SNDBUF, 1 << 21);
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, 1 << 21);
+            s.setReceiveTimeout(RECEIVE_TIMEOUT_MS);
             Sys.bind(fd, sockaddr(la == null || la.isAnyLocalAddress() ? null : la, local.getPort(), v6));
             Sys.connect(fd, sockaddr(peer.getAddress(), peer.getPort(), v6));
             s.gro = trySetsockopt(fd, SOL_UDP, UDP_GRO, 1);
@@ -92,6 +93,16 @@ public final class UdpSocket implements AutoCloseable {
             fd.close();
             throw e;
         }
+    }
+
+    /** How long {@link #receiveWaiting} waits at most (SO_RCVTIMEO), so that its caller can notice a stop. */
+    public static final int RECEIVE_TIMEOUT_MS = 100;
+    private static final int SO_RCVTIMEO = 20;
+
+    private void setReceiveTimeout(int ms) {
+        // struct timeval: seconds, microseconds
+        ByteBuffer tv = direct(16).putLong(0, ms / 1000).putLong(8, (ms % 1000) * 1000L);
+        Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_RCVTIMEO, tv);
     }
 
     /** The route's MTU toward the peer (IP_MTU on a connected socket), or -1 when the kernel will not say. */
@@ -202,13 +213,25 @@ public final class UdpSocket implements AutoCloseable {
      * {@link #lastSegmentSize()} says where to cut (0: one datagram).
      */
     public int receive(long addr, int capacity) {
+        return receive(addr, capacity, Sys.MSG_DONTWAIT);
+    }
+
+    /**
+     * As {@link #receive(long, int)}, but waits for a datagram, at most {@link #RECEIVE_TIMEOUT_MS}
+     * (-1 then): one system call where a poll and a second receive would be two, on every wake-up.
+     */
+    public int receiveWaiting(long addr, int capacity) {
+        return receive(addr, capacity, 0);
+    }
+
+    private int receive(long addr, int capacity, int flags) {
         recvIov.putLong(0, addr).putLong(8, capacity);
         recvMsghdr.putLong(0, 0).putLong(8, 0).putLong(16, recvIovAddr).putLong(24, 1)
                 .putLong(32, recvControlAddr).putLong(40, recvControl.capacity()).putLong(48, 0);
         int n = fd.acquire();
         long r;
         try {
-            r = Sys.orAgain("recvmsg", LibC.recvmsg(n, recvMsghdrAddr, Sys.MSG_DONTWAIT));
+            r = Sys.orAgain("recvmsg", LibC.recvmsg(n, recvMsghdrAddr, flags));
         } finally {
             fd.release();
         }

@@ -101,4 +101,60 @@ class DaemonConfigTest {
         assertEquals(position, e.line() + ":" + e.column(), e.getMessage());
         assertTrue(e.getMessage().contains(reason), e.getMessage());
     }
+
+    private static NsFacts unnamed(String hostname, String command, String cmdline, String containerId,
+                                   String containerName) {
+        return new NsFacts(4026532001L, false, java.util.List.of(), 4242, hostname, command, cmdline, containerId,
+                containerName);
+    }
+
+    @Test
+    void rulesSelectNamespacesByNameHostnameCommandAndContainer() {
+        DaemonConfig c = parse("""
+                interfaces:
+                  - {match: "eth*", hostname: "n*", profile: p}
+                  - {match: "h*-eth*", command: "*mininet:h*", profile: p}
+                  - {match: "tap*", container: "radio-*", profile: p}
+                  - {match: "emu-*", netns: "*", profile: p}
+                  - {match: "tap*", netns: "lab-?", profile: p}
+                  - {match: "wg0", profile: p}
+                  - {match: "x*", netns: "*", hostname: "n1", profile: p}
+                """);
+        var r = c.interfaces();
+        NsFacts core = unnamed("n3", "vnoded", "vnoded -v -c /tmp/n3.ctl", null, null);
+        NsFacts mininet = unnamed("vm", "bash", "bash --norc --noediting -is mininet:h1", null, null);
+        NsFacts docker = unnamed("3f2a", "sleep", "sleep infinity", "3f2a".repeat(16), "radio-1");
+        NsFacts named = new NsFacts(4026532002L, false, java.util.List.of("/run/netns/lab-1"), 0, null, null, null,
+                null, null);
+        NsFacts own = new NsFacts(4026531840L, true, java.util.List.of(), 1, "vm", "systemd", "/sbin/init", null, null);
+        assertTrue(r.get(0).selects(core));
+        assertFalse(r.get(0).selects(mininet));
+        assertTrue(r.get(1).selects(mininet), "the command line, not only the command name");
+        assertFalse(r.get(1).selects(core));
+        assertTrue(r.get(2).selects(docker), "by the container's name");
+        assertTrue(new DaemonConfig.Entry("tap*", null, "p", false, null, null, "3f2a3f2a*").selects(docker),
+                "by the container's id");
+        assertFalse(r.get(2).selects(core));
+        for (NsFacts f : new NsFacts[] {core, mininet, docker, named, own}) {
+            assertTrue(r.get(3).selects(f), "* selects every namespace: " + f);
+        }
+        assertTrue(r.get(4).selects(named));
+        assertFalse(r.get(4).selects(core), "an unnamed namespace has no name to match");
+        assertTrue(r.get(5).selects(own));
+        assertFalse(r.get(5).selects(named), "no selector: the daemon's own namespace only");
+        assertTrue(r.get(6).selects(unnamed("n1", "vnoded", "vnoded", null, null)), "every selector must match");
+        assertFalse(r.get(6).selects(core));
+        assertEquals("hostname n3, vnoded pid 4242", core.label());
+        assertEquals("container radio-1, hostname 3f2a, sleep pid 4242", docker.label());
+        assertEquals("lab-1", named.label());
+    }
+
+    @Test
+    void anEmptySelectorIsRefusedWithItsPosition() {
+        ProfileException e = assertThrows(ProfileException.class, () -> parse("""
+                interfaces:
+                  - {match: "tap*", hostname: "", profile: p}
+                """));
+        assertTrue(e.getMessage().contains("hostname") && e.getMessage().contains("tunshape.yaml:2"), e.getMessage());
+    }
 }

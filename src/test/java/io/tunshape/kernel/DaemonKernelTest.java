@@ -124,7 +124,7 @@ class DaemonKernelTest {
         }
     }
 
-    private static boolean within(long millis, BooleanSupplier cond) throws InterruptedException {
+    static boolean within(long millis, BooleanSupplier cond) throws InterruptedException {
         long end = System.currentTimeMillis() + millis;
         while (System.currentTimeMillis() < end) {
             if (cond.getAsBoolean()) {

@@ -415,16 +415,20 @@ class FlowsKernelTest {
         return (a.epochMicros() - (sec * 1_000_000 + usec)) / 1000.0;
     }
 
-    private static void tcpAttempt(Lab lab, int port, InetAddress to) throws Exception {
-        Netns.run(lab.ns.name(), () -> {
+    /** One connection attempt from {@code port}; returns the time just before its SYN was sent. */
+    private static long tcpAttempt(Lab lab, int port, InetAddress to) throws Exception {
+        return Netns.run(lab.ns.name(), () -> {
             try (Socket s = new Socket()) {
                 s.setReuseAddress(true);
                 s.bind(new InetSocketAddress(port));
-                s.connect(new InetSocketAddress(to, 80), 100);
-            } catch (java.net.SocketTimeoutException expected) {
-                // nobody answers: the SYN is all this attempt sends
+                long start = System.nanoTime();
+                try {
+                    s.connect(new InetSocketAddress(to, 80), 100);
+                } catch (java.net.SocketTimeoutException expected) {
+                    // nobody answers: the SYN is all this attempt sends
+                }
+                return start;
             }
-            return null;
         });
     }
 
@@ -484,8 +488,7 @@ class FlowsKernelTest {
                     send(v6, stamped(SPARSE_PAYLOAD, 6, i), PEER6);
                     v6Sent++;
                     if (i % 2 == 0) {
-                        tcpStarts.add(System.nanoTime());
-                        tcpAttempt(lab, tcpPort, PEER);
+                        tcpStarts.add(tcpAttempt(lab, tcpPort, PEER));
                     }
                     Thread.sleep(100);
                 }

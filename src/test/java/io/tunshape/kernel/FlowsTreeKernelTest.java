@@ -141,6 +141,50 @@ class FlowsTreeKernelTest {
         }
     }
 
+    @Test
+    void anAdaptiveRateChangeIsOneClassChangeInOneMessage() throws Exception {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("t0");
+            Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+            byte[] yaml = ("name: adaptive-flows\ndescription: test\nsource: test\nlink:\n  rate: 1mbit\n"
+                    + "shaping:\n  flows: 16\nadaptive:\n  min_rate: 100kbit\n  max_rate: 2mbit\n")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            ShapingRequest profile = new io.tunshape.profile.ProfileLoader(List.of(), planner)
+                    .parse(yaml, "adaptive-flows.yaml", null).request();
+            io.tunshape.profile.Device dev = new io.tunshape.profile.Device("t0", 1500, 0, 500);
+            ok("--netns", ns.name(), "apply", "t0", "--profile", writeTemp(yaml));
+            long[] sent = new long[1];
+            Netns.run(ns.name(), () -> {
+                try (Session s = new Session(ns.name(), new TcCodec(Psched.system()))) {
+                    int ix = s.shaper().snapshot().links().stream().filter(l -> l.name().equals("t0")).findFirst()
+                            .orElseThrow().index();
+                    long before = s.requestsSent();
+                    // the daemon's path: the request at a new rate, planned without words, changed in place
+                    io.tunshape.tc.HtbSpec h = (io.tunshape.tc.HtbSpec) planner.plan(
+                            profile.asHtb(Rate.parse("300kbit"), null), dev, false).qdisc();
+                    s.shaper().changeHtbInPlace(ix, h, false);
+                    sent[0] = s.requestsSent() - before;
+                }
+                return null;
+            });
+            assertEquals(1, sent[0], "one message: the link class");
+            assertTrue(ns.tc("class", "show", "dev", "t0").contains("class htb 7474:1 root rate 300Kbit"));
+            // the queues' shares come from min_rate, so the next full apply at the new rate changes only the link class
+            String dry = CliRun.of("--netns", ns.name(), "apply", "t0", "--profile", writeTemp(yaml), "--dry-run").out();
+            assertTrue(dry.contains("would change htb class 7474:1 in place"), dry);
+            assertFalse(Pattern.compile("would \\w+ (htb class|bfifo) 7[45]\\w*:1[0-9a-f]{2}").matcher(dry).find(), dry);
+        }
+    }
+
+    private static String writeTemp(byte[] yaml) throws java.io.IOException {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("flows");
+        java.nio.file.Path f = dir.resolve("adaptive-flows.yaml");
+        java.nio.file.Files.write(f, yaml);
+        f.toFile().deleteOnExit();
+        dir.toFile().deleteOnExit();
+        return f.toString();
+    }
+
     /** Qdiscs and classes as tc shows them, line by line in order (the kernel lists them in hash order). */
     private static String tree(KernelNs ns) {
         return String.join("\n", (ns.tc("-d", "qdisc", "show", "dev", "t0") + ns.tc("-d", "class", "show", "dev", "t0"))

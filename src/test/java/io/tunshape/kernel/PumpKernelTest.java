@@ -190,7 +190,12 @@ class PumpKernelTest {
                     Thread.sleep(2);
                 }
                 receiver.join(20_000);
-                assertEquals(seq, got.size(), "every datagram arrived");
+                int arrived = got.size();
+                // on failure, where they were lost: the receiving socket's buffer, or a tun's counters
+                assertEquals(seq, arrived, () -> "every datagram arrived; b: "
+                        + link.b.exec(List.of("nstat", "-az", "UdpRcvbufErrors", "UdpInErrors", "UdpInDatagrams"))
+                        + link.a.exec(List.of("ip", "-s", "link", "show", "t0"))
+                        + link.b.exec(List.of("ip", "-s", "link", "show", "t0")));
                 for (int i = 0; i < seq; i++) {
                     org.junit.jupiter.api.Assertions.assertArrayEquals(numbered(i, sizes[i % sizes.length]), got.get(i),
                             "datagram " + i + " arrived whole and in order");

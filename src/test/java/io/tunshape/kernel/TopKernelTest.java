@@ -2,6 +2,7 @@ package io.tunshape.kernel;
 
 import io.tunshape.netlink.Netns;
 import io.tunshape.testing.CliRun;
+import io.tunshape.testing.DaemonSockets;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
 import org.junit.jupiter.api.Test;
@@ -126,7 +127,7 @@ class TopKernelTest {
                 String socket = dir.resolve("control.sock").toString();
                 String line = null;
                 for (int i = 0; i < 50 && line == null; i++) {
-                    report(dir, "{\"v\": 1, \"dev\": \"tap0\", \"netns\": \"" + ns.name() + "\", \"interval_ms\": 1000, "
+                    DaemonSockets.report(dir.resolve("report.sock"), "{\"v\": 1, \"dev\": \"tap0\", \"netns\": \"" + ns.name() + "\", \"interval_ms\": 1000, "
                             + "\"tx_bytes\": 187500, \"busy_ms\": 1000, \"capacity_bps\": 1500000}");
                     CliRun r = CliRun.of("top", "--batch", "-n", "1", "--interval", "100ms", "--socket", socket);
                     assertEquals(0, r.status(), r.toString());
@@ -138,14 +139,6 @@ class TopKernelTest {
                 assertTrue(line.contains("qdisc=htb") && line.contains("capacity_bps=1500000"), line);
                 daemon.stop();
             }
-        }
-    }
-
-    private static void report(Path dir, String json) {
-        try (io.tunshape.sys.UnixDatagram d = new io.tunshape.sys.UnixDatagram()) {
-            byte[] b = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            d.send(java.nio.ByteBuffer.allocateDirect(b.length).put(b).flip(),
-                    io.tunshape.sys.UnixDatagram.address(dir.resolve("report.sock").toString()));
         }
     }
 

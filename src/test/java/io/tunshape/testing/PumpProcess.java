@@ -15,10 +15,17 @@ public final class PumpProcess implements AutoCloseable {
     private final Thread reader;
 
     public PumpProcess(String... args) throws IOException {
+        this(java.util.Map.of(), args);
+    }
+
+    /** With these variables added to its environment. */
+    public PumpProcess(java.util.Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + "/bin/java", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), "io.tunshape.cli.Main"));
         cmd.addAll(List.of(args));
-        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        process = pb.start();
         reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
