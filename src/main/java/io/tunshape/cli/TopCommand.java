@@ -274,6 +274,8 @@ public final class TopCommand implements Callable<Integer> {
         private final Map<String, Session> sessions = new LinkedHashMap<>();
         private final List<String> notes = new ArrayList<>();
         private final Set<String> namespaces = new LinkedHashSet<>();
+        /** Labels of the daemon's namespaces to the paths that open them. */
+        private final Map<String, String> paths = new LinkedHashMap<>();
         private String daemon = "-";
 
         Sampler(String netns, String socket) {
@@ -293,6 +295,11 @@ public final class TopCommand implements Callable<Integer> {
                 for (Map<String, String> r : ControlSocket.interfaces(status)) {
                     String ns = r.get("netns");
                     wanted.add(key(ns));
+                    if (ns != null && r.get("netns_path") != null) {
+                        // an unnamed namespace (a container's, an emulator node's) has a label, not a name:
+                        // it is opened by its path
+                        paths.put(ns, r.get("netns_path"));
+                    }
                     daemonRows.put(key(ns) + "\0" + r.get("dev"),
                             new long[] {parse(r.get("rate_bps")), parse(r.get("capacity_bps"))});
                     n++;
@@ -336,7 +343,8 @@ public final class TopCommand implements Callable<Integer> {
         private Session session(String ns) throws Exception {
             Session s = sessions.get(key(ns));
             if (s == null) {
-                s = Netns.run(ns, () -> new Session(ns, codec));
+                String open = ns == null || ns.equals(netns) ? ns : paths.getOrDefault(ns, ns);
+                s = Netns.run(open, () -> new Session(ns, codec));
                 sessions.put(key(ns), s);
             }
             return s;
