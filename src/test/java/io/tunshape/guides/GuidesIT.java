@@ -120,7 +120,11 @@ class GuidesIT {
         }
         // the pump inside n1 reported without netns: n1's rate moved, the others' did not
         String reported = parts[3];
-        has(reported, "^emu0 \\(netns hostname tsg\\d+-n1, .* capacity 6\\d{6} bit/s");
+        Matcher cap = Pattern.compile("^emu0 \\(netns hostname tsg\\d+-n1, .* capacity (\\d+) bit/s", Pattern.MULTILINE)
+                .matcher(reported);
+        assertTrue(cap.find(), "n1 has a capacity estimate:\n" + out);
+        long bps = Long.parseLong(cap.group(1));
+        assertTrue(bps > 5_400_000 && bps < 6_600_000, "n1's pump emulates 6 Mbit/s; the daemon has " + bps + "\n" + out);
         has(reported, "^emu0 \\(netns hostname tsg\\d+-n2, .* rate 18000000 bit/s  capacity - ");
         // n2 ended: released
         String ended = parts[4];
