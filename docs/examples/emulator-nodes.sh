@@ -13,6 +13,8 @@ tag=tsg$$                      # node hostnames tsgPID-n1, tsgPID-n2, ...: only 
 work=$(mktemp -d)
 pids=()
 cleanup() {
+    # a node ends with its process (unshare --fork ignores SIGTERM while it waits for it)
+    for f in "$work"/n*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for i in $(seq 100); do   # up to 10 s: the daemon puts things back before it exits
         alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done

@@ -131,5 +131,11 @@ class GuidesIT {
         assertTrue(!Pattern.compile("^emu0 \\(netns hostname tsg\\d+-n2", Pattern.MULTILINE).matcher(ended).find(), out);
         has(out, "n2, .*released");
         assertTrue(!out.contains("retrying"), "no namespace should be retrying:\n" + out);
+        // and the example leaves no node behind
+        Matcher tag = Pattern.compile("hostname (tsg\\d+)-n1").matcher(out);
+        assertTrue(tag.find(), out);
+        Process left = new ProcessBuilder("pgrep", "-f", "hostname " + tag.group(1) + "-").start();
+        assertTrue(left.waitFor(10, TimeUnit.SECONDS));
+        assertEquals(1, left.exitValue(), "a node of the example is still running: " + new String(left.getInputStream().readAllBytes()));
     }
 }
