@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The daemon against the real kernel, as a child process with a configuration of the test's own. */
 class DaemonKernelTest {
-    private static final String PROFILE = """
+    /** An adaptive htb profile for the daemon tests (NamespaceDiscoveryKernelTest uses it too). */
+    static final String PROFILE = """
             name: adaptive-test
             description: adaptive test link
             source: test

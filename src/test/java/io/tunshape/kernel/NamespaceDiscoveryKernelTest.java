@@ -32,21 +32,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * nothing of anyone else's.
  */
 class NamespaceDiscoveryKernelTest {
-    private static final String PROFILE = """
-            name: adaptive-test
-            description: adaptive test link
-            source: test
-            link:
-              rate: 1mbit
-            shaping:
-              mode: latency
-              latency: 200ms
-            adaptive:
-              min_rate: 250kbit
-              max_rate: 4mbit
-              headroom: 10%
-            """;
-
     /** A tag unique to this run: device names are "z" + tag + a letter, hostnames and commands carry it too. */
     private final String tag = Long.toString(ProcessHandle.current().pid() % 1000) + ThreadLocalRandom.current()
             .nextInt(100, 1000);
@@ -95,7 +80,7 @@ class NamespaceDiscoveryKernelTest {
 
         Daemon(Path dir, String rules) throws Exception {
             this.dir = dir;
-            Files.writeString(dir.resolve("adaptive-test.yaml"), PROFILE);
+            Files.writeString(dir.resolve("adaptive-test.yaml"), DaemonKernelTest.PROFILE);
             Files.writeString(dir.resolve("tunshape.yaml"), "report_socket: " + dir.resolve("report.sock") + "\n"
                     + "control_socket: " + dir.resolve("control.sock") + "\n"
                     + "interfaces:\n" + rules.replace("ADAPTIVE", dir.resolve("adaptive-test.yaml").toString())
