@@ -57,6 +57,8 @@ public final class Pump {
     private final long stagingAddr;
     private final Segmenter segmenter = new Segmenter();
     private boolean saidRefused;
+    /** Whether the last frame read was a super-frame. */
+    private boolean superFrames;
     private long headFinish = -1;
     private long headStart;
     /** How much of the current frame's crossing has been counted already (emulation): time and bytes. */
@@ -261,16 +263,33 @@ public final class Pump {
                 batch.add(seg.next(batch.buffer(), batch.used()));
                 continue;
             }
+            // straight into the batch, where a whole packet stays (no copy); a super-frame is cut
+            // from staging, since its segments go where it lies: after one, the next read goes
+            // there first (a TCP stream's frames come as super-frames one after the other)
+            boolean direct = !superFrames && batch.room() >= staging.capacity();
+            int at = batch.used();
             int n;
             try {
-                n = Sys.read(dev.fd(), stagingAddr, staging.capacity());
+                n = Sys.read(dev.fd(), direct ? batch.nextAddress() : stagingAddr, staging.capacity());
             } catch (NativeException e) {
                 throw gone(e);
             }
             if (n < 0) {
                 return; // the ring is empty
             }
-            if (!seg.load(staging, 0, n) && !saidRefused) {
+            boolean ok = seg.load(direct ? batch.buffer() : staging, direct ? at : 0, n);
+            superFrames = ok && !seg.single();
+            if (ok && direct) {
+                if (seg.single()) {
+                    batch.addAt(seg.packet(), seg.maxSegment());
+                    batch.advance(n);
+                    seg.skip();
+                    continue;
+                }
+                staging.put(0, batch.buffer(), at, n);
+                ok = seg.load(staging, 0, n);
+            }
+            if (!ok && !saidRefused) {
                 o.log().accept(dev.name() + " handed over a frame the pump cannot cut (" + seg.refusal()
                         + "): dropped; further ones are dropped silently");
                 saidRefused = true;
