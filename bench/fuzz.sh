@@ -8,11 +8,12 @@
 #               FuzzLoop (the properties' inputs and invariants in a plain loop, one JVM per decoder,
 #               side by side); SnakeYAML takes most of their 0.2-0.3 ms of CPU an input
 #   FUZZ_ONLY=yaml       only the profiles and configurations; FUZZ_ONLY=jazzer only Jazzer
-#   JAZZER_FUZZ=1        then fuzz each JazzerFuzzTest target for JAZZER_SECONDS (default 600) with
+#   JAZZER_FUZZ=1        then fuzz each Jazzer target for JAZZER_SECONDS (default 600) with
 #                        coverage guidance; its corpus grows in .cifuzz-corpus/, and what it finds is
-#                        written into src/test/resources/io/tunshape/fuzz/JazzerFuzzTestInputs/TARGET/
+#                        written into the test resources, CLASSInputs/TARGET/ beside the class
 #                        (a regression test from then on)
-#   JAZZER_TARGETS       which targets (default: netlink report profile daemonConfig slipKiss)
+#   JAZZER_TARGETS       which targets (default: netlink report profile daemonConfig slipKiss, methods of
+#                        JazzerFuzzTest, and ExecFramingFuzzTest#execFraming)
 # Prints, per property or target, the inputs tried and the time; exits non-zero on the first
 # failure, with the seed and the input (a finding becomes a regression test: docs/reliability.md).
 # On a shared machine run it at idle priority from a copy of the tree:
@@ -67,11 +68,13 @@ if [ -z "$ONLY" ] || [ "$ONLY" = yaml ]; then
 fi
 if [ "${JAZZER_FUZZ:-}" = 1 ] && { [ -z "$ONLY" ] || [ "$ONLY" = jazzer ]; }; then
     secs=${JAZZER_SECONDS:-600}
-    for target in ${JAZZER_TARGETS:-netlink report profile daemonConfig slipKiss}; do
+    for target in ${JAZZER_TARGETS:-netlink report profile daemonConfig slipKiss ExecFramingFuzzTest#execFraming}; do
+        case $target in *"#"*) test=$target ;; *) test="JazzerFuzzTest#$target" ;; esac
+        target=${target#*#}
         log=target/jazzer-$target.log
         t0=$(date +%s)
         # jazzer.internal.arg.N are libFuzzer's arguments (N=0 is its argv[0]); hooks on: coverage needs them
-        if ! JAZZER_FUZZ=1 mvn -B -o test -Dtest="JazzerFuzzTest#$target" -Dsurefire.failIfNoSpecifiedTests=false \
+        if ! JAZZER_FUZZ=1 mvn -B -o test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
                 -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-max_total_time="$secs" \
                 -DargLine=-Xmx1g >"$log" 2>&1; then
             grep -E "== Java Exception|AssertionError|undocumented|allocated|Crash|crash-|Test unit written" "$log" | head -30
