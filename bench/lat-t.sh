@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The daemon: from a report's arrival to the kernel holding the new rate, over N reports alternating
+# between two capacities, GAP ms apart (default 20: pumps report every 100-200 ms, so the daemon is
+# idle when one comes; GAP=0 sends the next as soon as the last change shows); the daemon's resident
+# memory right after them and 10 s later; its CPU when idle. Usage (as root):
+#   [GAP=ms] [SENDER_NICE=19] [POLICY=normal|deadline] [LOAD=k] [SERVED=m] bench/daemon-latency.sh [N]
+# POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
+# after the reports or at most 120 s) while the reports go. SERVED=m has the daemon serve m more
+# namespaces meanwhile (half named, half unnamed: processes that unshared theirs), each with a
+# shaped tap, to show that a report's path does not grow with them.
+# Two figures for each change:
+# - the daemon's own (the target's measure): from the datagram's arrival at its socket (the kernel's
+#   SO_TIMESTAMPNS stamp) to the kernel's ack of the class change, from `tunshape status`;
+# - the sender's: from its sendto to the RTM_NEWTCLASS event reaching it in the namespace. The sender
+#   runs at nice 19: its wake-up for that event must not take the CPU from the daemon, which is still
+#   sending the change's bfifo message then (at nice 0 it did, for up to 2 ms, in the scheduler's trace).
+set -euo pipefail
+N=${1:-500}
+GAP=${GAP:-20}   # ms between reports
+SENDER_NICE=${SENDER_NICE:-19}
+POLICY=${POLICY:-normal}
+LOAD=${LOAD:-0}
+SERVED=${SERVED:-0}
+EXTRA=(); EXTRA_PIDS=()
+top=$(cd "$(dirname "$0")/.." && pwd)
+[ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
+NS=tslat$$; D=$(mktemp -d)
+HOGS=""
+cleanup() { [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true
+  [ ${#EXTRA_PIDS[@]} -gt 0 ] && kill "${EXTRA_PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true
+  if [ ${#EXTRA[@]} -gt 0 ]; then printf 'netns del %s\n' "${EXTRA[@]}" | ip -force -batch - 2>/dev/null || true; fi
+  ip netns del "$NS" 2>/dev/null || true; grep "^T " "$D/log"; rm -rf "$D"; }
+trap cleanup EXIT INT TERM
+ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap
+if [ "$SERVED" -gt 0 ]; then
+  for i in $(seq 1 $((SERVED / 2))); do EXTRA+=("$NS-x$i"); done
+  printf 'netns add %s\n' "${EXTRA[@]}" | ip -batch -
+  for n in "${EXTRA[@]}"; do ip -n "$n" tuntap add dev lat0 mode tap; done
+  for i in $(seq 1 $((SERVED - SERVED / 2))); do
+    unshare --net sh -c 'ip tuntap add dev lat0 mode tap; exec sleep 100000' & EXTRA_PIDS+=($!)
+  done
+fi
+cat > "$D/lat.yaml" <<Y
+name: lat
+description: latency test link
+source: test
+link: {rate: 1mbit}
+shaping: {mode: latency, latency: 200ms}
+adaptive: {min_rate: 100kbit, max_rate: 10mbit, headroom: 0%}
+Y
+cat > "$D/tunshape.yaml" <<Y
+report_socket: $D/report.sock
+control_socket: $D/control.sock
+interfaces:
+  - {match: "tap*", netns: "$NS", profile: $D/lat.yaml, adaptive: true}
+  - {match: "lat0", netns: "*", profile: ax25-9600-g3ruh}
+control: {min_interval: 0s, stale_after: 60s, smoothing: 100%}
+report_scheduling: {policy: $POLICY}
+Y
+"$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
+# ready: the device shaped, and the daemon running (after it has warmed up its report path)
+for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
+grep -E "warmed up|report thread" "$D/log" || true
+if [ "$SERVED" -gt 0 ]; then
+  for _ in $(seq 300); do
+    [ "$(grep -c 'lat0: shaped with' "$D/log")" -ge "$SERVED" ] && break; sleep 0.2
+  done
+  echo "serving $(grep -c 'lat0: shaped with' "$D/log") more namespaces with a shaped tap each; threads $(awk '/Threads/ {print $2}' /proc/$P/status)"
+fi
+for _ in $(seq "$LOAD"); do timeout 120 sh -c 'while :; do :; done' & HOGS="$HOGS $!"; done
+ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" <<'PY'
+import json, socket, struct, sys, time
+path, ns, n, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1000
+nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+nl.bind((0, 8))                       # RTMGRP_TC: qdisc and class events in this namespace
+nl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+rep = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+lat = []
+for i in range(n):
+    cap = 2_000_000 if i % 2 == 0 else 3_000_000
+    msg = json.dumps({"v": 1, "dev": "tap0", "netns": ns, "interval_ms": 100, "tx_bytes": 1,
+                      "busy_ms": 100, "capacity_bps": cap}).encode()
+    time.sleep(gap)                   # reports come apart, as from pumps; the last change is done
+    nl.setblocking(False)
+    try:
+        while nl.recv(65536):
+            pass
+    except BlockingIOError:
+        pass
+    nl.setblocking(True)
+    nl.settimeout(2)
+    t0 = time.perf_counter()
+    rep.sendto(msg, path)
+    while True:
+        data = nl.recv(65536)
+        if struct.unpack_from("=H", data, 4)[0] == 40:   # RTM_NEWTCLASS
+            break
+    lat.append((time.perf_counter() - t0) * 1000)
+def summary(xs):
+    xs = sorted(xs)
+    return "p50 %.3f ms, p99 %.3f ms, max %.3f ms" % (xs[len(xs) // 2], xs[-(len(xs) // 100) - 1], xs[-1])
+print("seen from the sender: its sendto to the class event reaching it, %d changes: %s" % (n, summary(lat)))
+PY
+if [ -n "$HOGS" ]; then kill $HOGS 2>/dev/null || true; wait $HOGS 2>/dev/null || true; HOGS=""; fi
+echo "the daemon's own figure, from the report's arrival (the socket's kernel stamp) to the kernel's ack:"
+"$top/bin/tunshape" status --socket "$D/control.sock" | tail -1
+echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"
+a=$(awk '{print $14+$15}' /proc/$P/stat); sleep 10; b=$(awk '{print $14+$15}' /proc/$P/stat)
+echo "daemon CPU while idle: $((b - a)) clock ticks (1/100 s) in 10 s"
+echo "daemon resident memory after those 10 s: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"
