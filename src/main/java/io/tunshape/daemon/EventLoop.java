@@ -68,6 +68,13 @@ final class EventLoop implements Runnable {
      */
     private static final int PROC_BATCH_MS = 200;
     private static final int SCAN_MS_WITHOUT_EVENTS = 1000;
+    /**
+     * The C heap is trimmed this long after the loop last did work (a pass, a tick): the JVM frees
+     * the JIT's arenas (some 7 MB once, for the planner) about 5 s after a compile, and glibc keeps
+     * them resident unless asked. This replaces the JVM's own trimmer (-XX:TrimNativeHeapInterval),
+     * which costs a thread and a wake-up every interval whether anything happened or not.
+     */
+    private static final int TRIM_AFTER_MS = 6000;
 
     private final Supplier<DaemonConfig> config;
     private final Reconciler reconciler;
@@ -81,6 +88,8 @@ final class EventLoop implements Runnable {
     private NetlinkSocket events;
     private NetlinkSocket ids;
     private final int[] eventNsid = new int[1];
+    /** When the C heap is next trimmed (ms), or 0: nothing happened since the last trim. */
+    private long trimAtMs;
     private final HostNamespaces host = new HostNamespaces();
     /** When each namespace was last described, so a busy one is not re-read on every event. */
     private final Map<Long, Long> describedAt = new HashMap<>();
@@ -284,6 +293,9 @@ final class EventLoop implements Runnable {
         if (mountsResumeAt != 0) {
             next = Math.min(next, mountsResumeAt);
         }
+        if (trimAtMs != 0) {
+            next = Math.min(next, trimAtMs);
+        }
         return (int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now));
     }
 
@@ -393,6 +405,12 @@ final class EventLoop implements Runnable {
             work.remove(ns);
             ns.firstEventMs = 0;
             reconcile(ns, now, epoll, net);
+        }
+        if (!due.isEmpty() || !reporting.isEmpty()) {
+            trimAtMs = now + TRIM_AFTER_MS;
+        } else if (trimAtMs != 0 && now >= trimAtMs) {
+            trimAtMs = 0;
+            Sys.trimNativeHeap();
         }
     }
 

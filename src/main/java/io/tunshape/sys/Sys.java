@@ -195,6 +195,15 @@ public final class Sys {
         }
     }
 
+    /**
+     * Hands the C heap's free memory back to the system (glibc's malloc_trim(0)): what the JIT's
+     * compiler arenas took once and the JVM freed stays resident otherwise. False where the C
+     * library has no such call.
+     */
+    public static boolean trimNativeHeap() {
+        return LibC.mallocTrim();
+    }
+
     /** No control message of the asked kind came with the datagram ({@link #recvWithCmsgInt}). */
     public static final int NO_CMSG = Integer.MIN_VALUE;
 
