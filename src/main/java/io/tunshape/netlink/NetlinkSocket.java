@@ -154,25 +154,6 @@ public final class NetlinkSocket implements AutoCloseable {
         return portId;
     }
 
-    /**
-     * Drops, in the kernel, what arrives with any of {@code ports} as its sender (the first message's
-     * nlmsg_pid): the events our own changes cause then wake nobody. A socket filter (classic BPF),
-     * which netlink runs on multicast delivery too.
-     */
-    public void ignoreSenders(int... ports) {
-        int[][] prog = new int[ports.length + 3][];
-        // ld [12]: nlmsg_pid, loaded as a big-endian word
-        prog[0] = new int[] {0x20, 0, 0, 12};
-        for (int i = 0; i < ports.length; i++) {
-            int k = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN ? ports[i] : Integer.reverseBytes(ports[i]);
-            // jeq #k: to the drop at the end, else on
-            prog[i + 1] = new int[] {0x15, ports.length - i, 0, k};
-        }
-        prog[ports.length + 1] = new int[] {0x06, 0, 0, 0xFFFF_FFFF}; // ret: all of it
-        prog[ports.length + 2] = new int[] {0x06, 0, 0, 0};           // ret: none
-        Sys.attachFilter(fd, prog);
-    }
-
     /** How many requests and dumps this socket has sent: lets tests prove an idempotent run sent none. */
     public long requestsSent() {
         return requestsSent;
