@@ -260,7 +260,7 @@ function _picocli_tunshape_apply() {
 
   local commands=""
   local flag_opts="'--dry-run' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'-p' '--profile' '--rate' '--ceil' '--burst' '--latency' '--limit' '--mode' '--senders' '--qdisc' '--overhead' '--mpu' '--txqueuelen' '--flows' '--wait' '--netns'"
+  local arg_opts="'-p' '--profile' '--rate' '--ceil' '--burst' '--latency' '--limit' '--mode' '--senders' '--qdisc' '--overhead' '--mpu' '--txqueuelen' '--flows' '--flows-classifier' '--wait' '--netns'"
   local MODE_option_args=("BACKPRESSURE" "LATENCY") # --mode values
 
   type compopt &>/dev/null && compopt +o default
@@ -307,6 +307,9 @@ function _picocli_tunshape_apply() {
       return
       ;;
     '--flows')
+      return
+      ;;
+    '--flows-classifier')
       return
       ;;
     '--wait')

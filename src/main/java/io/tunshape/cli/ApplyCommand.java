@@ -9,6 +9,7 @@ import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
 import io.tunshape.tc.Duration;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
@@ -111,6 +112,13 @@ public final class ApplyCommand implements Callable<Integer> {
             + "buffers; with --latency each flow's wait is bounded.")
     Integer flows;
 
+    @Option(names = "--flows-classifier", paramLabel = "auto|bpf|u32", defaultValue = "auto", description = "What "
+            + "spreads flows over the queues (default: ${DEFAULT-VALUE}): bpf, the kernel's flow hash; u32, hash "
+            + "tables on the transport source port, the fallback where the kernel refuses eBPF (lockdown, an LSM, "
+            + "no CAP_BPF, no bpf(2)), weaker: UDP and TCP only, by source port alone; auto, bpf unless the kernel "
+            + "refuses eBPF, then u32, said in a warning and the plan.")
+    String flowsClassifier;
+
     @Option(names = "--dry-run", description = "Show the plan and its explanation; change nothing.")
     boolean dryRun;
 
@@ -119,6 +127,18 @@ public final class ApplyCommand implements Callable<Integer> {
 
 
     ShapingRequest request(Planner planner) {
+        FlowQueues.Classifier classifier = switch (flowsClassifier) {
+            case "auto" -> null;
+            case "bpf" -> FlowQueues.Classifier.BPF;
+            case "u32" -> FlowQueues.Classifier.U32;
+            default -> throw new PlanException("--flows-classifier", "'" + flowsClassifier + "' is not one; accepted: "
+                    + "auto, bpf, u32");
+        };
+        return unclassified(planner).withClassifier(classifier,
+                classifier == FlowQueues.Classifier.U32 ? "asked for with --flows-classifier u32" : null);
+    }
+
+    private ShapingRequest unclassified(Planner planner) {
         if (profile != null) {
             List<String> given = new java.util.ArrayList<>();
             for (String o : new String[] {"--rate", "--ceil", "--burst", "--latency", "--limit", "--mode", "--senders",

@@ -14,6 +14,7 @@ import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Stats;
 import io.tunshape.tc.TbfSpec;
 import io.tunshape.tc.U32Filter;
+import io.tunshape.tc.U32FlowHash;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -208,10 +209,22 @@ final class Json {
         classParams(g, c);
         g.writeNumberField("limit_bytes", c.limit() == null ? -1 : c.limit().bytes());
         g.writeObjectFieldStart("classifier");
-        g.writeStringField("kind", "bpf");
+        g.writeStringField("kind", fq.classifier().word());
         g.writeNumberField("prio", fq.filterPrio());
-        g.writeStringField("program", FlowProgram.PROG_NAME);
-        g.writeStringField("name", fq.program(major).filterName());
+        if (fq.classifier() == FlowQueues.Classifier.U32) {
+            U32FlowHash u = fq.u32();
+            g.writeNumberField("prio_ipv6", fq.filterPrio() + 1);
+            g.writeBooleanField("fallback", true);
+            g.writeStringField("hash", "source port bits 1-" + Integer.numberOfTrailingZeros(u.buckets()));
+            g.writeNumberField("buckets", u.buckets());
+            g.writeStringField("weaker", "UDP and TCP only (IPv6 without extension headers), by source port alone: "
+                    + "flows from one port share a queue, a sender that picks its port picks its queue; ICMP, "
+                    + "fragments and other traffic go to the first queue");
+        } else {
+            g.writeBooleanField("fallback", false);
+            g.writeStringField("program", FlowProgram.PROG_NAME);
+            g.writeStringField("name", fq.program(major).filterName());
+        }
         g.writeEndObject();
         if (withStats) {
             g.writeArrayFieldStart("queues");

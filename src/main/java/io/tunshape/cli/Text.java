@@ -78,7 +78,11 @@ final class Text {
                 + Integer.toHexString(fq.firstMinor() + fq.count() - 1) + " under " + Handle.of(major, fq.parentMinor())
                 + ", each rate " + c.rate() + " ceil " + c.ceil() + " prio " + c.prio() + " quantum " + c.quantum()
                 + (c.limit() != null ? " limit " + c.limit().bytes() + "b" : "") + "; filter prio " + fq.filterPrio()
-                + " bpf " + FlowProgram.PROG_NAME + " (flow hash modulo " + fq.count() + ")";
+                + (fq.classifier() == FlowQueues.Classifier.U32
+                ? "-" + (fq.filterPrio() + 1) + " u32 (source port bits 1-"
+                + Integer.numberOfTrailingZeros(fq.u32().buckets()) + " over " + fq.u32().buckets() + " buckets: "
+                + "the fallback where eBPF is refused, weaker than the flow hash; UDP and TCP only)"
+                : " bpf " + FlowProgram.PROG_NAME + " (flow hash modulo " + fq.count() + ")");
     }
 
     /** The flow queues' counters together, and how many hold packets now. */

@@ -112,13 +112,16 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
         return parse(bytes, shown);
     }
 
+    private static final java.util.regex.Pattern LOOPBACK_PORT =
+            java.util.regex.Pattern.compile("(127\\.\\d+\\.\\d+\\.\\d+|\\[::1]|localhost):\\d{1,5}");
+
     public static DaemonConfig parse(byte[] bytes, String file) {
         YamlNode root = YamlReader.read(bytes, file);
         Fields top = Fields.of(file, "", root, TOP);
         String report = path(top, "report_socket", "/run/tunshape/report.sock");
         String control = path(top, "control_socket", "/run/tunshape/control.sock");
         String metrics = top.string("metrics", false);
-        if (metrics != null && !metrics.matches("(127\\.\\d+\\.\\d+\\.\\d+|\\[::1]|localhost):\\d{1,5}")) {
+        if (metrics != null && !LOOPBACK_PORT.matcher(metrics).matches()) {
             throw top.error("metrics", "'" + metrics + "' is not accepted; metrics are served on loopback only: "
                     + "127.0.0.1:PORT, [::1]:PORT or localhost:PORT");
         }

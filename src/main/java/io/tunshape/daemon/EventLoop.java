@@ -27,7 +27,7 @@ import java.util.function.Supplier;
 
 /**
  * The daemon's one event loop, on one thread, for every namespace: it waits (epoll) on each served
- * namespace's event socket, on the kernel's process events and on the mount table; what it sees
+ * served namespace's link and tc events (one socket for all of them), on the kernel's process events and on the mount table; what it sees
  * becomes keys (a namespace appeared, went, or these devices of it changed), and the keys are worked
  * off after each wake-up: namespaces served or released ({@link #consider}), devices reconciled
  * ({@link Reconciler#reconcile}). A namespace that fails is retried with backoff and says why in
@@ -37,6 +37,12 @@ final class EventLoop implements Runnable {
     private static final long PROC = -1;
     private static final long MOUNTS = -2;
     private static final long WAKE = -3;
+    private static final long EVENTS = -4;
+    /**
+     * The receive buffer of the one socket that hears every served namespace's events: it holds
+     * only what waits, and an overrun costs a full read of every namespace, so it is large.
+     */
+    private static final int EVENTS_RCVBUF = 8 << 20;
     /** How often adaptive controllers are ticked while reports come (deferred changes, staleness). */
     private static final int TICK_MS = 250;
     /**
@@ -62,6 +68,13 @@ final class EventLoop implements Runnable {
      */
     private static final int PROC_BATCH_MS = 200;
     private static final int SCAN_MS_WITHOUT_EVENTS = 1000;
+    /**
+     * The C heap is trimmed this long after the loop last did work (a pass, a tick): the JVM frees
+     * the JIT's arenas (some 7 MB once, for the planner) about 5 s after a compile, and glibc keeps
+     * them resident unless asked. This replaces the JVM's own trimmer (-XX:TrimNativeHeapInterval),
+     * which costs a thread and a wake-up every interval whether anything happened or not.
+     */
+    private static final int TRIM_AFTER_MS = 6000;
 
     private final Supplier<DaemonConfig> config;
     private final Reconciler reconciler;
@@ -69,8 +82,14 @@ final class EventLoop implements Runnable {
     private final TcCodec codec;
     final Map<Long, Namespace> byIno = new ConcurrentHashMap<>();
     final Map<String, Namespace> byName = new ConcurrentHashMap<>();
-    private final Map<Long, Namespace> bySerial = new HashMap<>();
-    private long serials;
+    /** Served namespaces by the id the daemon's namespace has for them (what their events carry). */
+    private final Map<Integer, Namespace> byNsid = new HashMap<>();
+    /** Hears every served namespace (NETLINK_LISTEN_ALL_NSID); asks ids of this namespace. */
+    private NetlinkSocket events;
+    private NetlinkSocket ids;
+    private final int[] eventNsid = new int[1];
+    /** When the C heap is next trimmed (ms), or 0: nothing happened since the last trim. */
+    private long trimAtMs;
     private final HostNamespaces host = new HostNamespaces();
     /** When each namespace was last described, so a busy one is not re-read on every event. */
     private final Map<Long, Long> describedAt = new HashMap<>();
@@ -163,9 +182,14 @@ final class EventLoop implements Runnable {
     @Override
     public void run() {
         try (Epoll epoll = new Epoll(256);
+             NetlinkSocket allEvents = NetlinkSocket.openAllNamespaces(Nl.RTMGRP_LINK | Nl.RTMGRP_TC, EVENTS_RCVBUF);
+             NetlinkSocket nsids = NetlinkSocket.open();
              NetnsEntry net = NetnsEntry.net();
              NetnsEntry uts = NetnsEntry.uts();
              Fd mountinfo = Sys.open("/proc/self/mountinfo", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+            events = allEvents;
+            ids = nsids;
+            epoll.add(events.fd(), Epoll.EPOLLIN, EVENTS);
             ProcConnector proc = null;
             try {
                 proc = ProcConnector.open();
@@ -201,11 +225,8 @@ final class EventLoop implements Runnable {
                             mountsResumeAt = now() + PROC_BATCH_MS;
                         } else if (key == WAKE) {
                             Epoll.drain(wake);
-                        } else {
-                            Namespace ns = bySerial.get(key);
-                            if (ns != null) {
-                                linkEvents(ns);
-                            }
+                        } else if (key == EVENTS) {
+                            linkEvents();
                         }
                     }
                     for (Runnable r; (r = tasks.poll()) != null; ) {
@@ -272,6 +293,9 @@ final class EventLoop implements Runnable {
         if (mountsResumeAt != 0) {
             next = Math.min(next, mountsResumeAt);
         }
+        if (trimAtMs != 0) {
+            next = Math.min(next, trimAtMs);
+        }
         return (int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now));
     }
 
@@ -309,33 +333,46 @@ final class EventLoop implements Runnable {
         return lost;
     }
 
-    /** Turns a namespace's link and tc events into keys: the ifindexes to look at, or all after an overrun. */
-    private void linkEvents(Namespace ns) {
+    /**
+     * Turns the served namespaces' link and tc events into keys: the ifindexes to look at in each,
+     * or everything after an overrun. What our own changes cause (the sender is the namespace's
+     * session) is skipped, and so is what namespaces not served say.
+     */
+    private void linkEvents() {
+        long now = now();
         try {
             List<Message> ms;
-            while ((ms = ns.events.receiveEventsNow()) != null) {
+            while ((ms = events.receiveEventsNow(eventNsid)) != null) {
+                Namespace ns = eventNsid[0] < 0 ? byIno.get(host.own()) : byNsid.get(eventNsid[0]);
+                Session s = ns == null ? null : ns.session;
+                if (s == null || ms.isEmpty() || ms.get(0).pid() == s.portId()) {
+                    continue;
+                }
                 for (Message m : ms) {
                     // ifinfomsg and tcmsg both hold the ifindex at the same place
                     if (m.length() >= Nl.HDRLEN + 8) {
                         ns.dirty.add(m.buffer().getInt(Nl.HDRLEN + 4));
                     }
                 }
+                changed(ns, now);
             }
-        } catch (NativeException e) {
-            if (e.errno() == Errno.ENOBUFS) {
-                log.accept(ns.label() + ": events overran (ENOBUFS); reading everything afresh");
-            } else {
-                log.accept(ns.label() + ": event socket: " + e.getMessage() + "; reading everything afresh");
+        } catch (NativeException | io.tunshape.netlink.NetlinkException e) {
+            log.accept((e instanceof NativeException n && n.errno() == Errno.ENOBUFS ? "events overran (ENOBUFS)"
+                    : "event socket: " + e.getMessage()) + "; reading every namespace afresh");
+            for (Namespace ns : byIno.values()) {
+                ns.dirtyAll = true;
+                changed(ns, now);
             }
-            ns.dirtyAll = true;
         }
-        long now = now();
+    }
+
+    /** Someone changed something in {@code ns}: a pass follows once it has been quiet a moment. */
+    private void changed(Namespace ns, long now) {
         if (ns.firstEventMs == 0) {
             ns.firstEventMs = now;
         }
         ns.lastEventMs = now;
-        // someone changed something there (our own changes' events are filtered out): what failed may
-        // work now, so the backoff does not hold this pass back
+        // what failed may work now, so the backoff does not hold this pass back
         ns.retryAtMs = 0;
         work.add(ns);
     }
@@ -368,6 +405,12 @@ final class EventLoop implements Runnable {
             work.remove(ns);
             ns.firstEventMs = 0;
             reconcile(ns, now, epoll, net);
+        }
+        if (!due.isEmpty() || !reporting.isEmpty()) {
+            trimAtMs = now + TRIM_AFTER_MS;
+        } else if (trimAtMs != 0 && now >= trimAtMs) {
+            trimAtMs = 0;
+            Sys.trimNativeHeap();
         }
     }
 
@@ -424,10 +467,9 @@ final class EventLoop implements Runnable {
             wanted |= e.selects(f);
         }
         if (ns == null && wanted) {
-            ns = new Namespace(ino, serials++, f);
+            ns = new Namespace(ino, f);
             byIno.put(ino, ns);
             name(ns, f, null);
-            bySerial.put(ns.serial, ns);
             log.accept(f.label() + ": selected");
             work.add(ns);
         } else if (ns != null && !wanted) {
@@ -468,7 +510,7 @@ final class EventLoop implements Runnable {
         }
         try {
             if (ns.session == null) {
-                open(ns, epoll, net);
+                open(ns, net);
             }
             Set<Integer> which = ns.dirtyAll ? null : new HashSet<>(ns.dirty);
             ns.dirtyAll = false;
@@ -493,15 +535,18 @@ final class EventLoop implements Runnable {
                 log.accept(ns.label() + ": " + why + "; retrying with backoff");
             }
             if (e instanceof NativeException || e instanceof io.tunshape.netlink.NetlinkException) {
-                closeSockets(ns, epoll); // opened afresh next time
+                closeSockets(ns); // opened afresh next time
             }
             ns.failed(why, now);
             work.add(ns);
         }
     }
 
-    /** Opens the event and request sockets inside the namespace, from this thread (setns there and back). */
-    private void open(Namespace ns, Epoll epoll, NetnsEntry net) {
+    /**
+     * Opens the request socket inside the namespace, from this thread (setns there and back), and
+     * gives the namespace an id here, by which its events are told apart on the one event socket.
+     */
+    private void open(Namespace ns, NetnsEntry net) {
         NsFacts f = ns.facts;
         Object[] opened = new Object[2];
         java.util.concurrent.Callable<Void> make = () -> {
@@ -510,7 +555,7 @@ final class EventLoop implements Runnable {
                 throw new IllegalStateException("pid " + f.pid() + " is no longer in the namespace (it is in "
                         + here + "): it will be found again through its other holders");
             }
-            opened[0] = NetlinkSocket.open(Nl.RTMGRP_LINK | Nl.RTMGRP_TC);
+            opened[0] = f.own() ? null : Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC);
             opened[1] = new Session(f.own() ? null : f.name() != null ? f.name() : f.label(), codec);
             return null;
         };
@@ -530,19 +575,20 @@ final class EventLoop implements Runnable {
             closeAll(opened);
             throw e instanceof RuntimeException r ? r : new IllegalStateException(e.getMessage(), e);
         }
-        NetlinkSocket events = (NetlinkSocket) opened[0];
         Session s = (Session) opened[1];
-        try {
-            // what our own changes cause wakes nobody
-            events.ignoreSenders(s.portId());
-        } catch (NativeException x) {
-            log.accept(ns.label() + ": no socket filter for our own events: " + x.getMessage());
+        if (opened[0] instanceof Fd target) {
+            try (target) {
+                ns.nsid = ids.nsid(target);
+            } catch (RuntimeException e) {
+                s.close();
+                throw e;
+            }
+            byNsid.put(ns.nsid, ns);
         }
-        ns.events = events;
         synchronized (ns) {
             ns.session = s;
         }
-        epoll.add(events.fd(), Epoll.EPOLLIN, ns.serial);
+        // events before the id was known went unheard: everything is read now
         ns.dirtyAll = true;
     }
 
@@ -558,9 +604,10 @@ final class EventLoop implements Runnable {
         }
     }
 
-    private void closeSockets(Namespace ns, Epoll epoll) {
-        if (ns.events != null) {
-            epoll.remove(ns.events.fd());
+    private void closeSockets(Namespace ns) {
+        if (ns.nsid >= 0) {
+            byNsid.remove(ns.nsid, ns);
+            ns.nsid = -1;
         }
         ns.close();
     }
@@ -570,9 +617,8 @@ final class EventLoop implements Runnable {
         if (restore && config.get().restoreOnExit()) {
             reconciler.restore(ns);
         }
-        closeSockets(ns, epoll);
+        closeSockets(ns);
         byIno.remove(ns.ino);
-        bySerial.remove(ns.serial);
         for (String n : ns.facts.names()) {
             byName.remove(n, ns);
         }
@@ -621,7 +667,7 @@ final class EventLoop implements Runnable {
                     log.accept(ns.label() + ": putting back: " + e.getMessage());
                 }
             }
-            closeSockets(ns, epoll);
+            closeSockets(ns);
         }
         byIno.clear();
         byName.clear();

@@ -1,7 +1,6 @@
 package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
-import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.profile.Profile;
 import io.tunshape.shape.DeviceState;
 import io.tunshape.shape.Session;
@@ -23,11 +22,10 @@ final class Namespace {
     enum State { SERVING, RETRYING }
 
     final long ino;
-    /** The key its event socket carries in the event loop. */
-    final long serial;
     volatile NsFacts facts;
+    /** The id the daemon's namespace has for it (its events carry it); -1 for the daemon's own, or not yet. */
+    int nsid = -1;
     /** Opened in the namespace; null until served and after release. */
-    NetlinkSocket events;
     volatile Session session;
 
     volatile State state = State.RETRYING;
@@ -46,9 +44,8 @@ final class Namespace {
     /** Devices the last pass could not shape, with the reason. */
     final Map<String, String> failures = new ConcurrentHashMap<>();
 
-    Namespace(long ino, long serial, NsFacts facts) {
+    Namespace(long ino, NsFacts facts) {
         this.ino = ino;
-        this.serial = serial;
         this.facts = facts;
     }
 
@@ -106,10 +103,6 @@ final class Namespace {
                 session.close();
                 session = null;
             }
-        }
-        if (events != null) {
-            events.close();
-            events = null;
         }
     }
 }

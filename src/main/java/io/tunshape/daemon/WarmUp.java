@@ -126,7 +126,7 @@ final class WarmUp {
                 throw new IllegalStateException("the warm-up's tap device is not there");
             }
             NsFacts facts = new NsFacts(-1, false, List.of(ReportPath.WARM_UP_NETNS), 0, null, null, null, null, null);
-            Namespace ns = new Namespace(-1, -1, facts);
+            Namespace ns = new Namespace(-1, facts);
             ns.session = s;
             Namespace.Device d = new Namespace.Device(link, e, s.shaper().state(snap, link));
             RateController.Tuning t = cfg.tuning();

@@ -7,6 +7,13 @@ public final class Nl {
     public static final int SOL_NETLINK = 270;
     public static final int NETLINK_ADD_MEMBERSHIP = 1;
     public static final int NETLINK_EXT_ACK = 11;
+    /** Multicasts from every namespace that has an id here, each with its id (a control message). */
+    public static final int NETLINK_LISTEN_ALL_NSID = 8;
+    /** Namespace ids (linux/net_namespace.h): one namespace's id for another, as `ip netns set` gives. */
+    public static final int RTM_NEWNSID = 88;
+    public static final int RTM_GETNSID = 90;
+    public static final int NETNSA_NSID = 1;
+    public static final int NETNSA_FD = 3;
 
     public static final int HDRLEN = 16;
     /** Multicast groups as bind masks: link events, traffic-control events. */

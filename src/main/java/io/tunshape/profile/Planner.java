@@ -10,6 +10,7 @@ import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 import io.tunshape.tc.TbfSpec;
 import io.tunshape.tc.U32Filter;
+import io.tunshape.tc.U32FlowHash;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -208,7 +209,7 @@ public final class Planner {
                 params = !explained ? null : "htb, link class rate " + rate + " ceil " + ceil + " burst "
                         + burst.bytes() + "b with " + flows + " flow queues";
                 if (explained) {
-                    explainClasses.addAll(explainFlows(fq, rate, frame, senders, mode));
+                    explainClasses.addAll(explainFlows(fq, rate, frame, senders, mode, r.classifierNote()));
                 }
             } else if (r.classes().isEmpty()) {
                 HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, rate, ceil, burst, cburst, 0, quantum, r.overhead(),
@@ -287,7 +288,7 @@ public final class Planner {
     /** Minor of the first flow queue. */
     public static final int FIRST_FLOW_MINOR = 0x100;
     /** The flow filter's priority: after every u32 filter of the priority classes. */
-    public static final int FLOW_FILTER_PRIO = 0xC000;
+    public static final int FLOW_FILTER_PRIO = io.tunshape.tc.Tc.FLOW_FILTER_PRIO;
     /** A flow queue's ceiling: none of its own (32gbit, near the largest 32-bit rate); its parent's rate limits it. */
     static final Rate FLOW_CEIL = Rate.ofBytes(4_000_000_000L);
 
@@ -319,18 +320,37 @@ public final class Planner {
         HtbClassSpec leaf = new HtbClassSpec(FIRST_FLOW_MINOR, parentMinor, share, FLOW_CEIL,
                 Size.of(1), Size.of(frame), prio, frame, r.overhead(), r.mpu(),
                 Size.of(leafLimit), null);
-        return new FlowQueues(n, parentMinor, FIRST_FLOW_MINOR, leaf, FLOW_FILTER_PRIO);
+        FlowQueues.Classifier c = r.classifier() == null ? FlowQueues.Classifier.BPF : r.classifier();
+        if (c == FlowQueues.Classifier.U32 && n > U32FlowHash.MAX_BUCKETS) {
+            throw new PlanException("flows", n + " queues is more than the u32 flow classifier reaches (a u32 hash "
+                    + "table has at most " + U32FlowHash.MAX_BUCKETS + " buckets"
+                    + (r.classifierNote() != null ? "; " + r.classifierNote() : "") + "); give at most "
+                    + U32FlowHash.MAX_BUCKETS + " flow queues");
+        }
+        return new FlowQueues(n, parentMinor, FIRST_FLOW_MINOR, leaf, FLOW_FILTER_PRIO, c);
     }
 
     /** What one flow gets, in words. */
-    private List<String> explainFlows(FlowQueues fq, Rate rate, int frame, int senders, Mode mode) {
+    private List<String> explainFlows(FlowQueues fq, Rate rate, int frame, int senders, Mode mode, String note) {
         int n = fq.count();
         long q = fq.leaf().quantum();
         List<String> out = new ArrayList<>();
+        boolean u32 = fq.classifier() == FlowQueues.Classifier.U32;
         out.add("flows: " + n + " queues (classes " + Integer.toHexString(fq.firstMinor()) + "-"
-                + Integer.toHexString(fq.firstMinor() + n - 1) + "), a flow's packets go to one of them by the "
-                + "kernel's hash of its addresses, protocol and ports (a cls_bpf program); busy queues are served "
-                + "in turn, " + q + " bytes at a time (deficit round robin)");
+                + Integer.toHexString(fq.firstMinor() + n - 1) + "), a flow's packets go to one of them by "
+                + (u32 ? "the bits of its transport source port (u32 hash tables)"
+                : "the kernel's hash of its addresses, protocol and ports (a cls_bpf program)")
+                + "; busy queues are served in turn, " + q + " bytes at a time (deficit round robin)");
+        if (u32) {
+            U32FlowHash h = fq.u32();
+            out.add("flow classifier: u32, the fallback where eBPF is refused" + (note == null ? "" : " (" + note + ")")
+                    + "; weaker than eBPF's flow hash: only UDP and TCP are spread (IPv4, and IPv6 without "
+                    + "extension headers), by source port bits 1-" + Integer.numberOfTrailingZeros(h.buckets())
+                    + " alone: flows from one source port (a server's) share a queue, a sender that picks its "
+                    + "port picks its queue, and ICMP, fragments and other traffic all go to the first queue"
+                    + (h.buckets() != n ? "; " + h.buckets() + " buckets over " + n + " queues, so "
+                    + (h.buckets() - n) + " queues take two buckets each" : ""));
+        }
         Rate share = fq.leaf().rate();
         out.add("one flow gets an equal share of the rate among the busy ones (" + Rate.ofBytes(rate.bytesPerSecond() / 2)
                 + " with 2 busy, " + share + " with all " + n + "), and the whole rate alone");
@@ -348,7 +368,9 @@ public final class Planner {
             out.add("every queue holds the send buffers of " + senders + " local sender" + (senders > 1 ? "s" : "")
                     + ", so up to " + senders + " block before a queue drops, however their flows hash (--senders)");
         }
-        out.add("two flows share a queue with probability 1/" + n + " (then they share its turn)");
+        if (!u32) {
+            out.add("two flows share a queue with probability 1/" + n + " (then they share its turn)");
+        }
         return out;
     }
 
@@ -410,7 +432,8 @@ public final class Planner {
                 FlowQueues fq = flowQueues(r, dflt, c.prio(), c.rate(), frame, c.limit().bytes(), mode, false);
                 if (explain != null) {
                     explain.add("unmatched traffic (class " + c.name() + ") is spread over flow queues:");
-                    explain.addAll(explainFlows(fq, c.rate(), frame, r.senders() <= 0 ? 1 : r.senders(), mode));
+                    explain.addAll(explainFlows(fq, c.rate(), frame, r.senders() <= 0 ? 1 : r.senders(), mode,
+                            r.classifierNote()));
                 }
                 return new HtbSpec(fq.firstMinor(), HTB_R2Q, HTB_DIRECT_QLEN, out, filters, fq);
             }

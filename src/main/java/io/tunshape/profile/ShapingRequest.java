@@ -1,6 +1,7 @@
 package io.tunshape.profile;
 
 import io.tunshape.tc.Duration;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 
@@ -13,13 +14,23 @@ import java.util.List;
  * MTU a profile was written for (null: none); {@code flows} the number of flow queues (0: one queue),
  * and {@code flowFloor} the lowest rate the link is shaped to (an adaptive profile's min_rate; null:
  * the rate), from which each flow queue's guaranteed share is taken, so a rate change moves no queue.
+ * {@code classifier} is what spreads flows over the queues: null lets apply choose (eBPF, or u32 where
+ * the kernel refuses eBPF), and {@code classifierNote} says why a fallback was taken (null: none).
  */
 public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
                              Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
                              List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu,
-                             int flows, Rate flowFloor) {
+                             int flows, Rate flowFloor, FlowQueues.Classifier classifier, String classifierNote) {
     public ShapingRequest {
         classes = classes == null ? List.of() : List.copyOf(classes);
+    }
+
+    public ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,
+                          Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
+                          List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu,
+                          int flows, Rate flowFloor) {
+        this(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu, txqueuelen, classes,
+                deriveTxqueuelen, expectedMtu, flows, flowFloor, null, null);
     }
 
     /** Without flow queues. */
@@ -33,7 +44,13 @@ public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil
     /** This request with {@code n} flow queues, their shares taken from {@code floor} (null: the rate). */
     public ShapingRequest withFlows(int n, Rate floor) {
         return new ShapingRequest(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu,
-                txqueuelen, classes, deriveTxqueuelen, expectedMtu, n, floor);
+                txqueuelen, classes, deriveTxqueuelen, expectedMtu, n, floor, classifier, classifierNote);
+    }
+
+    /** This request with its flows spread by {@code c} (null: apply chooses), for the reason {@code note}. */
+    public ShapingRequest withClassifier(FlowQueues.Classifier c, String note) {
+        return new ShapingRequest(qdisc, rate, rateText, ceil, burst, limit, latency, mode, senders, overhead, mpu,
+                txqueuelen, classes, deriveTxqueuelen, expectedMtu, flows, flowFloor, c, note);
     }
 
     /** A request without priority classes (the command line's). */
@@ -49,6 +66,6 @@ public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil
      */
     public ShapingRequest asHtb(Rate rate, Long txqueuelen) {
         return new ShapingRequest("htb", rate, null, null, burst, limit, latency, mode, senders, overhead, mpu,
-                txqueuelen, classes, deriveTxqueuelen, expectedMtu, flows, flowFloor);
+                txqueuelen, classes, deriveTxqueuelen, expectedMtu, flows, flowFloor, classifier, classifierNote);
     }
 }

@@ -8,6 +8,10 @@ import io.tunshape.profile.Plan;
 import io.tunshape.profile.PlanException;
 import io.tunshape.profile.Planner;
 import io.tunshape.profile.ShapingRequest;
+import io.tunshape.sys.Bpf;
+import io.tunshape.tc.FlowProgram;
+import io.tunshape.tc.FlowQueues;
+import io.tunshape.tc.Handle;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
 
@@ -128,7 +132,25 @@ public final class Session implements AutoCloseable {
         return n.indexOf('*') >= 0 || n.indexOf('?') >= 0 || n.indexOf('[') >= 0;
     }
 
-    public List<Result> apply(List<String> names, ShapingRequest request, Planner planner, boolean dryRun) {
+    /**
+     * The request with its flow classifier chosen, when it leaves that to apply: eBPF, unless the
+     * kernel refuses eBPF here (no permission, lockdown, an LSM, no bpf(2) or no SCHED_CLS), then the
+     * u32 fallback, with the reason. A program the verifier refuses is thrown with its log.
+     */
+    public ShapingRequest withFlowClassifier(ShapingRequest r) {
+        if (r.flows() <= 0 || r.classifier() != null) {
+            return r;
+        }
+        Bpf.RefusedException e = shaper.bpfRefusal(new FlowProgram(r.flows(), Handle.of(Shaper.HTB_MAJOR,
+                Planner.FIRST_FLOW_MINOR)));
+        if (e == null) {
+            return r.withClassifier(FlowQueues.Classifier.BPF, null);
+        }
+        return r.withClassifier(FlowQueues.Classifier.U32, "the kernel refused eBPF here: " + e.getMessage());
+    }
+
+    public List<Result> apply(List<String> names, ShapingRequest asked, Planner planner, boolean dryRun) {
+        ShapingRequest request = withFlowClassifier(asked);
         Shaper.Snapshot snap = shaper.snapshot();
         List<LinkInfo> links = resolve(snap.links(), names, netns);
         List<Shaper.Target> targets = new ArrayList<>();
@@ -149,6 +171,11 @@ public final class Session implements AutoCloseable {
                 planned.put(key, p);
             }
             List<String> warnings = new ArrayList<>(p.warnings());
+            if (request.classifierNote() != null && targets.isEmpty()) {
+                // said once, with the first device (the plan of each says it too)
+                warnings.add("flows are spread by the u32 fallback, weaker than eBPF's flow hash (" + request.classifierNote()
+                        + "); see the plan (--dry-run) for what it lacks");
+            }
             if (!l.isTunTap()) {
                 warnings.add(0, l.name() + " is not a tun/tap device (" + (l.kind().isEmpty() ? "no kind" : l.kind())
                         + "); shaping it anyway");
@@ -178,8 +205,13 @@ public final class Session implements AutoCloseable {
             QdiscView before = changed ? shaper.view(t.before()) : after;
             List<String> explanation = new ArrayList<>(p.explanation());
             if (dryRun) {
+                String last = null;
                 for (Shaper.Step s : t.steps()) {
-                    explanation.add("would " + s.what());
+                    // the objects of one part (a u32 table's buckets) share their words: said once
+                    if (!s.what().equals(last)) {
+                        explanation.add("would " + s.what());
+                    }
+                    last = s.what();
                 }
                 if (!changed) {
                     explanation.add("the kernel already holds this plan: nothing would be sent");

@@ -25,6 +25,8 @@ import io.tunshape.tc.TbfSpec;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.tc.U32Filter;
+import io.tunshape.tc.U32FlowHash;
+import io.tunshape.tc.U32Node;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -121,13 +123,15 @@ public final class Shaper implements AutoCloseable {
         List<QdiscInfo> children = s.children().getOrDefault(link.index(), List.of());
         List<U32Filter> filters = List.of();
         List<BpfFilter> bpf = List.of();
+        List<U32Node> u32Flow = List.of();
         if (root != null && "htb".equals(root.kind())) {
             classes = tc.classes(link.index());
             TcClient.Filters f = tc.filters(link.index(), root.handle());
             filters = f.u32();
             bpf = f.bpf();
+            u32Flow = f.u32Flow();
         }
-        return new DeviceState(link, root, classes, children, filters, bpf);
+        return new DeviceState(link, root, classes, children, filters, bpf, u32Flow);
     }
 
     /** The state of one device now, read afresh. */
@@ -179,8 +183,12 @@ public final class Shaper implements AutoCloseable {
                 for (BpfFilter f : d.bpfFilters()) {
                     FlowProgram p = f.flowProgram();
                     if (p != null && p.first().major() == r.handle().major()) {
-                        flows = flowQueues(cls, p, f.prio());
+                        flows = flowQueues(cls, p.count(), p.first().minor(), f.prio(), FlowQueues.Classifier.BPF);
                     }
+                }
+                U32FlowHash u = U32FlowHash.recognise(d.u32Flow(), r.handle().major(), Tc.FLOW_FILTER_PRIO);
+                if (u != null && flows == null) {
+                    flows = flowQueues(cls, u.count(), u.firstMinor(), u.prio(), FlowQueues.Classifier.U32);
                 }
                 htb = new HtbSpec((int) k.defaultMinor(), (int) k.r2q(), k.directQlen(), cls, d.filters(), flows);
             }
@@ -196,19 +204,19 @@ public final class Shaper implements AutoCloseable {
      * The flow queues a program serves, taken out of {@code cls}: when every class it can choose
      * exists, under one parent, and all are alike; otherwise null, and the classes stay listed one by one.
      */
-    private static FlowQueues flowQueues(List<HtbClassSpec> cls, FlowProgram p, int prio) {
-        int first = p.first().minor();
+    private static FlowQueues flowQueues(List<HtbClassSpec> cls, int count, int first, int prio,
+                                         FlowQueues.Classifier kind) {
         List<HtbClassSpec> leaves = new ArrayList<>();
         for (HtbClassSpec c : cls) {
-            if (c.minor() >= first && c.minor() < first + p.count()) {
+            if (c.minor() >= first && c.minor() < first + count) {
                 leaves.add(c);
             }
         }
-        if (leaves.size() != p.count()) {
+        if (leaves.size() != count) {
             return null;
         }
         HtbClassSpec t = leaves.get(0);
-        FlowQueues fq = new FlowQueues(p.count(), t.parentMinor(), first, t, prio);
+        FlowQueues fq = new FlowQueues(count, t.parentMinor(), first, t, prio, kind);
         if (!fq.classes().equals(leaves)) {
             return null;
         }
@@ -306,8 +314,9 @@ public final class Shaper implements AutoCloseable {
         }
         List<U32Filter> filtersNow = ours ? d.filters() : List.of();
         List<BpfFilter> bpfNow = ours ? d.bpfFilters() : List.of();
-        boolean filtersDiffer = !filtersNow.equals(h.filters()) || !flowFilterIs(bpfNow, h.flows());
-        if (filtersDiffer && !(filtersNow.isEmpty() && bpfNow.isEmpty())) {
+        List<U32Node> u32Now = ours ? d.u32Flow() : List.of();
+        boolean filtersDiffer = !filtersNow.equals(h.filters()) || !flowFilterIs(bpfNow, u32Now, h.flows());
+        if (filtersDiffer && !(filtersNow.isEmpty() && bpfNow.isEmpty() && u32Now.isEmpty())) {
             steps.add(new Step("remove the filters under " + HTB_HANDLE, deleteFilters(ix, HTB_HANDLE), true));
         }
         java.util.Set<Integer> wanted = new java.util.HashSet<>();
@@ -366,10 +375,25 @@ public final class Shaper implements AutoCloseable {
                 steps.add(new Step("add u32 filter prio " + f.prio() + " to " + classHandle(f.classMinor()),
                         TcCodec.u32(TcClient.ADD, ix, HTB_HANDLE, f)));
             }
-            if (h.flows() != null) {
+            if (h.flows() != null && h.flows().classifier() == FlowQueues.Classifier.U32) {
+                u32FlowSteps(ix, HTB_HANDLE, h.flows().u32(), steps);
+            } else if (h.flows() != null) {
                 FlowQueues fq = h.flows();
                 steps.add(flowFilterStep(ix, HTB_HANDLE, fq.program(HTB_MAJOR), fq.filterPrio()));
             }
+        }
+    }
+
+    /** The requests that build the u32 flow classifier: its tables, their buckets, the nodes linking to them. */
+    private static void u32FlowSteps(int ix, Handle parent, U32FlowHash u, List<Step> steps) {
+        String classes = Handle.of(parent.major(), u.firstMinor()) + "-" + Integer.toHexString(u.firstMinor()
+                + u.queuesReached() - 1);
+        for (U32Node n : u.nodes(parent.major())) {
+            // one request per object, but the same words for the objects of one part (a plan lists them once)
+            String what = "add the u32 flow classifier (fallback where eBPF is refused), prio " + n.prio() + ": "
+                    + (n.isTable() ? "its hash tables" : n.classid() != 0 ? "its " + u.buckets() + " buckets by source "
+                    + "port to classes " + classes : "its nodes from the IP header to the ports");
+            steps.add(new Step(what, TcCodec.u32Node(TcClient.ADD, ix, parent, n)));
         }
     }
 
@@ -387,14 +411,47 @@ public final class Shaper implements AutoCloseable {
         return want.equals(k);
     }
 
-    /** Whether the cls_bpf filters are exactly the flow filter {@code fq} asks for (none for null). */
-    private static boolean flowFilterIs(List<BpfFilter> now, FlowQueues fq) {
+    /**
+     * Whether the cls_bpf filters and the u32 objects at the flow priorities are exactly the flow
+     * classifier {@code fq} asks for (none for null).
+     */
+    private static boolean flowFilterIs(List<BpfFilter> now, List<U32Node> u32Now, FlowQueues fq) {
         if (fq == null) {
-            return now.isEmpty();
+            return now.isEmpty() && u32Now.isEmpty();
         }
-        return now.size() == 1 && fq.program(HTB_MAJOR).equals(now.get(0).flowProgram())
+        if (fq.classifier() == FlowQueues.Classifier.U32) {
+            List<U32Node> want = fq.u32().nodes(HTB_MAJOR);
+            return now.isEmpty() && want.size() == u32Now.size()
+                    && new java.util.HashSet<>(want).equals(new java.util.HashSet<>(u32Now));
+        }
+        return u32Now.isEmpty() && now.size() == 1 && fq.program(HTB_MAJOR).equals(now.get(0).flowProgram())
                 && now.get(0).prio() == fq.filterPrio() && now.get(0).protocol() == BpfFilter.ETH_P_ALL;
     }
+
+    /**
+     * Whether eBPF is refused here: loads {@code p} (kept for the filter that will run it) and returns
+     * null when the kernel takes it, or the refusal when it refuses eBPF itself
+     * ({@link Bpf.RefusedException#bpfNotAllowed}). A refusal by the verifier is thrown: tunshape's
+     * program is at fault, and the user sees the verifier's log.
+     */
+    public Bpf.RefusedException bpfRefusal(FlowProgram p) {
+        if (refusal != null) {
+            return refusal;
+        }
+        try {
+            programs.computeIfAbsent(p, loader::load);
+            return null;
+        } catch (Bpf.RefusedException e) {
+            if (!e.bpfNotAllowed()) {
+                throw e;
+            }
+            refusal = e;
+            return e;
+        }
+    }
+
+    /** The refusal of eBPF this shaper met, kept: it is not asked again for every device and pass. */
+    private Bpf.RefusedException refusal;
 
     /**
      * The request that adds the flow classifier: its program is loaded here (the kernel's verifier
@@ -455,9 +512,12 @@ public final class Shaper implements AutoCloseable {
             }
             List<U32Filter> filtersNow = sameRoot ? now.filters() : List.of();
             List<BpfFilter> bpfNow = sameRoot ? now.bpfFilters() : List.of();
+            List<U32Node> u32Now = sameRoot ? now.u32Flow() : List.of();
             boolean filtersDiffer = !filtersNow.equals(before.filters())
-                    || !bpfKeys(bpfNow).equals(bpfKeys(before.bpfFilters()));
-            if (filtersDiffer && !(filtersNow.isEmpty() && bpfNow.isEmpty())) {
+                    || !bpfKeys(bpfNow).equals(bpfKeys(before.bpfFilters()))
+                    || !new java.util.HashSet<>(u32Now).equals(new java.util.HashSet<>(before.u32Flow()))
+                    || u32Now.size() != before.u32Flow().size();
+            if (filtersDiffer && !(filtersNow.isEmpty() && bpfNow.isEmpty() && u32Now.isEmpty())) {
                 steps.add(new Step("remove the filters under " + b.handle(), deleteFilters(ix, b.handle()), true));
             }
             Map<Long, QdiscInfo> nowClasses = new HashMap<>();
@@ -509,6 +569,12 @@ public final class Shaper implements AutoCloseable {
                     if (f.flowProgram() != null) {
                         steps.add(flowFilterStep(ix, b.handle(), f.flowProgram(), f.prio()));
                     }
+                }
+                // tunshape's u32 flow classifier is built again from what it is; other u32 objects at
+                // those priorities cannot be put back from a dump (their key nodes' handles are the kernel's)
+                U32FlowHash u = U32FlowHash.recognise(before.u32Flow(), b.handle().major(), Tc.FLOW_FILTER_PRIO);
+                if (u != null) {
+                    u32FlowSteps(ix, b.handle(), u, steps);
                 }
             }
         }

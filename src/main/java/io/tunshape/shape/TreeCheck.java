@@ -82,6 +82,26 @@ public final class TreeCheck {
                         + "default class)");
             }
         }
+        if (!d.u32Flow().isEmpty()) {
+            io.tunshape.tc.U32FlowHash u = io.tunshape.tc.U32FlowHash.recognise(d.u32Flow(), r.handle().major(),
+                    io.tunshape.tc.Tc.FLOW_FILTER_PRIO);
+            if (u == null) {
+                out.add("the u32 flow classifier (prio " + io.tunshape.tc.Tc.FLOW_FILTER_PRIO + "-"
+                        + (io.tunshape.tc.Tc.FLOW_FILTER_PRIO + 1) + ") is incomplete: " + d.u32Flow().size()
+                        + " u32 objects that are not the tables and nodes tunshape builds (flows may all reach one "
+                        + "queue, or the default class)");
+            } else {
+                int absent = 0;
+                for (int m = u.firstMinor(); m < u.firstMinor() + u.count(); m++) {
+                    absent += classes.containsKey(m) ? 0 : 1;
+                }
+                if (absent > 0) {
+                    out.add("the u32 flow classifier spreads flows over " + u.count() + " classes from "
+                            + Handle.of(r.handle().major(), u.firstMinor()) + ", " + absent + " of which do not exist "
+                            + "(their packets go to the default class)");
+                }
+            }
+        }
         return out;
     }
 

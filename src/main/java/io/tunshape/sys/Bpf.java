@@ -31,13 +31,25 @@ public final class Bpf {
         private static final long serialVersionUID = 1L;
         private final String log;
 
-        RefusedException(int errno, String log) {
+        public RefusedException(int errno, String log) {
             super("bpf(BPF_PROG_LOAD)", errno);
             this.log = log;
         }
 
         public String verifierLog() {
             return log;
+        }
+
+        /**
+         * Whether the kernel refused eBPF itself here rather than this program: no permission (EPERM:
+         * no CAP_BPF, kernel lockdown, an LSM; EACCES without a verifier log: an LSM such as SELinux),
+         * no bpf(2) (ENOSYS), or no such program type (EINVAL or EOPNOTSUPP without a verifier log).
+         * A refusal by the verifier comes with its log, and is a fault in the program.
+         */
+        public boolean bpfNotAllowed() {
+            int e = errno();
+            return e == Errno.EPERM || e == Errno.ENOSYS || e == Errno.EOPNOTSUPP
+                    || ((e == Errno.EACCES || e == Errno.EINVAL) && log.isEmpty());
         }
     }
 

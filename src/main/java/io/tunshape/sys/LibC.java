@@ -15,6 +15,28 @@ final class LibC {
     private LibC() {
     }
 
+    /** glibc's malloc_trim, looked up when first asked for (other C libraries lack it): null then. */
+    private static volatile com.sun.jna.Function mallocTrim;
+    private static volatile boolean mallocTrimLooked;
+
+    /** malloc_trim(0): hands free heap memory back to the system; false where the C library has none. */
+    static boolean mallocTrim() {
+        if (!mallocTrimLooked) {
+            try {
+                mallocTrim = NativeLibrary.getInstance("c").getFunction("malloc_trim");
+            } catch (UnsatisfiedLinkError e) {
+                mallocTrim = null;
+            }
+            mallocTrimLooked = true;
+        }
+        com.sun.jna.Function f = mallocTrim;
+        if (f == null) {
+            return false;
+        }
+        f.invokeInt(new Object[] {0L});
+        return true;
+    }
+
     static native int socket(int domain, int type, int protocol) throws LastErrorException;
 
     static native int bind(int fd, ByteBuffer addr, int len) throws LastErrorException;

@@ -53,10 +53,8 @@ public final class UnixDatagram implements AutoCloseable {
 
     private static final int SO_PASSCRED = 16;
     private static final int SCM_CREDENTIALS = 2;
-    private final ByteBuffer msghdr = ByteBuffer.allocateDirect(56).order(ByteOrder.nativeOrder());
-    private final ByteBuffer iov = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder());
     private static final int SO_TIMESTAMPNS = 35;
-    private final ByteBuffer control = ByteBuffer.allocateDirect(128).order(ByteOrder.nativeOrder());
+    private final Sys.MsgBuffers msg = new Sys.MsgBuffers(128);
     private Credentials lastSender;
     private long lastArrival = -1;
 
@@ -75,45 +73,19 @@ public final class UnixDatagram implements AutoCloseable {
      * null when the kernel gave none); returns its true length, larger than buf when truncated.
      */
     public int receiveWithSender(ByteBuffer buf) {
-        long bufAddr = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(buf));
-        iov.putLong(0, bufAddr).putLong(8, buf.capacity());
-        control.clear();
-        for (int i = 0; i < control.capacity(); i++) {
-            control.put(i, (byte) 0);
-        }
-        msghdr.putLong(0, 0).putInt(8, 0).putInt(12, 0)
-                .putLong(16, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(iov)))
-                .putLong(24, 1)
-                .putLong(32, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(control)))
-                .putLong(40, control.capacity()).putInt(48, 0);
-        int n = fd.acquire();
-        long r;
-        try {
-            r = LibC.recvmsg(n, msghdr, Sys.MSG_TRUNC);
-        } catch (com.sun.jna.LastErrorException e) {
-            throw new NativeException("recvmsg", e.getErrorCode());
-        } finally {
-            fd.release();
-        }
         lastSender = null;
         lastArrival = -1;
-        long controlLen = Math.min(msghdr.getLong(40), control.capacity());
-        for (int off = 0; off + 16 <= controlLen; ) {
-            long len = control.getLong(off);
-            if (len < 16 || off + len > controlLen) {
-                break;
-            }
-            int level = control.getInt(off + 8);
-            int type = control.getInt(off + 12);
-            if (level == Sys.SOL_SOCKET && type == SCM_CREDENTIALS && len >= 16 + 12) {
-                lastSender = new Credentials(control.getInt(off + 16), control.getInt(off + 20), control.getInt(off + 24));
-            } else if (level == Sys.SOL_SOCKET && type == SO_TIMESTAMPNS && len >= 16 + 16) {
-                lastArrival = control.getLong(off + 16) * 1_000_000_000L + control.getLong(off + 24);
-            }
-            off += (int) ((len + 7) & ~7L);
-        }
-        return (int) r;
+        return (int) Sys.recvmsg(fd, buf, Sys.MSG_TRUNC, msg, controlMessage);
     }
+
+    /** Made once: a receive allocates nothing but the sender's credentials. */
+    private final Sys.CmsgVisitor controlMessage = (level, type, c, at, len) -> {
+        if (level == Sys.SOL_SOCKET && type == SCM_CREDENTIALS && len >= 12) {
+            lastSender = new Credentials(c.getInt(at), c.getInt(at + 4), c.getInt(at + 8));
+        } else if (level == Sys.SOL_SOCKET && type == SO_TIMESTAMPNS && len >= 16) {
+            lastArrival = c.getLong(at) * 1_000_000_000L + c.getLong(at + 8);
+        }
+    };
 
     public Credentials lastSender() {
         return lastSender;

@@ -14,9 +14,17 @@ public final class Tc {
     public static final int RTM_GETTFILTER = 46;
 
     public static final int TCA_U32_CLASSID = 1;
+    public static final int TCA_U32_HASH = 2;
+    public static final int TCA_U32_LINK = 3;
+    public static final int TCA_U32_DIVISOR = 4;
     public static final int TCA_U32_SEL = 5;
     public static final int TCA_U32_MAX = 12;
     public static final int TC_U32_TERMINAL = 1;
+    public static final int TC_U32_OFFSET = 2;
+    public static final int TC_U32_VAROFFSET = 4;
+    public static final int TC_U32_EAT = 8;
+    /** The flow classifier's filter priority (cls_bpf; u32: IPv4 here, IPv6 one after): after every match filter. */
+    public static final int FLOW_FILTER_PRIO = 0xC000;
 
     // cls_bpf (linux/pkt_cls.h)
     public static final int TCA_BPF_CLASSID = 3;

@@ -59,28 +59,45 @@ public final class TcClient {
         return filters(ifindex, parent).u32();
     }
 
-    /** The filters under a parent, by kind, from one dump. */
-    public record Filters(List<U32Filter> u32, List<BpfFilter> bpf) {
+    /**
+     * The filters under a parent, by kind, from one dump: u32 match filters (hash-table nodes left out),
+     * cls_bpf filters, and the u32 objects at the flow classifier's priorities ({@link Tc#FLOW_FILTER_PRIO}
+     * and up: tunshape's u32 flow hash, {@link U32FlowHash}), tables included.
+     */
+    public record Filters(List<U32Filter> u32, List<BpfFilter> bpf, List<U32Node> u32Flow) {
+        public Filters(List<U32Filter> u32, List<BpfFilter> bpf) {
+            this(u32, bpf, List.of());
+        }
     }
 
-    /** The u32 (hash-table nodes left out) and cls_bpf filters under {@code parent} on one device. */
     public Filters filters(int ifindex, Handle parent) {
         List<U32Filter> u32 = new ArrayList<>();
         List<BpfFilter> bpf = new ArrayList<>();
+        List<U32Node> flow = new ArrayList<>();
         for (Message m : sock.dump(TcCodec.tcmsg(Tc.RTM_GETTFILTER, Nl.F_REQUEST | Nl.F_DUMP, ifindex, Handle.UNSPEC,
                 parent))) {
-            if (m.type() == Tc.RTM_NEWTFILTER) {
+            if (m.type() != Tc.RTM_NEWTFILTER) {
+                continue;
+            }
+            int prio = m.buffer().getInt(Nl.HDRLEN + 16) >>> 16;
+            if (prio >= Tc.FLOW_FILTER_PRIO) {
+                U32Node n = TcCodec.decodeU32Node(m);
+                if (n != null) {
+                    flow.add(n);
+                    continue;
+                }
+            } else {
                 U32Filter f = TcCodec.decodeU32(m);
                 if (f != null) {
                     u32.add(f);
                 }
-                BpfFilter b = TcCodec.decodeBpf(m);
-                if (b != null) {
-                    bpf.add(b);
-                }
+            }
+            BpfFilter b = TcCodec.decodeBpf(m);
+            if (b != null) {
+                bpf.add(b);
             }
         }
-        return new Filters(u32, bpf);
+        return new Filters(u32, bpf, flow);
     }
 
     private static List<QdiscInfo> decodeAll(List<Message> msgs, int type) {

@@ -12,12 +12,19 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The invariants every decoder is held to, on any input: it returns or throws one of its
- * documented exceptions; it finishes (a watchdog halts the JVM after {@link #HANG_MS} on one input,
- * writing the input to target/fuzz-hangs); and what it allocates is bounded by a multiple of the
+ * documented exceptions; it finishes (a watchdog halts the JVM after {@link #HANG_MS} of CPU time on
+ * one input, or {@link #HANG_WALL_MS} of wall time, writing the input to target/fuzz-hangs); and what
+ * it allocates is bounded by a multiple of the
  * input (measured with the thread's allocation counter).
  */
 public final class Fuzz {
     static final long HANG_MS = 10_000;
+    /**
+     * The decoders only compute, so a hang burns CPU: the long run goes at idle priority
+     * (chrt --idle) on a shared machine, where a thread may wait far longer than 10 s for a CPU
+     * between two instructions; wall time alone would call that a hang.
+     */
+    static final long HANG_WALL_MS = 600_000;
     private static final long WARM_UP = 200;
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
@@ -25,6 +32,8 @@ public final class Fuzz {
     private static volatile String current;
     private static volatile byte[] currentInput;
     private static volatile long startedAt;
+    private static volatile long startedCpu;
+    private static volatile long runner;
 
     static {
         Thread dog = new Thread(Fuzz::watch, "fuzz-watchdog");
@@ -78,9 +87,12 @@ public final class Fuzz {
 
     @SafeVarargs
     private static void runOnce(String decoder, byte[] input, Body body, Class<? extends Throwable>... allowed) {
-        current = decoder;
-        currentInput = input;
+        // the clocks first, the name last: the watchdog reads the name first
+        runner = Thread.currentThread().getId();
+        startedCpu = THREADS.getCurrentThreadCpuTime();
         startedAt = System.nanoTime();
+        currentInput = input;
+        current = decoder;
         try {
             body.run();
         } catch (Throwable t) {
@@ -117,7 +129,9 @@ public final class Fuzz {
             }
             String d = current;
             byte[] in = currentInput;
-            if (d != null && (System.nanoTime() - startedAt) / 1_000_000 > HANG_MS) {
+            long wallMs = (System.nanoTime() - startedAt) / 1_000_000;
+            long cpuMs = d == null ? 0 : (THREADS.getThreadCpuTime(runner) - startedCpu) / 1_000_000;
+            if (d != null && current == d && (cpuMs > HANG_MS || wallMs > HANG_WALL_MS)) {
                 try {
                     Path dir = Path.of("target", "fuzz-hangs");
                     Files.createDirectories(dir);
@@ -125,7 +139,8 @@ public final class Fuzz {
                 } catch (IOException e) {
                     // the message below still names the decoder
                 }
-                System.err.println("FUZZ HANG: " + d + " ran over " + HANG_MS + " ms on " + hex(in));
+                System.err.println("FUZZ HANG: " + d + " ran " + cpuMs + " ms of CPU time, " + wallMs + " ms in all, on "
+                        + hex(in));
                 Runtime.getRuntime().halt(97);
             }
         }

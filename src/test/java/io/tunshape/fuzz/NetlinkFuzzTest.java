@@ -28,37 +28,37 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.lifecycle.AfterContainer;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
  * Netlink decoding on any bytes: datagram splitting, acks and extended acks, link and tc dumps and
  * events (the same decoders), qdisc options, u32 filters, nested attributes with lengths that lie.
- * Seeds: this kernel's real replies (src/test/resources/fuzz/netlink-seeds.hex, see SeedCapture)
- * and tunshape's own requests, which have the dumps' layout. The one documented exception is
+ * Seeds ({@link #CORPUS}, shared with Jazzer): this kernel's real replies (see SeedCapture) and
+ * tunshape's own requests, which have the dumps' layout. The one documented exception is
  * NetlinkException (MalformedMessageException for bad input).
  */
 class NetlinkFuzzTest {
     static final List<byte[]> SEEDS = seeds();
     private static final TcCodec CODEC = new TcCodec(Psched.DEFAULT);
 
+    /** The seeds' directory, also Jazzer's corpus for {@link JazzerFuzzTest#netlink}. */
+    static final String CORPUS = "src/test/resources/io/tunshape/fuzz/JazzerFuzzTestInputs/netlink";
+
+    /**
+     * Every datagram of the corpus: this kernel's replies (kernel-*.bin, written by SeedCapture),
+     * tunshape's own requests and acks (tunshape-*.bin, by {@link #synthetic}), and whatever Jazzer
+     * found and kept there.
+     */
     static List<byte[]> seeds() {
+        return TextMutate.files(CORPUS);
+    }
+
+    /** tunshape's requests (the dumps' layout), acks with extended-ack TLVs, a DONE with an error, a multi-message datagram. */
+    static List<byte[]> synthetic() {
         List<byte[]> out = new ArrayList<>();
-        try (var in = NetlinkFuzzTest.class.getResourceAsStream("/fuzz/netlink-seeds.hex")) {
-            for (String l : new String(in.readAllBytes(), StandardCharsets.US_ASCII).split("\n")) {
-                if (!l.isBlank()) {
-                    out.add(HexFormat.of().parseHex(l.strip()));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
         TcCodec c = new TcCodec(Psched.DEFAULT);
         out.add(c.tbf(TcClient.REPLACE, 3, Handle.of(0x7473, 0), Handle.ROOT,
                 new TbfSpec(Rate.parse("100gbit"), Size.of(1_500_000), Size.of(3_000_000), 14, 64)).toBytes(1));

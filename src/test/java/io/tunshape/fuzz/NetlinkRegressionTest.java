@@ -111,4 +111,35 @@ class NetlinkRegressionTest {
         MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> TcCodec.decode(msg(w)));
         assertTrue(e.getMessage().contains("TCA_STATS_BASIC"), e.getMessage());
     }
+    /**
+     * Found by Jazzer (JazzerFuzzTest#netlink, coverage-guided) after 509,000 runs: an htb class
+     * dumped with a ceil of 10^16 bytes/s and 1.65e9 cbuffer ticks. show's view worked the burst out
+     * a byte at a time from an estimate, and at that rate one tick is 640 million bytes: minutes of
+     * CPU (the fuzz watchdog stopped it at 10 s). Now a gallop and a bisection: milliseconds.
+     */
+    @Test
+    void anHtbClassWithAHugeCeilIsShownAtOnce() throws Exception {
+        byte[] in = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(NetlinkFuzzTest.CORPUS,
+                "crash-a8b84a6394c0723e3d456181596662f97990f306"));
+        io.tunshape.tc.HtbClassKernel k = TcCodec.decodeHtbClass(in);
+        assertEquals(10_133_099_236_073_984L, k.ceilBytes());
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(5),
+                () -> Fuzz.check("regression", in, 64, () -> NetlinkFuzzTest.decodeOptions(in), NetlinkException.class));
+    }
+
+    /** The bisection's answer is the old search's: the smallest size whose ticks reach the target. */
+    @Test
+    void htbBurstIsTheSmallestSizeWhoseTicksReachTheDumpedTicks() {
+        TcCodec codec = new TcCodec(io.tunshape.tc.Psched.DEFAULT);
+        io.tunshape.tc.Psched p = io.tunshape.tc.Psched.DEFAULT;
+        java.util.Random r = new java.util.Random(14);
+        for (int i = 0; i < 2_000; i++) {
+            long rate = 1 + (long) Math.pow(10, r.nextDouble() * 16.5);
+            long ticks = i % 2 == 0 ? p.xmitTicks(rate, r.nextInt(10_000_000)) : 1 + (r.nextLong() & 0xFFFFFFFFL);
+            long burst = codec.htbBurstBytes(rate, ticks);
+            assertTrue(p.xmitTicks(rate, burst) >= ticks, rate + " B/s, " + ticks + " ticks: " + burst + " falls short");
+            assertTrue(burst == 0 || p.xmitTicks(rate, burst - 1) < ticks,
+                    rate + " B/s, " + ticks + " ticks: " + burst + " is not the smallest");
+        }
+    }
 }

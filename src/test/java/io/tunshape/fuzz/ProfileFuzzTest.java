@@ -23,24 +23,43 @@ class ProfileFuzzTest {
     private static final ProfileLoader LOADER = new ProfileLoader(List.of(),
             new Planner(Psched.DEFAULT, 212_992));
 
+    static List<byte[]> profileSeeds() {
+        return TextMutate.files("profiles", "src/test/resources/bad-profiles");
+    }
+
+    static List<byte[]> configSeeds() {
+        return TextMutate.files("examples/systemd/tunshape.yaml", "src/test/resources/fuzz/configs");
+    }
+
+    /** The profile invariant on one input (shared by this property, the long run's loop and Jazzer). */
+    static void checkProfile(byte[] in) {
+        Fuzz.check("profile", in, 2000, 16 << 20, () -> LOADER.parse(in, "fuzz.yaml", null), ProfileException.class);
+    }
+
+    /** The daemon configuration invariant on one input. */
+    static void checkConfig(byte[] in) {
+        Fuzz.check("daemon-config", in, 2000, 16 << 20, () -> DaemonConfig.parse(in, "fuzz.yaml"),
+                ProfileException.class);
+    }
+
     @Provide
     Arbitrary<byte[]> profiles() {
-        return TextMutate.from(TextMutate.files("profiles", "src/test/resources/bad-profiles"));
+        return TextMutate.from(profileSeeds());
     }
 
     @Provide
     Arbitrary<byte[]> configs() {
-        return TextMutate.from(TextMutate.files("examples/systemd/tunshape.yaml", "src/test/resources/fuzz/configs"));
+        return TextMutate.from(configSeeds());
     }
 
     @Property
     void profilesLoadOrThrowOnlyProfileException(@ForAll("profiles") byte[] in) {
-        Fuzz.check("profile", in, 2000, 16 << 20, () -> LOADER.parse(in, "fuzz.yaml", null), ProfileException.class);
+        checkProfile(in);
     }
 
     @Property
     void daemonConfigurationsLoadOrThrowOnlyProfileException(@ForAll("configs") byte[] in) {
-        Fuzz.check("daemon-config", in, 2000, 16 << 20, () -> DaemonConfig.parse(in, "fuzz.yaml"), ProfileException.class);
+        checkConfig(in);
     }
 
     @AfterContainer

@@ -13,24 +13,36 @@ import io.tunshape.tc.TcCodec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Writes the fuzz seeds in src/test/resources/fuzz/netlink-seeds.hex: real replies of this kernel
- * (link, qdisc, class and filter dumps of a device shaped with a profile that has classes and u32
- * filters), one message per line in hex. Run by hand, as root, in a namespace set up first:
+ * Writes the netlink fuzz seeds into {@link NetlinkFuzzTest#CORPUS} (jqwik's seeds and Jazzer's
+ * corpus): real replies of this kernel (link, qdisc, class and filter dumps of a device shaped with
+ * a profile that has classes and u32 filters) as kernel-NN.bin, one message a file, and tunshape's
+ * own requests and acks ({@link NetlinkFuzzTest#synthetic}) as tunshape-NN.bin. Run by hand, as
+ * root, in a namespace set up first:
  * {@code ip netns add seeds; ip -n seeds tuntap add dev t0 mode tun; ip -n seeds tuntap add dev p0 mode tap;
  * bin/tunshape --netns seeds apply t0 -p manet-80211a-olsr; bin/tunshape --netns seeds apply p0 --rate 1mbit},
- * then {@code java -cp target/classes:target/test-classes:$(cat cp.txt) io.tunshape.fuzz.SeedCapture seeds}.
+ * then {@code java -cp target/classes:target/test-classes:$(cat cp.txt) io.tunshape.fuzz.SeedCapture seeds}
+ * ({@code SeedCapture --tunshape-only} writes only tunshape's, without root).
  */
 public final class SeedCapture {
     private SeedCapture() {
     }
 
     public static void main(String[] args) throws Exception {
-        List<String> lines = Netns.run(args[0], () -> {
-            List<String> out = new ArrayList<>();
+        Path dir = Path.of(NetlinkFuzzTest.CORPUS);
+        Files.createDirectories(dir);
+        List<byte[]> own = NetlinkFuzzTest.synthetic();
+        for (int i = 0; i < own.size(); i++) {
+            Files.write(dir.resolve(String.format("tunshape-%02d.bin", i + 1)), own.get(i));
+        }
+        if (args[0].equals("--tunshape-only")) {
+            System.out.println(own.size() + " of tunshape's messages in " + dir);
+            return;
+        }
+        List<byte[]> replies = Netns.run(args[0], () -> {
+            List<byte[]> out = new ArrayList<>();
             try (NetlinkSocket s = NetlinkSocket.open()) {
                 MessageWriter links = new MessageWriter(LinkClient.RTM_GETLINK, Nl.F_REQUEST | Nl.F_DUMP);
                 links.u8(0).u8(0).u16(0).u32(0).u32(0).u32(0);
@@ -46,15 +58,15 @@ public final class SeedCapture {
             }
             return out;
         });
-        Path p = Path.of("src/test/resources/fuzz/netlink-seeds.hex");
-        Files.createDirectories(p.getParent());
-        Files.write(p, lines);
-        System.out.println(lines.size() + " messages in " + p);
+        for (int i = 0; i < replies.size(); i++) {
+            Files.write(dir.resolve(String.format("kernel-%02d.bin", i + 1)), replies.get(i));
+        }
+        System.out.println(replies.size() + " replies and " + own.size() + " of tunshape's messages in " + dir);
     }
 
-    private static void add(List<String> out, List<Message> ms) {
+    private static void add(List<byte[]> out, List<Message> ms) {
         for (Message m : ms) {
-            out.add(HexFormat.of().formatHex(m.buffer().array()));
+            out.add(m.buffer().array());
         }
     }
 }

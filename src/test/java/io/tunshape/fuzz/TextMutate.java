@@ -66,6 +66,16 @@ public final class TextMutate {
                 Tuple.of(1, Arbitraries.of(seeds)));
     }
 
+    /**
+     * One input drawn as {@link #from} draws it (the same 12:3:1 mix), without jqwik: for the long
+     * run's plain loop ({@link FuzzLoop}), where jqwik's per-try bookkeeping buys nothing (these
+     * values come from a Random and cannot be shrunk anyway).
+     */
+    public static byte[] next(List<byte[]> seeds, Random r) {
+        int k = r.nextInt(16);
+        return k < 12 ? mutate(seeds, r) : k < 15 ? Mutate.mutate(seeds, r) : seeds.get(r.nextInt(seeds.size())).clone();
+    }
+
     static byte[] mutate(List<byte[]> seeds, Random r) {
         String s = new String(seeds.get(r.nextInt(seeds.size())), StandardCharsets.UTF_8);
         List<String> lines = new ArrayList<>(List.of(s.split("\n", -1)));

@@ -3,6 +3,7 @@ package io.tunshape.kernel;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tunshape.netlink.Netns;
 import io.tunshape.sys.Sys;
+import io.tunshape.tc.U32FlowHash;
 import io.tunshape.testing.CliRun;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.tun.TunDevice;
@@ -149,6 +150,9 @@ class FlowsKernelTest {
             ns.tun("t0");
             if (!ipv6) {
                 ns.exec(List.of("sysctl", "-q", "-w", "net.ipv6.conf.t0.disable_ipv6=1"));
+            } else {
+                // fewer of IPv6's own packets among the test's
+                ns.exec(List.of("sysctl", "-q", "-w", "net.ipv6.conf.t0.router_solicitations=0"));
             }
             dev = Netns.run(ns.name(), () -> TunDevice.open("t0", false));
             ns.ip("addr", "add", "198.18.0.1", "peer", "198.18.0.2", "dev", "t0");
@@ -195,6 +199,29 @@ class FlowsKernelTest {
                     if (after[i] > before[i]) {
                         return i;
                     }
+                }
+                Thread.sleep(25);
+            }
+            throw new AssertionError("the probe reached no flow queue");
+        }
+
+        /**
+         * The queues whose counters a probe moved, waiting until one did. Background packets (IPv6's
+         * own) go to the first queue, so a probe's queue is the one other than the first, if any.
+         */
+        Set<Integer> queuesMoved(Runnable probe) throws InterruptedException {
+            long[] before = queuePackets();
+            probe.run();
+            for (int tries = 0; tries < 40; tries++) {
+                long[] after = queuePackets();
+                Set<Integer> moved = new HashSet<>();
+                for (int i = 0; i < after.length; i++) {
+                    if (after[i] > before[i]) {
+                        moved.add(i);
+                    }
+                }
+                if (!moved.isEmpty()) {
+                    return moved;
                 }
                 Thread.sleep(25);
             }
@@ -285,10 +312,12 @@ class FlowsKernelTest {
      * flow queues at {@code rate}: the sparse flow's p95 wait within {@code sparseBoundMs}, Jain's index of
      * the bulk flows' shares at least 0.95, nothing dropped (backpressure: the bulk senders block instead).
      */
-    private static void threeBulkAndOneSparse(String rate, int seconds, int sparseEveryMs, double sparseBoundMs)
-            throws Exception {
+    private static void threeBulkAndOneSparse(String rate, int seconds, int sparseEveryMs, double sparseBoundMs,
+                                              String... applyArgs) throws Exception {
         try (Lab lab = new Lab(false)) {
-            lab.apply("--rate", rate, "--flows", "16");
+            List<String> args = new ArrayList<>(List.of("--rate", rate, "--flows", "16"));
+            args.addAll(List.of(applyArgs));
+            lab.apply(args.toArray(new String[0]));
             Set<Integer> taken = new HashSet<>();
             List<DatagramSocket> socks = distinctFlows(lab, null, PEER, 4, taken);
             long t0 = System.nanoTime();
@@ -355,6 +384,60 @@ class FlowsKernelTest {
         // so 50 ms at 1 Mbit/s is about four frame times; the sparse flow sends every 400 ms (2.6 kbit/s, as
         // 10 kbit/s is at 1 Mbit/s: within its share of 16 queues)
         threeBulkAndOneSparse("64kbit", 6, 400, 4 * 187.5);
+    }
+
+    @Test
+    void theU32FallbackIsolatesASparseFlowToo() throws Exception {
+        // flows told apart by their source ports alone (the probe finds four that land apart)
+        threeBulkAndOneSparse("1mbit", 4, 100, 50, "--flows-classifier", "u32");
+    }
+
+    /**
+     * The u32 fallback's hash, checked packet by packet against the kernel: a UDP datagram from source
+     * port p, over IPv4 (with and without IP options, which move the ports) and over IPv6, reaches the
+     * queue {@link U32FlowHash#queueOfSourcePort} says; ICMP reaches the first queue.
+     */
+    @Test
+    void theU32FallbackHashesTheSourcePortOverIpv4WithOptionsAndIpv6() throws Exception {
+        try (Lab lab = new Lab(true)) {
+            lab.apply("--rate", "10mbit", "--flows", "8", "--flows-classifier", "u32");
+            Thread.sleep(300); // IPv6's own start-up packets pass first
+            U32FlowHash hash = new U32FlowHash(8, 0x100, io.tunshape.tc.Tc.FLOW_FILTER_PRIO);
+            Set<Integer> seen = new HashSet<>();
+            for (int port = 40000; port < 40016; port++) {
+                int p = port;
+                for (InetAddress to : List.of(PEER, PEER6)) {
+                    Set<Integer> q = lab.queuesMoved(() -> {
+                        try (DatagramSocket s = Netns.run(lab.ns.name(), () -> new DatagramSocket(
+                                new InetSocketAddress(to == PEER ? null : addr("2001:2::1"), p)))) {
+                            send(s, stamped(16, 99, 0), to);
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    });
+                    assertProbeReached(hash.queueOfSourcePort(p), q, "source port " + p + " to " + to);
+                    seen.add(hash.queueOfSourcePort(p));
+                }
+                // IPv4 with 8 bytes of options (IHL 7): the ports are 28 bytes in, and still found
+                Set<Integer> q = lab.queuesMoved(() -> KernelNs.exec("ip", "netns", "exec", lab.ns.name(), "python3",
+                        "-c", "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                                + "s.setsockopt(socket.IPPROTO_IP,socket.IP_OPTIONS,bytes([7,7,4,0,0,0,0,1]))\n"
+                                + "s.bind(('',%d))\ns.sendto(b'x'*16,('198.18.0.2',9))".formatted(p)));
+                assertProbeReached(hash.queueOfSourcePort(p), q, "source port " + p + " with IP options");
+            }
+            assertEquals(8, seen.size(), "16 consecutive ports reach all 8 queues: " + seen);
+            Set<Integer> icmp = lab.queuesMoved(() -> KernelNs.exec("ip", "netns", "exec", lab.ns.name(), "ping", "-n",
+                    "-q", "-c", "1", "-W", "0.05", "198.18.0.2"));
+            assertEquals(Set.of(0), icmp, "ICMP goes to the first queue");
+        }
+    }
+
+    /** The probe reached {@code want}, and no queue but it and the first (where background packets go). */
+    private static void assertProbeReached(int want, Set<Integer> moved, String what) {
+        Set<Integer> others = new HashSet<>(moved);
+        others.remove(0);
+        others.remove(want);
+        assertTrue(moved.contains(want) && others.isEmpty(), what + ": queue " + want + " expected, moved " + moved);
     }
 
     @Test

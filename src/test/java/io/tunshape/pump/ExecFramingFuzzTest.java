@@ -1,5 +1,7 @@
 package io.tunshape.pump;
 
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.tunshape.fuzz.Fuzz;
 import io.tunshape.fuzz.Mutate;
 import net.jqwik.api.Arbitraries;
@@ -48,6 +50,20 @@ class ExecFramingFuzzTest {
 
     @Property
     void anyStreamDeframesWithoutExceptionAndWithinBounds(@ForAll("streams") byte[] in, @ForAll long cuts) {
+        checkStream(in, cuts);
+    }
+
+    /**
+     * The same with Jazzer (coverage-guided; bench/fuzz.sh, JAZZER_TARGETS): the stream, cut where
+     * the input's last 8 bytes say. Its corpus: ExecFramingFuzzTestInputs/execFraming in the test resources.
+     */
+    @FuzzTest(maxDuration = "10m")
+    void execFraming(FuzzedDataProvider data) {
+        long cuts = data.consumeLong();
+        checkStream(data.consumeRemainingAsBytes(), cuts);
+    }
+
+    static void checkStream(byte[] in, long cuts) {
         // each feed copies what waits (at most one 64 KiB frame) once
         Fuzz.check("framing.exec", in, 400, () -> {
             for (byte[] f : feed(in, cuts)) {
