@@ -6,6 +6,7 @@
 #   fifo-bp      tunshape apply --rate R --senders 4          (one queue, backpressure)
 #   fifo-lat     tunshape apply --rate R --latency L          (one queue, bounded wait)
 #   flows        tunshape apply --rate R --flows 16 --senders 4  (flow queues, backpressure)
+#   flows-u32    the same with --flows-classifier u32 (the fallback where eBPF is refused)
 # (--senders 4: the run's four local senders; backpressure holds the send buffers of those planned)
 # at 1 Mbit/s (6 s, sparse every 100 ms, L 200ms) and 9600 bit/s (40 s, sparse every 2 s, L 2s).
 # In the flows row the four flows' source ports are chosen, by one probe datagram each, so that they
@@ -13,7 +14,7 @@
 # turn: that is hashing, not the scheduler). Prints per row the sparse flow's p50/p95 wait and delivered/sent, the bulk flows' delivered rates
 # and Jain's index over them (from 20 % of the run to its end), bulk delivered/sent, and the drops
 # in the qdisc and at tun.
-# Environment: RATES="1mbit 9600bit", MODES="default fifo-bp fifo-lat flows", FLOWS=16,
+# Environment: RATES="1mbit 9600bit", MODES="default fifo-bp fifo-lat flows flows-u32", FLOWS=16,
 # APPLY_ARGS="..." added to every tunshape apply (e.g. "--txqueuelen 2").
 # Usage (as root): bench/fairness.sh      needs: iproute2, python3, a built jar
 set -euo pipefail
@@ -22,7 +23,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 RATES=${RATES:-1mbit 9600bit}
-MODES=${MODES:-default fifo-bp fifo-lat flows}
+MODES=${MODES:-default fifo-bp fifo-lat flows flows-u32}
 FLOWS=${FLOWS:-16}
 NS=tsfair$$
 cleanup() { ip netns del "$NS" 2>/dev/null || true; }
@@ -49,9 +50,11 @@ for rate in $RATES; do
             fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
             fifo-lat) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --latency "$lat" ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
             flows) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
+            flows-u32) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --flows "$FLOWS" --senders 4 \
+                --flows-classifier u32 ${APPLY_ARGS:-} >/dev/null 2>&1 ;;
             *) echo "unknown mode $mode" >&2; exit 2 ;;
         esac
-        probe=; [ "$mode" = flows ] && probe=probe
+        probe=; case $mode in flows*) probe=probe ;; esac
         out=$(ip netns exec "$NS" python3 "$top/bench/fairness.py" "$bytes" "$secs" "$sparse" $probe)
         python3 - "$rate" "$mode" "$out" <<'EOF'
 import json, sys
