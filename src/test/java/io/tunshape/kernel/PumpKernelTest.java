@@ -168,7 +168,7 @@ class PumpKernelTest {
             try (DatagramSocket rx = Netns.run(link.b.name(), () -> new DatagramSocket(9100, peer));
                  DatagramSocket tx = Netns.run(link.a.name(), DatagramSocket::new)) {
                 rx.setSoTimeout(3000);
-                List<byte[]> got = new ArrayList<>();
+                List<byte[]> got = java.util.Collections.synchronizedList(new ArrayList<>());
                 Thread receiver = new Thread(() -> {
                     while (got.size() < bursts * sizes.length) {
                         DatagramPacket p = new DatagramPacket(new byte[4096], 4096);
@@ -183,6 +183,13 @@ class PumpKernelTest {
                 receiver.start();
                 int seq = 0;
                 for (int burst = 0; burst < bursts; burst++) {
+                    // at most two bursts in flight: what is tested is the pumps' order and bytes, not
+                    // whether this test's receiving thread gets a CPU before its socket's buffer fills
+                    // (on a loaded machine it did not, and the kernel dropped datagrams at the socket)
+                    long until = System.nanoTime() + 3_000_000_000L;
+                    while (got.size() < seq - 2 * sizes.length && System.nanoTime() < until) {
+                        Thread.sleep(1);
+                    }
                     for (int size : sizes) {
                         byte[] b = numbered(seq++, size);
                         tx.send(new DatagramPacket(b, b.length, peer, 9100));
