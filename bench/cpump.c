@@ -4,9 +4,13 @@
 // its ring is empty (at most 64 frames a batch); a run of equal-sized frames (the last may be
 // shorter) goes out as one sendmsg with UDP_SEGMENT; the socket asks for UDP_GRO and cuts what it
 // receives at the segment size, one write to tun per frame. No emulation, no measurement.
+// With "runs" as a sixth argument, as tunshape's pump does on a device with offloads: tun is opened
+// with IFF_VNET_HDR (no offloads asked for: what is read carries a zero header), and a run of
+// received UDP datagrams of one flow (Coalescer's rules) is written to tun once, as a
+// VIRTIO_NET_HDR_GSO_UDP_L4 super-frame that the kernel cuts again (Linux 6.2 and later).
 //
 // Build: gcc -O2 -pthread -o cpump cpump.c
-// Usage: cpump TUN-NAME LOCAL-IPV4 PORT PEER-IPV4 PORT     (creates TUN-NAME; it goes with the process)
+// Usage: cpump TUN-NAME LOCAL-IPV4 PORT PEER-IPV4 PORT [runs]    (creates TUN-NAME; it goes with the process)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +40,8 @@
 #define MAX_FRAME 65536
 #define MAX_GSO_BYTES 65507
 
-static int tun, sock, maxseg;
+static int tun, sock, maxseg, runs;
+#define VNET_LEN 10
 
 static void die(const char *what) {
     perror(what);
@@ -76,8 +81,10 @@ static void *tun_to_udp(void *unused) {
                 if (errno == EAGAIN || errno == EINTR) break;
                 die("read tun");
             }
-            iov[count].iov_base = buf + used;
-            iov[count].iov_len = (size_t) r;
+            int skip = runs ? VNET_LEN : 0; // no offloads asked for: the header says nothing
+            if (r <= skip) continue;
+            iov[count].iov_base = buf + used + skip;
+            iov[count].iov_len = (size_t) (r - skip);
             count++;
             used += ((size_t) r + 63) & ~(size_t) 63;
         }
@@ -103,6 +110,107 @@ static void *tun_to_udp(void *unused) {
     return NULL;
 }
 
+static uint16_t be16(const uint8_t *p) { return (uint16_t) (p[0] << 8 | p[1]); }
+
+// IP and UDP headers' length (28 or 48) of a datagram that may join a run, else -1 (Coalescer.udpHeaders)
+static int udp_headers(const uint8_t *p, size_t len) {
+    int ip;
+    if (p[0] == 0x45) {
+        if (len <= 28 || p[9] != 17 || be16(p + 2) != len || (be16(p + 6) & 0x3FFF) != 0) return -1;
+        ip = 20;
+    } else if ((p[0] & 0xF0) == 0x60) {
+        if (len <= 48 || p[6] != 17 || be16(p + 4) + 40u != len) return -1;
+        ip = 40;
+    } else {
+        return -1;
+    }
+    return be16(p + ip + 4) == len - (size_t) ip && be16(p + ip + 6) != 0 ? ip + 8 : -1;
+}
+
+static int same_ip(const uint8_t *p, const uint8_t *q, int v6) {
+    if (v6) return memcmp(p, q, 4) == 0 && memcmp(p + 6, q + 6, 34) == 0;
+    return memcmp(p, q, 2) == 0 && memcmp(p + 6, q + 6, 4) == 0 && memcmp(p + 12, q + 12, 8) == 0;
+}
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s) {
+    for (size_t i = 0; i + 1 < n; i += 2) s += be16(p + i);
+    if (n & 1) s += (uint32_t) p[n - 1] << 8;
+    return s;
+}
+
+static uint16_t fold(uint32_t s) {
+    while (s >> 16) s = (s & 0xFFFF) + (s >> 16);
+    return (uint16_t) s;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t) (v >> 8); p[1] = (uint8_t) v; }
+
+// The frames of one received buffer (cut at seg) to tun: a run of datagrams of one flow as one
+// UDP_L4 super-frame, anything else one frame a write; each write starts with a virtio_net_hdr.
+static void write_runs(uint8_t *buf, ssize_t r, int seg) {
+    static const uint8_t zero[VNET_LEN];
+    uint8_t head[VNET_LEN + 48];
+    struct iovec iov[65];
+    ssize_t off = 0;
+    while (off < r) {
+        size_t len0 = (size_t) (r - off < seg ? r - off : seg);
+        uint8_t *p = buf + off;
+        int hdrs = udp_headers(p, len0), n = 1;
+        size_t total = len0;
+        if (hdrs > 0) {
+            int v6 = hdrs == 48;
+            size_t first = len0 - (size_t) hdrs;
+            for (ssize_t o = off + (ssize_t) len0; o < r && n < 64; o += seg) {
+                size_t len = (size_t) (r - o < seg ? r - o : seg);
+                uint8_t *q = buf + o;
+                if (udp_headers(q, len) != hdrs || len - (size_t) hdrs > first || total + len - (size_t) hdrs > 65535
+                        || !same_ip(p, q, v6) || memcmp(p + hdrs - 8, q + hdrs - 8, 4) != 0) break;
+                if (!v6 && be16(q + 4) != (uint16_t) (be16(p + 4) + n)) break;
+                total += len - (size_t) hdrs;
+                n++;
+                if (len - (size_t) hdrs < first) break;
+            }
+        }
+        int iovs;
+        if (n == 1) {
+            iov[0] = (struct iovec){(void *) zero, VNET_LEN};
+            iov[1] = (struct iovec){p, len0};
+            iovs = 2;
+        } else {
+            int v6 = hdrs == 48, ip = v6 ? 40 : 20;
+            memset(head, 0, VNET_LEN);
+            uint16_t gso = (uint16_t) (len0 - (size_t) hdrs), hl = (uint16_t) hdrs, cs = (uint16_t) ip, co = 6;
+            head[0] = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+            head[1] = 5;  // VIRTIO_NET_HDR_GSO_UDP_L4; the rest in the host's order
+            memcpy(head + 2, &hl, 2);
+            memcpy(head + 4, &gso, 2);
+            memcpy(head + 6, &cs, 2);
+            memcpy(head + 8, &co, 2);
+            uint8_t *h = head + VNET_LEN;
+            memcpy(h, p, (size_t) hdrs);
+            if (v6) {
+                put16(h + 4, (uint16_t) (total - 40));
+            } else {
+                put16(h + 2, (uint16_t) total);
+                put16(h + 10, 0);
+                put16(h + 10, (uint16_t) ~fold(sum16(h, 20, 0)));
+            }
+            put16(h + ip + 4, (uint16_t) (total - (size_t) ip));
+            uint32_t ps = v6 ? sum16(h + 8, 32, 0) : sum16(h + 12, 8, 0);
+            put16(h + ip + 6, fold(ps + 17 + (uint32_t) (total - (size_t) ip)));
+            iov[0] = (struct iovec){head, VNET_LEN + (size_t) hdrs};
+            ssize_t o = off;
+            for (int k = 0; k < n; k++, o += seg) {
+                size_t len = (size_t) (r - o < seg ? r - o : seg);
+                iov[k + 1] = (struct iovec){buf + o + hdrs, len - (size_t) hdrs};
+            }
+            iovs = n + 1;
+        }
+        if (writev(tun, iov, iovs) < 0 && errno != EINVAL && errno != EIO && errno != EAGAIN) die("writev tun");
+        off += (ssize_t) seg * n;
+    }
+}
+
 static void *udp_to_tun(void *unused) {
     (void) unused;
     static char buf[MAX_GSO_BYTES + 65536];
@@ -118,6 +226,10 @@ static void *udp_to_tun(void *unused) {
         int seg = (int) r;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
             if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) seg = *(int *) CMSG_DATA(c);
+        }
+        if (runs) {
+            write_runs((uint8_t *) buf, r, seg);
+            continue;
         }
         for (ssize_t off = 0; off < r; off += seg) {
             size_t len = (size_t) (r - off < seg ? r - off : seg);
@@ -137,15 +249,16 @@ static struct sockaddr_in addr(const char *ip, const char *port) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: cpump TUN-NAME LOCAL-IPV4 PORT PEER-IPV4 PORT\n");
+    if (argc != 6 && !(argc == 7 && strcmp(argv[6], "runs") == 0)) {
+        fprintf(stderr, "usage: cpump TUN-NAME LOCAL-IPV4 PORT PEER-IPV4 PORT [runs]\n");
         return 2;
     }
+    runs = argc == 7;
     tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (tun < 0) die("open /dev/net/tun");
     struct ifreq ifr = {0};
     strncpy(ifr.ifr_name, argv[1], IFNAMSIZ - 1);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (runs ? IFF_VNET_HDR : 0);
     if (ioctl(tun, TUNSETIFF, &ifr) < 0) die("TUNSETIFF");
     sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) die("socket");

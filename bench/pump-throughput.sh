@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Pump throughput, tun -> udp -> udp -> tun between two namespaces joined by a veth pair: tunshape's
 # pump against a C pump of the same design (bench/cpump.c, built here with gcc: the machine's limit
-# for this design) and socat (TUN <-> UDP), same setup, same run. iperf3 sends through the tunnel
+# for this design; `c` writes runs of UDP datagrams to tun as one frame, as tunshape's pump does with
+# offloads; `c-plain` is the earlier design, a plain tun and one write a frame, to set against
+# PUMP_ARGS=--no-offload) and socat (TUN <-> UDP), same setup, same run. iperf3 sends through the tunnel
 # for D seconds and its receiver counts what arrived:
 #   flood   UDP, iperf3 -b 0: the sender sends as fast as it can. On 2 cores it then spends most of a
 #           core on packets that tun's full ring drops, which starves the pumps of CPU;
@@ -13,7 +15,7 @@
 # 64-byte payloads give packets per second, 1400-byte ones Mbit/s. The tunnels' MTU is the veth's
 # less the IP and UDP headers (1472), as for any UDP tunnel, so no tunnel packet is fragmented.
 # Environment:
-#   PUMPS="tunshape c socat"  which rows, in this order
+#   PUMPS="tunshape c socat"  which rows, in this order (also: c-plain)
 #   SHAPE_ARGS="..."          after the devices are up, run `tunshape --netns NS apply t0 $SHAPE_ARGS`
 #                             in both namespaces (e.g. SHAPE_ARGS="--rate 10gbit --qdisc htb")
 #   PUMP_ARGS="..."           extra options for both tunshape pumps (e.g. --no-offload)
@@ -37,7 +39,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-case " $PUMPS " in *" c "*) gcc -O2 -pthread -o "$work/cpump" "$top/bench/cpump.c" ;; esac
+case " $PUMPS " in *" c "*|*" c-plain "*) gcc -O2 -pthread -o "$work/cpump" "$top/bench/cpump.c" ;; esac
 ip netns add "$A"; ip netns add "$B"
 ip link add va netns "$A" type veth peer name vb netns "$B"
 ip -n "$A" addr add 198.19.0.1/24 dev va; ip -n "$B" addr add 198.19.0.2/24 dev vb
@@ -72,9 +74,9 @@ start_tunshape() {
         --listen 198.19.0.2:7000 --report /run/tunshape-bench-none.sock ${PUMP_ARGS:-} 2>"$work/pumpB.log" & pids+=($!)
     wait_dev; dev_up
 }
-start_c() {
-    ip netns exec "$A" "$work/cpump" t0 198.19.0.1 7000 198.19.0.2 7000 & pids+=($!)
-    ip netns exec "$B" "$work/cpump" t0 198.19.0.2 7000 198.19.0.1 7000 & pids+=($!)
+start_c() { # $1 = "runs" for UDP runs written to tun as one frame, as tunshape's pump with offloads
+    ip netns exec "$A" "$work/cpump" t0 198.19.0.1 7000 198.19.0.2 7000 ${1:-} & pids+=($!)
+    ip netns exec "$B" "$work/cpump" t0 198.19.0.2 7000 198.19.0.1 7000 ${1:-} & pids+=($!)
     wait_dev; dev_up
 }
 start_socat() { # B first, so that A's first datagram finds a socket
@@ -174,9 +176,10 @@ echo "| --------------- | ------------- | -------------- | ---------------------
 for p in $PUMPS; do
     case $p in
         tunshape) start_tunshape; row "tunshape pump"; stop_all ;;
-        c) start_c; row "C pump (limit)"; stop_all ;;
+        c) start_c runs; row "C pump (limit)"; stop_all ;;
+        c-plain) start_c; row "C pump, plain tun"; stop_all ;;
         socat) start_socat; row "socat TUN<->UDP"; stop_all ;;
-        *) echo "unknown pump '$p' in PUMPS; accepted: tunshape c socat" >&2; exit 2 ;;
+        *) echo "unknown pump '$p' in PUMPS; accepted: tunshape c c-plain socat" >&2; exit 2 ;;
     esac
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

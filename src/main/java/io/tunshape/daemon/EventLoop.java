@@ -88,6 +88,8 @@ final class EventLoop implements Runnable {
     private NetlinkSocket events;
     private NetlinkSocket ids;
     private final int[] eventNsid = new int[1];
+    /** The id the daemon's namespace has for itself, if someone gave it one (its events then carry it), else -1. */
+    private int ownNsid = -1;
     /** When the C heap is next trimmed (ms), or 0: nothing happened since the last trim. */
     private long trimAtMs;
     private final HostNamespaces host = new HostNamespaces();
@@ -189,6 +191,9 @@ final class EventLoop implements Runnable {
              Fd mountinfo = Sys.open("/proc/self/mountinfo", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
             events = allEvents;
             ids = nsids;
+            try (Fd own = Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+                ownNsid = ids.existingNsid(own);
+            }
             epoll.add(events.fd(), Epoll.EPOLLIN, EVENTS);
             ProcConnector proc = null;
             try {
@@ -343,7 +348,8 @@ final class EventLoop implements Runnable {
         try {
             List<Message> ms;
             while ((ms = events.receiveEventsNow(eventNsid)) != null) {
-                Namespace ns = eventNsid[0] < 0 ? byIno.get(host.own()) : byNsid.get(eventNsid[0]);
+                int id = eventNsid[0];
+                Namespace ns = id < 0 || id == ownNsid ? byIno.get(host.own()) : byNsid.get(id);
                 Session s = ns == null ? null : ns.session;
                 if (s == null || ms.isEmpty() || ms.get(0).pid() == s.portId()) {
                     continue;

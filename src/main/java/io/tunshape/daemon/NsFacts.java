@@ -1,5 +1,8 @@
 package io.tunshape.daemon;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.tunshape.netlink.NetnsEntry;
 import io.tunshape.sys.Fd;
 import io.tunshape.sys.Sys;
@@ -87,7 +90,7 @@ record NsFacts(long ino, boolean own, List<String> mountPoints, int pid, String 
                 id = m.group(1) != null ? m.group(1) : null;
                 name = m.group(2);
                 if (id != null) {
-                    name = dockerName(id);
+                    name = containerName(id, DOCKER_STATE, STORAGE_ROOTS);
                 }
             }
         }
@@ -120,13 +123,77 @@ record NsFacts(long ino, boolean own, List<String> mountPoints, int pid, String 
         }
     }
 
-    /** Docker's name for a container id, from its state directory ("Name":"/web"), or null. */
-    private static String dockerName(String id) {
-        String cfg = read("/var/lib/docker/containers/" + id + "/config.v2.json");
-        if (cfg == null) {
+    /** Where Docker keeps each container's state (config.v2.json: "Name":"/web"). */
+    static final Path DOCKER_STATE = Path.of("/var/lib/docker/containers");
+    /**
+     * Where containers/storage (Podman, CRI-O, Buildah) keeps its list of containers, with their
+     * names: {@code <root>/<driver>-containers/containers.json}, under the persistent root and the
+     * run root (containers made with --rm or volatile storage are listed in the latter).
+     */
+    static final List<Path> STORAGE_ROOTS = List.of(Path.of("/var/lib/containers/storage"),
+            Path.of("/run/containers/storage"));
+
+    /** A container's name, from Docker's state or containers/storage's list, or null. */
+    static String containerName(String id, Path dockerState, List<Path> storageRoots) {
+        String cfg = read(dockerState.resolve(id).resolve("config.v2.json").toString());
+        if (cfg != null) {
+            Matcher m = Pattern.compile("\"Name\":\"/?([^\"]+)\"").matcher(cfg);
+            if (m.find()) {
+                return m.group(1);
+            }
+        }
+        for (Path root : storageRoots) {
+            try (var dirs = Files.newDirectoryStream(root, "*-containers")) {
+                for (Path d : dirs) {
+                    for (String f : new String[] {"containers.json", "volatile-containers.json"}) {
+                        String n = storageName(d.resolve(f), id);
+                        if (n != null) {
+                            return n;
+                        }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // no such store here
+            }
+        }
+        return null;
+    }
+
+    /** The first name of container {@code id} in a containers/storage list: [{"id": ..., "names": [...]}, ...]. */
+    private static String storageName(Path file, String id) {
+        if (!Files.isRegularFile(file)) {
             return null;
         }
-        Matcher m = Pattern.compile("\"Name\":\"/?([^\"]+)\"").matcher(cfg);
-        return m.find() ? m.group(1) : null;
+        try (JsonParser p = new JsonFactory()
+                .createParser(file.toFile())) {
+            if (p.nextToken() != JsonToken.START_ARRAY) {
+                return null;
+            }
+            while (p.nextToken() == JsonToken.START_OBJECT) {
+                String cid = null;
+                String first = null;
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String field = p.currentName();
+                    JsonToken t = p.nextToken();
+                    if ("id".equals(field) && t == JsonToken.VALUE_STRING) {
+                        cid = p.getText();
+                    } else if ("names".equals(field) && t == JsonToken.START_ARRAY) {
+                        while (p.nextToken() == JsonToken.VALUE_STRING) {
+                            if (first == null) {
+                                first = p.getText();
+                            }
+                        }
+                    } else {
+                        p.skipChildren();
+                    }
+                }
+                if (id.equals(cid)) {
+                    return first;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // unreadable or not what we know: no name
+        }
+        return null;
     }
 }

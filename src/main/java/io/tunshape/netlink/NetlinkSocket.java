@@ -94,7 +94,7 @@ public final class NetlinkSocket implements AutoCloseable {
      * namespace; giving one changes nothing else.
      */
     public int nsid(Fd netns) {
-        int id = getNsid(netns);
+        int id = existingNsid(netns);
         if (id >= 0) {
             return id;
         }
@@ -108,14 +108,15 @@ public final class NetlinkSocket implements AutoCloseable {
         } finally {
             netns.release();
         }
-        id = getNsid(netns);
+        id = existingNsid(netns);
         if (id < 0) {
             throw new NetlinkException(Errno.ENOENT, "the namespace has no id after one was given to it", -1);
         }
         return id;
     }
 
-    private int getNsid(Fd netns) {
+    /** The id this socket's namespace has for the namespace {@code netns} refers to, or -1: none given. */
+    public int existingNsid(Fd netns) {
         Message r;
         try {
             r = get(new MessageWriter(Nl.RTM_GETNSID, Nl.F_REQUEST | Nl.F_ACK).u32(0)

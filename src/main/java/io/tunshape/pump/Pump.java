@@ -57,6 +57,8 @@ public final class Pump {
     private final long stagingAddr;
     private final Segmenter segmenter = new Segmenter();
     private boolean saidRefused;
+    /** Whether the last frame read was a super-frame. */
+    private boolean superFrames;
     private long headFinish = -1;
     private long headStart;
     /** How much of the current frame's crossing has been counted already (emulation): time and bytes. */
@@ -261,16 +263,33 @@ public final class Pump {
                 batch.add(seg.next(batch.buffer(), batch.used()));
                 continue;
             }
+            // straight into the batch, where a whole packet stays (no copy); a super-frame is cut
+            // from staging, since its segments go where it lies: after one, the next read goes
+            // there first (a TCP stream's frames come as super-frames one after the other)
+            boolean direct = !superFrames && batch.room() >= staging.capacity();
+            int at = batch.used();
             int n;
             try {
-                n = Sys.read(dev.fd(), stagingAddr, staging.capacity());
+                n = Sys.read(dev.fd(), direct ? batch.nextAddress() : stagingAddr, staging.capacity());
             } catch (NativeException e) {
                 throw gone(e);
             }
             if (n < 0) {
                 return; // the ring is empty
             }
-            if (!seg.load(staging, 0, n) && !saidRefused) {
+            boolean ok = seg.load(direct ? batch.buffer() : staging, direct ? at : 0, n);
+            superFrames = ok && !seg.single();
+            if (ok && direct) {
+                if (seg.single()) {
+                    batch.addAt(seg.packet(), seg.maxSegment());
+                    batch.advance(n);
+                    seg.skip();
+                    continue;
+                }
+                staging.put(0, batch.buffer(), at, n);
+                ok = seg.load(staging, 0, n);
+            }
+            if (!ok && !saidRefused) {
                 o.log().accept(dev.name() + " handed over a frame the pump cannot cut (" + seg.refusal()
                         + "): dropped; further ones are dropped silently");
                 saidRefused = true;
@@ -429,7 +448,12 @@ public final class Pump {
         private final long iovAddr;
         private final ByteBuffer head;
         private final long headAddr;
+        private static final int DONE = 0;
+        private static final int REFUSED = 1;
+        private static final int GONE = 2;
         private boolean saidDown;
+        /** Whether runs of UDP datagrams go to the device as one frame (until the kernel refuses one). */
+        private boolean udpRuns = true;
 
         Delivery(Batch in, ByteBuffer iov, ByteBuffer head) {
             this.in = in;
@@ -445,7 +469,7 @@ public final class Pump {
             int n = in.count();
             if (!dev.vnetHeader()) {
                 for (int i = 0; i < n; i++) {
-                    if (!write(in.address(i), in.length(i), -1, 1)) {
+                    if (write(in.address(i), in.length(i), -1, 1) == GONE) {
                         return false;
                     }
                 }
@@ -455,7 +479,7 @@ public final class Pump {
             int[] offs = in.offsets();
             int[] lens = in.lengths();
             for (int i = 0; i < n; ) {
-                int run = Coalescer.run(b, offs, lens, i, n);
+                int run = Coalescer.run(b, offs, lens, i, n, udpRuns);
                 if (run == 1) {
                     // a whole packet, checksums in place: an all-zero header (at head's end) before it
                     iov.putLong(0, headAddr + head.capacity() - VnetHeader.LEN).putLong(8, VnetHeader.LEN);
@@ -468,7 +492,15 @@ public final class Pump {
                         iov.putLong(16 * (k + 1), in.address(i + k) + hdrs).putLong(16 * (k + 1) + 8, lens[i + k] - hdrs);
                     }
                 }
-                if (!write(0, 0, run == 1 ? 2 : run + 1, run)) {
+                int r = write(0, 0, run == 1 ? 2 : run + 1, run);
+                if (r == REFUSED && run > 1 && udpRuns && b.get(offs[i] + (b.get(offs[i]) == 0x45 ? 9 : 6)) == 17) {
+                    // a kernel before 6.2 does not take UDP runs (EINVAL): frame by frame from now on
+                    udpRuns = false;
+                    o.log().accept(dev.name() + ": the kernel refuses runs of UDP datagrams as one frame (UDP_L4); "
+                            + "they are written one by one");
+                    continue;
+                }
+                if (r == GONE) {
                     return false;
                 }
                 i += run;
@@ -476,18 +508,22 @@ public final class Pump {
             return true;
         }
 
-        /** One write (addr, len) or one writev of {@code iovs} entries carrying {@code frames} frames. */
-        private boolean write(long addr, int len, int iovs, int frames) {
+        /**
+         * One write (addr, len) or one writev of {@code iovs} entries carrying {@code frames} frames:
+         * {@link #DONE} (written, or dropped as tun drops), {@link #REFUSED} (EINVAL: not a frame the
+         * device takes; dropped) or {@link #GONE}.
+         */
+        private int write(long addr, int len, int iovs, int frames) {
             try {
                 int r = iovs < 0 ? Sys.write(dev.fd(), addr, len) : Sys.writev(dev.fd(), iovAddr, iovs);
                 if (r < 0) {
-                    return true; // EAGAIN: tun's socket buffer is full, the frames are dropped
+                    return DONE; // EAGAIN: tun's socket buffer is full, the frames are dropped
                 }
                 rxFramesTotal += frames;
                 saidDown = false;
             } catch (NativeException e) {
                 if (e.errno() == Errno.EINVAL) {
-                    return true; // not a packet the device accepts (e.g. not IP on tun): dropped
+                    return REFUSED; // not a packet the device accepts (e.g. not IP on tun): dropped
                 }
                 if (e.errno() == Errno.EIO) {
                     // the device is down: tun refuses writes until it is up again
@@ -495,12 +531,12 @@ public final class Pump {
                         o.log().accept(dev.name() + " is down: frames from the backend are dropped until it is up");
                         saidDown = true;
                     }
-                    return true;
+                    return DONE;
                 }
                 rxFailure = gone(e);
-                return false;
+                return GONE;
             }
-            return true;
+            return DONE;
         }
     }
 

@@ -15,10 +15,21 @@ import java.nio.ByteBuffer;
  * run); every payload as long as the first but the last, which may be shorter and ends the run;
  * 64 KB in all. Checksums are not verified: the segments crossed the link inside UDP, whose own
  * checksum the kernel checked.
+ *
+ * <p>UDP the same way when {@code udp} is asked for (the kernel takes VIRTIO_NET_HDR_GSO_UDP_L4
+ * since Linux 6.2, and __udp_gso_segment cuts it again, for a local socket or on the way out):
+ * consecutive datagrams of one flow, equal IP fields, identification +1 a datagram (IPv4), equal
+ * ports, a checksum in place (not 0, which the cut would replace), every payload as long as the
+ * first but the last, which may be shorter and ends the run; at most {@link #MAX_UDP_SEGMENTS}.
+ * A receiving socket gets the same datagrams; one trip through tun and the stack carries them.
  */
 public final class Coalescer {
     /** The most a super-frame may carry: IPv4's total length (and IPv6's payload length without jumbograms). */
     public static final int MAX_BYTES = 65_535;
+    /** The most datagrams in a UDP run (the kernel's UDP_MAX_SEGMENTS was 64 before 6.9). */
+    public static final int MAX_UDP_SEGMENTS = 64;
+    private static final int TCP = 6;
+    private static final int UDP = 17;
     private static final int ACK = 0x10;
     private static final int PSH = 0x08;
 
@@ -30,7 +41,18 @@ public final class Coalescer {
      * how many from the first make one super-frame; 1 when the first merges with nothing.
      */
     public static int run(ByteBuffer b, int[] offs, int[] lens, int from, int count) {
+        return run(b, offs, lens, from, count, false);
+    }
+
+    /** As {@link #run(ByteBuffer, int[], int[], int, int)}, and runs of UDP datagrams too when {@code udp}. */
+    public static int run(ByteBuffer b, int[] offs, int[] lens, int from, int count, boolean udp) {
+        if (count - from < 2) {
+            return 1;
+        }
         int p = offs[from];
+        if (udp && protocol(b, p) == UDP) {
+            return udpRun(b, offs, lens, from, count);
+        }
         int hdrs = headers(b, p, lens[from]);
         if (hdrs < 0 || count - from < 2 || (b.get(p + ipLen(b, p) + 13) & PSH) != 0) {
             return 1;
@@ -63,6 +85,69 @@ public final class Coalescer {
             }
         }
         return k - from;
+    }
+
+    /** The transport protocol of an IPv4 or IPv6 packet (IPv6: the first next header), -1 for neither. */
+    private static int protocol(ByteBuffer b, int p) {
+        int version = b.get(p) & 0xF0;
+        return version == 0x40 ? b.get(p + 9) & 0xFF : version == 0x60 ? b.get(p + 6) & 0xFF : -1;
+    }
+
+    private static int udpRun(ByteBuffer b, int[] offs, int[] lens, int from, int count) {
+        int p = offs[from];
+        int hdrs = udpHeaders(b, p, lens[from]);
+        if (hdrs < 0) {
+            return 1;
+        }
+        boolean v6 = hdrs == 48;
+        int seg = lens[from] - hdrs;
+        int total = lens[from];
+        int id = b.getShort(p + 4);
+        int end = Math.min(count, from + MAX_UDP_SEGMENTS);
+        int k = from + 1;
+        for (; k < end; k++) {
+            int q = offs[k];
+            int len = lens[k];
+            int payload = len - hdrs;
+            if (udpHeaders(b, q, len) != hdrs || payload > seg || total + payload > MAX_BYTES
+                    || !sameIp(b, p, q, v6) || b.getInt(p + hdrs - 8) != b.getInt(q + hdrs - 8)) {
+                break;
+            }
+            if (!v6 && (short) b.getShort(q + 4) != (short) (id + (k - from))) {
+                break;
+            }
+            total += payload;
+            if (payload < seg) {
+                k++;
+                break;
+            }
+        }
+        return k - from;
+    }
+
+    /**
+     * The IP and UDP headers' length (28 or 48) when the datagram may take part in a UDP run, else
+     * -1: IPv4 without options and not a fragment, or IPv6 with UDP as the next header; lengths that
+     * agree with the frame; a payload; a checksum.
+     */
+    static int udpHeaders(ByteBuffer b, int p, int len) {
+        int first = b.get(p) & 0xFF;
+        int ipLen;
+        if (first == 0x45) {
+            if (len <= 28 || b.get(p + 9) != UDP || (b.getShort(p + 2) & 0xFFFF) != len
+                    || (b.getShort(p + 6) & 0x3FFF) != 0) {
+                return -1;
+            }
+            ipLen = 20;
+        } else if ((first & 0xF0) == 0x60) {
+            if (len <= 48 || b.get(p + 6) != UDP || (b.getShort(p + 4) & 0xFFFF) + 40 != len) {
+                return -1;
+            }
+            ipLen = 40;
+        } else {
+            return -1;
+        }
+        return (b.getShort(p + ipLen + 4) & 0xFFFF) == len - ipLen && b.getShort(p + ipLen + 6) != 0 ? ipLen + 8 : -1;
     }
 
     private static int ipLen(ByteBuffer b, int p) {
@@ -100,27 +185,27 @@ public final class Coalescer {
 
     /** Equal IP fields (but lengths, identification, checksum) and TCP header (but sequence, flags, checksum). */
     private static boolean sameFlow(ByteBuffer b, int p, int q, boolean v6, int hdrs) {
-        int ipLen;
-        if (v6) {
-            // version, traffic class, flow label; next header, hop limit; addresses
-            if (b.getInt(p) != b.getInt(q) || b.getShort(p + 6) != b.getShort(q + 6) || !equal(b, p + 8, q + 8, 32)) {
-                return false;
-            }
-            ipLen = 40;
-        } else {
-            // version, IHL, TOS; flags (DF); TTL, protocol; addresses
-            if (b.getShort(p) != b.getShort(q) || b.getShort(p + 6) != b.getShort(q + 6)
-                    || b.getShort(p + 8) != b.getShort(q + 8) || b.getLong(p + 12) != b.getLong(q + 12)) {
-                return false;
-            }
-            ipLen = 20;
+        if (!sameIp(b, p, q, v6)) {
+            return false;
         }
+        int ipLen = v6 ? 40 : 20;
         int t = p + ipLen;
         int u = q + ipLen;
         // ports; acknowledgement; data offset; window; urgent pointer; options
         return b.getInt(t) == b.getInt(u) && b.getInt(t + 8) == b.getInt(u + 8) && b.get(t + 12) == b.get(u + 12)
                 && b.getShort(t + 14) == b.getShort(u + 14) && b.getShort(t + 18) == b.getShort(u + 18)
                 && equal(b, t + 20, u + 20, hdrs - ipLen - 20);
+    }
+
+    /** Equal IP fields but lengths, identification and header checksum. */
+    private static boolean sameIp(ByteBuffer b, int p, int q, boolean v6) {
+        if (v6) {
+            // version, traffic class, flow label; next header, hop limit; addresses
+            return b.getInt(p) == b.getInt(q) && b.getShort(p + 6) == b.getShort(q + 6) && equal(b, p + 8, q + 8, 32);
+        }
+        // version, IHL, TOS; flags (DF); TTL, protocol; addresses
+        return b.getShort(p) == b.getShort(q) && b.getShort(p + 6) == b.getShort(q + 6)
+                && b.getShort(p + 8) == b.getShort(q + 8) && b.getLong(p + 12) == b.getLong(q + 12);
     }
 
     private static boolean equal(ByteBuffer b, int p, int q, int n) {
@@ -141,7 +226,7 @@ public final class Coalescer {
     /** The IP and TCP headers' length of a frame that {@link #run} put in a run of two or more. */
     public static int headerLength(ByteBuffer b, int p) {
         int ipLen = ipLen(b, p);
-        return ipLen + ((b.get(p + ipLen + 12) & 0xF0) >> 2);
+        return protocol(b, p) == UDP ? ipLen + 8 : ipLen + ((b.get(p + ipLen + 12) & 0xF0) >> 2);
     }
 
     /**
@@ -160,7 +245,9 @@ public final class Coalescer {
         for (int i = from; i < from + n; i++) {
             total += lens[i] - hdrs;
         }
-        VnetHeader.write(out, at, v6 ? VnetHeader.GSO_TCPV6 : VnetHeader.GSO_TCPV4, ipLen, hdrs, lens[from] - hdrs);
+        boolean udp = protocol(b, p) == UDP;
+        VnetHeader.write(out, at, udp ? VnetHeader.GSO_UDP_L4 : v6 ? VnetHeader.GSO_TCPV6 : VnetHeader.GSO_TCPV4, ipLen,
+                hdrs, lens[from] - hdrs);
         int h = at + VnetHeader.LEN;
         out.put(h, b, p, hdrs);
         if (v6) {
@@ -169,11 +256,17 @@ public final class Coalescer {
             out.putShort(h + 2, (short) total);
             Checksum.ipv4Header(out, h);
         }
+        if (udp) {
+            // the UDP length and checksum of the whole: __udp_gso_segment gives each datagram its own
+            out.putShort(h + ipLen + 4, (short) (total - ipLen));
+            out.putShort(h + ipLen + 6, (short) Checksum.fold(Checksum.pseudo(out, h, v6, UDP, total - ipLen)));
+            return VnetHeader.LEN + hdrs;
+        }
         int last = offs[from + n - 1];
         if ((b.get(last + ipLen + 13) & PSH) != 0) {
             out.put(h + ipLen + 13, (byte) (out.get(h + ipLen + 13) | PSH));
         }
-        out.putShort(h + ipLen + 16, (short) Checksum.fold(Checksum.pseudo(out, h, v6, 6, total - ipLen)));
+        out.putShort(h + ipLen + 16, (short) Checksum.fold(Checksum.pseudo(out, h, v6, TCP, total - ipLen)));
         return VnetHeader.LEN + hdrs;
     }
 }

@@ -100,6 +100,25 @@ public final class Segmenter {
         return refusal;
     }
 
+    /**
+     * Whether the frame loaded last is one whole packet, checksum completed, that has not been
+     * written yet: a caller may use it where it lies (at {@link #packet()}, {@link #maxSegment()}
+     * bytes) and {@link #skip()} it instead of copying it with {@link #next}.
+     */
+    public boolean single() {
+        return single && next >= 0;
+    }
+
+    /** Where the packet of a {@link #single()} frame starts in the buffer given to {@link #load}. */
+    public int packet() {
+        return ip;
+    }
+
+    /** Drops what is left of the frame loaded last. */
+    public void skip() {
+        next = -1;
+    }
+
     /** Whether the frame loaded last has segments left to write. */
     public boolean hasNext() {
         return next >= 0;

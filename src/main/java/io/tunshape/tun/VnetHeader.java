@@ -7,7 +7,7 @@ package io.tunshape.tun;
  * <pre>
  * struct virtio_net_hdr {
  *     __u8  flags;        // VIRTIO_NET_HDR_F_NEEDS_CSUM: complete the checksum at csum_start + csum_offset
- *     __u8  gso_type;     // VIRTIO_NET_HDR_GSO_NONE, _TCPV4, _TCPV6 (| _ECN)
+ *     __u8  gso_type;     // VIRTIO_NET_HDR_GSO_NONE, _TCPV4, _TCPV6 (| _ECN), _UDP_L4
  *     __u16 hdr_len;      // the headers' length (a hint only)
  *     __u16 gso_size;     // the payload of each segment (the MSS)
  *     __u16 csum_start;   // where the checksummed part starts (the transport header)
@@ -27,6 +27,8 @@ public final class VnetHeader {
     public static final int GSO_NONE = 0;
     public static final int GSO_TCPV4 = 1;
     public static final int GSO_TCPV6 = 4;
+    /** A run of UDP datagrams cut at gso_size (Linux 6.2 and later take it from a tun reader). */
+    public static final int GSO_UDP_L4 = 5;
     public static final int GSO_ECN = 0x80;
 
     private static final boolean SWAP = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
@@ -45,10 +47,10 @@ public final class VnetHeader {
     }
 
     /**
-     * Writes a header at {@code at}: with {@code gsoType} other than NONE, a TCP super-frame whose IP
-     * header is {@code ipLen} bytes and whose headers are {@code hdrLen} in all, cut at {@code gsoSize};
-     * its checksum (at csum_start = ipLen, offset 16) is left to the kernel. NONE writes zeros: a
-     * whole packet whose checksums are in place.
+     * Writes a header at {@code at}: with {@code gsoType} other than NONE, a TCP (UDP with UDP_L4)
+     * super-frame whose IP header is {@code ipLen} bytes and whose headers are {@code hdrLen} in all,
+     * cut at {@code gsoSize}; its checksum (at csum_start = ipLen, offset 16, UDP's 6) is left to the
+     * kernel. NONE writes zeros: a whole packet whose checksums are in place.
      */
     public static void write(java.nio.ByteBuffer b, int at, int gsoType, int ipLen, int hdrLen, int gsoSize) {
         if (gsoType == GSO_NONE) {
@@ -59,6 +61,6 @@ public final class VnetHeader {
         putU16(b, at + HDR_LEN, hdrLen);
         putU16(b, at + GSO_SIZE, gsoSize);
         putU16(b, at + CSUM_START, ipLen);
-        putU16(b, at + CSUM_OFFSET, 16);
+        putU16(b, at + CSUM_OFFSET, gsoType == GSO_UDP_L4 ? 6 : 16);
     }
 }

@@ -9,6 +9,7 @@ import io.tunshape.testing.PumpProcess;
 import io.tunshape.tun.Coalescer;
 import io.tunshape.tun.Segmenter;
 import io.tunshape.tun.TunDevice;
+import io.tunshape.tun.UdpRunTest;
 import io.tunshape.tun.VnetHeader;
 import org.junit.jupiter.api.Test;
 
@@ -63,6 +64,7 @@ class TunOffloadKernelTest {
                     drain(out);
                     for (boolean v6 : new boolean[] {false, true}) {
                         checkRoundTrip(in, out, v6);
+                        checkUdpRun(in, out, v6);
                     }
                 }
                 return null;
@@ -132,6 +134,43 @@ class TunOffloadKernelTest {
         }
     }
 
+    /**
+     * 20 datagrams of 1200 bytes and a shorter one merged by the coalescer into one UDP_L4 frame:
+     * the kernel cuts it (on its way out of the plain device) into the same datagrams.
+     */
+    private static void checkUdpRun(TunDevice in, TunDevice out, boolean v6) throws Exception {
+        int n = 21;
+        int[] offs = new int[n];
+        int[] lens = new int[n];
+        ByteBuffer packed = ByteBuffer.allocateDirect(70_000);
+        byte[][] d = new byte[n][];
+        int at = 0;
+        for (int i = 0; i < n; i++) {
+            d[i] = UdpRunTest.datagram(v6, i, i == n - 1 ? 99 : 1200, 40000);
+            packed.put(at, d[i]);
+            offs[i] = at;
+            lens[i] = d[i].length;
+            at += d[i].length;
+        }
+        assertEquals(n, Coalescer.run(packed, offs, lens, 0, n, true), "one run");
+        ByteBuffer merged = ByteBuffer.allocateDirect(70_000);
+        int h = Coalescer.superHeader(packed, offs, lens, 0, n, merged, 0);
+        int m = h;
+        for (int i = 0; i < n; i++) {
+            merged.put(m, packed, offs[i] + h - VnetHeader.LEN, lens[i] - (h - VnetHeader.LEN));
+            m += lens[i] - (h - VnetHeader.LEN);
+        }
+        assertEquals(m, Sys.write(in.fd(), Sys.address(merged), m), "the kernel takes the UDP run");
+        List<byte[]> got = readAll(out, n, 17);
+        for (int i = 0; i < n; i++) {
+            ByteBuffer e = ByteBuffer.allocateDirect(lens[i]).put(0, d[i]);
+            forwarded(e, v6);
+            byte[] f = new byte[lens[i]];
+            e.get(0, f);
+            assertEquals(HEX.formatHex(f), HEX.formatHex(got.get(i)), "datagram " + i + ", IPv6 " + v6);
+        }
+    }
+
     /** What forwarding does to a packet's IP header. */
     private static void forwarded(ByteBuffer p, boolean v6) {
         if (v6) {
@@ -188,6 +227,11 @@ class TunOffloadKernelTest {
 
     /** The next {@code n} TCP packets the plain device delivers (others, such as IPv6 chatter, skipped). */
     private static List<byte[]> readAll(TunDevice d, int n) throws InterruptedException {
+        return readAll(d, n, 6);
+    }
+
+    /** The next {@code n} packets of {@code protocol} the plain device delivers. */
+    private static List<byte[]> readAll(TunDevice d, int n, int protocol) throws InterruptedException {
         List<byte[]> got = new ArrayList<>();
         ByteBuffer b = ByteBuffer.allocateDirect(70_000);
         long end = System.currentTimeMillis() + 5000;
@@ -198,7 +242,7 @@ class TunOffloadKernelTest {
                 continue;
             }
             boolean v6 = (b.get(0) & 0xF0) == 0x60;
-            if ((v6 ? b.get(6) : b.get(9)) != 6) {
+            if ((v6 ? b.get(6) : b.get(9)) != protocol) {
                 continue;
             }
             byte[] f = new byte[r];
