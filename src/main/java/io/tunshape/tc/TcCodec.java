@@ -453,7 +453,7 @@ public final class TcCodec {
      * with the size, so it gallops from tc's estimate to a size that reaches them and one that falls
      * short, then bisects: a few steps when the estimate is close, as it is at real rates. It used
      * to step one byte at a time from the estimate: at 10^16 bytes/s one tick is 640 million bytes,
-     * and a class dumped with that ceil kept show busy for minutes (found by Jazzer,
+     * and a class dumped with that ceil kept show busy for over a minute (found by Jazzer,
      * JazzerFuzzTestInputs/netlink/crash-a8b84a63...). Ticks that no size reaches give the bound.
      */
     public long htbBurstBytes(long rateBytes, long ticks) {

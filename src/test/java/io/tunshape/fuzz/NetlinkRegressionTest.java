@@ -114,8 +114,8 @@ class NetlinkRegressionTest {
     /**
      * Found by Jazzer (JazzerFuzzTest#netlink, coverage-guided) after 509,000 runs: an htb class
      * dumped with a ceil of 10^16 bytes/s and 1.65e9 cbuffer ticks. show's view worked the burst out
-     * a byte at a time from an estimate, and at that rate one tick is 640 million bytes: minutes of
-     * CPU (the fuzz watchdog stopped it at 10 s). Now a gallop and a bisection: milliseconds.
+     * a byte at a time from an estimate, and at that rate one tick is 640 million bytes: over a
+     * minute of CPU (the fuzz watchdog stopped it at 10 s). Now a gallop and a bisection: milliseconds.
      */
     @Test
     void anHtbClassWithAHugeCeilIsShownAtOnce() throws Exception {
