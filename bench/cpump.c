@@ -5,9 +5,10 @@
 // shorter) goes out as one sendmsg with UDP_SEGMENT; the socket asks for UDP_GRO and cuts what it
 // receives at the segment size, one write to tun per frame. No emulation, no measurement.
 // With "runs" as a sixth argument, as tunshape's pump does on a device with offloads: tun is opened
-// with IFF_VNET_HDR (no offloads asked for: what is read carries a zero header), and a run of
-// received UDP datagrams of one flow (Coalescer's rules) is written to tun once, as a
-// VIRTIO_NET_HDR_GSO_UDP_L4 super-frame that the kernel cuts again (Linux 6.2 and later).
+// with IFF_VNET_HDR and checksum offload (TUN_F_CSUM: the pump completes the checksums that local
+// senders leave to the device; no TSO, so TCP comes segment by segment), and a run of received UDP
+// datagrams of one flow (Coalescer's rules) is written to tun once, as a VIRTIO_NET_HDR_GSO_UDP_L4
+// super-frame that the kernel cuts again (Linux 6.2 and later).
 //
 // Build: gcc -O2 -pthread -o cpump cpump.c
 // Usage: cpump TUN-NAME LOCAL-IPV4 PORT PEER-IPV4 PORT [runs]    (creates TUN-NAME; it goes with the process)
@@ -67,6 +68,39 @@ static void send_run(struct iovec *iov, int n, int seg) {
     }
 }
 
+static uint16_t be16(const uint8_t *p) { return (uint16_t) (p[0] << 8 | p[1]); }
+
+static uint16_t fold_sum(uint64_t s) {
+    while (s >> 16) s = (s & 0xFFFF) + (s >> 16);
+    return (uint16_t) s;
+}
+
+// the ones' complement sum of p[0, n) as big-endian 16-bit words, 32 bits at a time
+static uint32_t sum_bytes(const uint8_t *p, size_t n, uint32_t start) {
+    uint64_t s = start;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) s += (uint32_t) p[i] << 24 | (uint32_t) p[i + 1] << 16 | (uint32_t) p[i + 2] << 8 | p[i + 3];
+    for (; i + 1 < n; i += 2) s += be16(p + i);
+    if (i < n) s += (uint32_t) p[i] << 8;
+    return fold_sum(s);
+}
+
+// A packet whose checksum the sender left to the device (VIRTIO_NET_HDR_F_NEEDS_CSUM): the sum from
+// csum_start to the end (the field holds the pseudo-header's sum) at csum_start + csum_offset.
+static int complete_csum(uint8_t *f, size_t n) {
+    uint16_t start, offset;
+    memcpy(&start, f + 6, 2);
+    memcpy(&offset, f + 8, 2);
+    if (!(f[0] & 1)) return 1;
+    if (f[1] != 0 || (size_t) start + offset + 2 > n - 10) return 0; // no GSO asked for
+    uint8_t *p = f + 10;
+    uint16_t c = (uint16_t) ~fold_sum(sum_bytes(p + start, n - 10 - start, 0));
+    if (c == 0) c = 0xFFFF;
+    p[start + offset] = (uint8_t) (c >> 8);
+    p[start + offset + 1] = (uint8_t) c;
+    return 1;
+}
+
 static void *tun_to_udp(void *unused) {
     (void) unused;
     static char buf[MAX_FRAMES * 2048 + MAX_FRAME];
@@ -81,8 +115,8 @@ static void *tun_to_udp(void *unused) {
                 if (errno == EAGAIN || errno == EINTR) break;
                 die("read tun");
             }
-            int skip = runs ? VNET_LEN : 0; // no offloads asked for: the header says nothing
-            if (r <= skip) continue;
+            int skip = runs ? VNET_LEN : 0;
+            if (r <= skip || (runs && !complete_csum((uint8_t *) buf + used, (size_t) r))) continue;
             iov[count].iov_base = buf + used + skip;
             iov[count].iov_len = (size_t) (r - skip);
             count++;
@@ -110,7 +144,6 @@ static void *tun_to_udp(void *unused) {
     return NULL;
 }
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t) (p[0] << 8 | p[1]); }
 
 // IP and UDP headers' length (28 or 48) of a datagram that may join a run, else -1 (Coalescer.udpHeaders)
 static int udp_headers(const uint8_t *p, size_t len) {
@@ -130,17 +163,6 @@ static int udp_headers(const uint8_t *p, size_t len) {
 static int same_ip(const uint8_t *p, const uint8_t *q, int v6) {
     if (v6) return memcmp(p, q, 4) == 0 && memcmp(p + 6, q + 6, 34) == 0;
     return memcmp(p, q, 2) == 0 && memcmp(p + 6, q + 6, 4) == 0 && memcmp(p + 12, q + 12, 8) == 0;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s) {
-    for (size_t i = 0; i + 1 < n; i += 2) s += be16(p + i);
-    if (n & 1) s += (uint32_t) p[n - 1] << 8;
-    return s;
-}
-
-static uint16_t fold(uint32_t s) {
-    while (s >> 16) s = (s & 0xFFFF) + (s >> 16);
-    return (uint16_t) s;
 }
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t) (v >> 8); p[1] = (uint8_t) v; }
@@ -193,11 +215,11 @@ static void write_runs(uint8_t *buf, ssize_t r, int seg) {
             } else {
                 put16(h + 2, (uint16_t) total);
                 put16(h + 10, 0);
-                put16(h + 10, (uint16_t) ~fold(sum16(h, 20, 0)));
+                put16(h + 10, (uint16_t) ~fold_sum(sum_bytes(h, 20, 0)));
             }
             put16(h + ip + 4, (uint16_t) (total - (size_t) ip));
-            uint32_t ps = v6 ? sum16(h + 8, 32, 0) : sum16(h + 12, 8, 0);
-            put16(h + ip + 6, fold(ps + 17 + (uint32_t) (total - (size_t) ip)));
+            uint32_t ps = v6 ? sum_bytes(h + 8, 32, 0) : sum_bytes(h + 12, 8, 0);
+            put16(h + ip + 6, fold_sum((uint64_t) ps + 17 + (total - (size_t) ip)));
             iov[0] = (struct iovec){head, VNET_LEN + (size_t) hdrs};
             ssize_t o = off;
             for (int k = 0; k < n; k++, o += seg) {
@@ -260,6 +282,7 @@ int main(int argc, char **argv) {
     strncpy(ifr.ifr_name, argv[1], IFNAMSIZ - 1);
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (runs ? IFF_VNET_HDR : 0);
     if (ioctl(tun, TUNSETIFF, &ifr) < 0) die("TUNSETIFF");
+    if (runs && ioctl(tun, TUNSETOFFLOAD, TUN_F_CSUM) < 0) die("TUNSETOFFLOAD");
     sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) die("socket");
     int one = 1, buf = 1 << 21, mtu = 0;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Pump throughput, tun -> udp -> udp -> tun between two namespaces joined by a veth pair: tunshape's
 # pump against a C pump of the same design (bench/cpump.c, built here with gcc: the machine's limit
-# for this design; `c` writes runs of UDP datagrams to tun as one frame, as tunshape's pump does with
-# offloads; `c-plain` is the earlier design, a plain tun and one write a frame, to set against
-# PUMP_ARGS=--no-offload) and socat (TUN <-> UDP), same setup, same run. iperf3 sends through the tunnel
+# for this design; `c` has tun's checksum offload and writes runs of UDP datagrams to tun as one
+# frame, as tunshape's pump does with offloads, but no TSO; `c-plain` is the earlier design, a plain
+# tun and one write a frame, to set against PUMP_ARGS=--no-offload) and socat (TUN <-> UDP), same
+# setup, same run. iperf3 sends through the tunnel
 # for D seconds and its receiver counts what arrived:
 #   flood   UDP, iperf3 -b 0: the sender sends as fast as it can. On 2 cores it then spends most of a
 #           core on packets that tun's full ring drops, which starves the pumps of CPU;

@@ -111,7 +111,8 @@ public final class PumpCommand implements Callable<Integer> {
 
     @Option(names = "--no-offload", description = "Do not use tun's checksum and TCP segmentation offloads (by "
             + "default a tun device without link emulation takes TCP as 64 KB super-frames, which the pump cuts "
-            + "into packets, and gets runs of TCP segments back as one super-frame).")
+            + "into packets, and gets runs of TCP segments, and of UDP datagrams of one flow, back as one "
+            + "super-frame).")
     boolean noOffload;
 
 
