@@ -2,10 +2,11 @@
 # What the flow classifier costs: bench/pump-throughput.sh (tunshape's pump, tun -> udp -> udp -> tun)
 # through a 1 Gbit/s tree without and with flow queues, same run, same machine:
 #   htb     tunshape apply --rate 1gbit --qdisc htb          (one class)
-#   flows   tunshape apply --rate 1gbit --flows 64           (64 queues, the cls_bpf classifier)
+#   flows   tunshape apply --rate 1gbit --flows 64           (64 queues, the cls_bpf classifier;
+#           CLASSIFIER=u32: --flows-classifier u32, the fallback's hash tables)
 # and the difference in each throughput column, ROUNDS times in turn (a busy machine drifts; compare
-# rounds). Environment: FLOWS=64, RATE=1gbit, PUMPS=tunshape, ROUNDS=2, SECONDS per measurement as
-# the first argument (pump-throughput.sh's, default 5).
+# rounds). Environment: FLOWS=64, RATE=1gbit, PUMPS=tunshape, ROUNDS=2, CLASSIFIER=auto, SECONDS per
+# measurement as the first argument (pump-throughput.sh's, default 5).
 # Usage (as root): bench/flows-cost.sh [SECONDS]    needs what pump-throughput.sh needs
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,18 +15,19 @@ FLOWS=${FLOWS:-64}
 RATE=${RATE:-1gbit}
 export PUMPS=${PUMPS:-tunshape}
 ROUNDS=${ROUNDS:-2}
+CLASSIFIER=${CLASSIFIER:-auto}
 # columns: flood 64 B pkt/s, flood 1400 B Mbit/s, paced 64 B pkt/s, paced 1400 B Mbit/s, TCP Mbit/s
 nums() { echo "$1" | grep '^| tunshape\|^| C pump\|^| socat' | head -1 | awk -F'|' '{
     for (i = 3; i <= 7; i++) { split($i, a, " "); printf "%s ", a[1] } print "" }'; }
 names=("flood 64 B" "flood 1400 B" "paced 64 B" "paced 1400 B" "TCP")
 for round in $(seq "$ROUNDS"); do
     plain=$(SHAPE_ARGS="--rate $RATE --qdisc htb" "$top/bench/pump-throughput.sh" "$D")
-    flows=$(SHAPE_ARGS="--rate $RATE --flows $FLOWS" "$top/bench/pump-throughput.sh" "$D")
+    flows=$(SHAPE_ARGS="--rate $RATE --flows $FLOWS --flows-classifier $CLASSIFIER" "$top/bench/pump-throughput.sh" "$D")
     echo "$plain"
     echo "$flows" | grep -v '^| pump\|^| ---'
     read -r -a a <<<"$(nums "$plain")"
     read -r -a b <<<"$(nums "$flows")"
-    echo "round $round: with $FLOWS flow queues against one class at $RATE:"
+    echo "round $round: with $FLOWS flow queues ($CLASSIFIER classifier) against one class at $RATE:"
     for i in 0 1 2 3 4; do
         awk -v n="${names[$i]}" -v x="${a[$i]}" -v y="${b[$i]}" \
             'BEGIN { printf "  %-13s %10s -> %10s  (%+.1f %%)\n", n, x, y, (x > 0 ? (y - x) * 100 / x : 0) }'

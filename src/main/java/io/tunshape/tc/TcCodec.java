@@ -220,15 +220,8 @@ public final class TcCodec {
             return null;
         }
         ByteBuffer ob = o.buffer();
-        int p = o.require(Tc.TCA_U32_SEL, 16, "u32 selector (TCA_U32_SEL)");
-        int nkeys = Byte.toUnsignedInt(ob.get(p + 2));
-        o.require(Tc.TCA_U32_SEL, 16 + 16 * nkeys, "u32 selector with " + nkeys + " keys");
-        java.util.List<U32Filter.Key> keys = new java.util.ArrayList<>();
-        for (int i = 0; i < nkeys; i++) {
-            int k = p + 16 + 16 * i;
-            keys.add(new U32Filter.Key(Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k))),
-                    Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k + 4))), ob.getInt(k + 8)));
-        }
+        int p = o.offset(Tc.TCA_U32_SEL);
+        java.util.List<U32Filter.Key> keys = u32Keys(o);
         U32Node.Selector sel = new U32Node.Selector(Byte.toUnsignedInt(ob.get(p)), Byte.toUnsignedInt(ob.get(p + 1)),
                 Short.toUnsignedInt(Short.reverseBytes(ob.getShort(p + 4))), Short.toUnsignedInt(ob.getShort(p + 6)),
                 ob.getShort(p + 8), ob.getShort(p + 10), Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(p + 12))),
@@ -283,6 +276,21 @@ public final class TcCodec {
                 o.u32Or(Tc.TCA_BPF_FLAGS, 0));
     }
 
+    /** The keys of a u32 selector, checked to be all there: struct tc_u32_sel (16 bytes), then nkeys struct tc_u32_key (16 each). */
+    private static java.util.List<U32Filter.Key> u32Keys(Attrs o) {
+        ByteBuffer ob = o.buffer();
+        int p = o.require(Tc.TCA_U32_SEL, 16, "u32 selector (TCA_U32_SEL)");
+        int nkeys = Byte.toUnsignedInt(ob.get(p + 2));
+        o.require(Tc.TCA_U32_SEL, 16 + 16 * nkeys, "u32 selector with " + nkeys + " keys");
+        java.util.List<U32Filter.Key> keys = new java.util.ArrayList<>();
+        for (int i = 0; i < nkeys; i++) {
+            int k = p + 16 + 16 * i;
+            keys.add(new U32Filter.Key(Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k))),
+                    Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k + 4))), ob.getInt(k + 8)));
+        }
+        return keys;
+    }
+
     /** A u32 key node from a filter dump as a {@link U32Filter}, or null for hash-table nodes. */
     public static U32Filter decodeU32(Message msg) {
         msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
@@ -296,17 +304,7 @@ public final class TcCodec {
         if (!o.has(Tc.TCA_U32_SEL) || !o.has(Tc.TCA_U32_CLASSID)) {
             return null;
         }
-        ByteBuffer ob = o.buffer();
-        // struct tc_u32_sel: 16 bytes, then nkeys struct tc_u32_key of 16 bytes each
-        int p = o.require(Tc.TCA_U32_SEL, 16, "u32 selector (TCA_U32_SEL)");
-        int nkeys = Byte.toUnsignedInt(ob.get(p + 2));
-        o.require(Tc.TCA_U32_SEL, 16 + 16 * nkeys, "u32 selector with " + nkeys + " keys");
-        java.util.List<U32Filter.Key> keys = new java.util.ArrayList<>();
-        for (int i = 0; i < nkeys; i++) {
-            int k = p + 16 + 16 * i;
-            keys.add(new U32Filter.Key(Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k))),
-                    Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k + 4))), ob.getInt(k + 8)));
-        }
+        java.util.List<U32Filter.Key> keys = u32Keys(o);
         int prio = (int) (info >>> 16);
         int proto = Short.toUnsignedInt(Short.reverseBytes((short) (info & 0xFFFF)));
         return new U32Filter(prio, proto, keys, new Handle(o.u32(Tc.TCA_U32_CLASSID)).minor());

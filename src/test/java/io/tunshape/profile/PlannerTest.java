@@ -1,6 +1,7 @@
 package io.tunshape.profile;
 
 import io.tunshape.tc.Duration;
+import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Psched;
@@ -195,6 +196,25 @@ class PlannerTest {
         assertTrue(tbf.getMessage().contains("flow queues are htb classes"), tbf.getMessage());
         PlanException big = assertThrows(PlanException.class, () -> planner.plan(flows("1mbit", 5000, null, null), TUN));
         assertTrue(big.getMessage().contains("accepted: 2 to 1024"), big.getMessage());
+    }
+
+    @Test
+    void theU32FallbackSaysWhatItLacksAndReachesAtMost256Queues() {
+        ShapingRequest u32 = flows("1mbit", 12, null, null).withClassifier(FlowQueues.Classifier.U32,
+                "the kernel refused eBPF here: bpf(BPF_PROG_LOAD): Operation not permitted (errno 1)");
+        Plan p = planner.plan(u32, TUN);
+        assertEquals(FlowQueues.Classifier.U32, ((HtbSpec) p.qdisc()).flows().classifier());
+        String words = String.join("\n", p.explanation());
+        assertTrue(words.contains("flow classifier: u32, the fallback where eBPF is refused (the kernel refused eBPF "
+                + "here: bpf(BPF_PROG_LOAD): Operation not permitted"), words);
+        assertTrue(words.contains("flows from one source port (a server's) share a queue"), words);
+        assertTrue(words.contains("16 buckets over 12 queues, so 4 queues take two buckets each"), words);
+        assertFalse(words.contains("with probability 1/12"), "the u32 hash is no random spread: " + words);
+        PlanException big = assertThrows(PlanException.class, () -> planner.plan(flows("1mbit", 300, null, null)
+                .withClassifier(FlowQueues.Classifier.U32, null), TUN));
+        assertTrue(big.getMessage().contains("at most 256 buckets"), big.getMessage());
+        assertEquals(FlowQueues.Classifier.BPF, ((HtbSpec) planner.plan(flows("1mbit", 300, null, null), TUN).qdisc())
+                .flows().classifier(), "eBPF's reach is the whole range");
     }
 }
 
