@@ -26,8 +26,9 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The daemon's one event loop, on one thread, for every namespace: it waits (epoll) on each served
- * served namespace's link and tc events (one socket for all of them), on the kernel's process events and on the mount table; what it sees
+ * The daemon's one event loop, on one thread, for every namespace: it waits (epoll) on the served
+ * namespaces' link and tc events (one socket for all of them), on the kernel's process events and
+ * on the mount table; what it sees
  * becomes keys (a namespace appeared, went, or these devices of it changed), and the keys are worked
  * off after each wake-up: namespaces served or released ({@link #consider}), devices reconciled
  * ({@link Reconciler#reconcile}). A namespace that fails is retried with backoff and says why in
@@ -210,7 +211,7 @@ final class EventLoop implements Runnable {
             host.rereadMounts();
             scan();
             long lastScan = now();
-            pass(epoll, net, uts);
+            pass(net, uts);
             signalStarted();
             try {
                 while (!stop) {
@@ -251,13 +252,13 @@ final class EventLoop implements Runnable {
                         scan();
                         lastScan = now();
                     }
-                    pass(epoll, net, uts);
+                    pass(net, uts);
                 }
             } finally {
                 if (proc != null) {
                     proc.close();
                 }
-                shutDown(epoll);
+                shutDown();
             }
             if (failure != null) {
                 throw new IllegalStateException("stopped: " + failure, failure);
@@ -384,7 +385,7 @@ final class EventLoop implements Runnable {
     }
 
     /** Works off the keys: namespaces that appeared, changed or went; devices to reconcile; ticks. */
-    private void pass(Epoll epoll, NetnsEntry net, NetnsEntry uts) {
+    private void pass(NetnsEntry net, NetnsEntry uts) {
         long now = now();
         Set<Long> touched = host.takeTouched();
         if (!describeLater.isEmpty()) {
@@ -392,7 +393,7 @@ final class EventLoop implements Runnable {
             describeLater.clear();
         }
         for (long ino : touched) {
-            consider(ino, now, epoll, net, uts);
+            consider(ino, now, net, uts);
         }
         if (!touched.isEmpty()) {
             hostNamespaces = host.count();
@@ -410,7 +411,7 @@ final class EventLoop implements Runnable {
         for (Namespace ns : due) {
             work.remove(ns);
             ns.firstEventMs = 0;
-            reconcile(ns, now, epoll, net);
+            reconcile(ns, now, net);
         }
         if (!due.isEmpty() || !reporting.isEmpty()) {
             trimAtMs = now + TRIM_AFTER_MS;
@@ -440,12 +441,12 @@ final class EventLoop implements Runnable {
     }
 
     /** Serves or releases a namespace after it appeared, went, or changed holders or mounts. */
-    private void consider(long ino, long now, Epoll epoll, NetnsEntry net, NetnsEntry uts) {
+    private void consider(long ino, long now, NetnsEntry net, NetnsEntry uts) {
         Namespace ns = byIno.get(ino);
         if (!host.exists(ino) && ino != host.own()) {
             describedAt.remove(ino);
             if (ns != null) {
-                release(ns, epoll, false, "its last process exited and nothing mounts it");
+                release(ns, false, "its last process exited and nothing mounts it");
             }
             return;
         }
@@ -479,7 +480,7 @@ final class EventLoop implements Runnable {
             log.accept(f.label() + ": selected");
             work.add(ns);
         } else if (ns != null && !wanted) {
-            release(ns, epoll, true, "no rule selects it any more");
+            release(ns, true, "no rule selects it any more");
         } else if (ns != null) {
             NsFacts old = ns.facts;
             ns.facts = f;
@@ -510,7 +511,7 @@ final class EventLoop implements Runnable {
     }
 
     /** Opens the namespace's sockets inside it, if not yet, and reconciles what the events asked for. */
-    private void reconcile(Namespace ns, long now, Epoll epoll, NetnsEntry net) {
+    private void reconcile(Namespace ns, long now, NetnsEntry net) {
         if (!byIno.containsKey(ns.ino)) {
             return; // released meanwhile
         }
@@ -619,7 +620,7 @@ final class EventLoop implements Runnable {
     }
 
     /** Forgets a namespace: puts its devices back first when it is still there and {@code restore}. */
-    private void release(Namespace ns, Epoll epoll, boolean restore, String why) {
+    private void release(Namespace ns, boolean restore, String why) {
         if (restore && config.get().restoreOnExit()) {
             reconciler.restore(ns);
         }
@@ -663,7 +664,7 @@ final class EventLoop implements Runnable {
     }
 
     /** On stop: puts back what was changed in every namespace still there, then closes everything. */
-    private void shutDown(Epoll epoll) {
+    private void shutDown() {
         boolean restore = config.get().restoreOnExit();
         for (Namespace ns : new ArrayList<>(byIno.values())) {
             if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {

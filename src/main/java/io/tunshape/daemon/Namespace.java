@@ -11,8 +11,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * One network namespace the daemon serves: its sockets (opened inside it, used from any thread
- * after), its devices, and its state as status shows it. The event loop owns it; the report thread
+ * One network namespace the daemon serves: its request socket (opened inside it, used from any
+ * thread after; its events come on the event loop's one socket, by its {@link #nsid}), its devices, and its state as status shows it. The event loop owns it; the report thread
  * changes an adaptive device's rate over {@link #session} too, and so does status reading counters:
  * every use of the session holds this object's monitor (a request and its ack must not interleave
  * with another's). Nothing else about a namespace lives anywhere else.
@@ -96,7 +96,7 @@ final class Namespace {
         retryAtMs = 0;
     }
 
-    /** Closes the sockets; the caller has put back what it meant to. */
+    /** Closes its socket; the caller has put back what it meant to. */
     void close() {
         synchronized (this) {
             if (session != null) {
