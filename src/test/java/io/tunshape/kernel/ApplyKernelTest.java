@@ -18,6 +18,7 @@ import io.tunshape.tc.Tc;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.testing.CliRun;
+import io.tunshape.testing.CountedApply;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.tun.TunDevice;
 import org.junit.jupiter.api.Test;
@@ -96,16 +97,9 @@ class ApplyKernelTest {
             Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
             ShapingRequest req = new ShapingRequest("tbf", Rate.parse("9600bit"), "9600bit", null, null, null,
                     io.tunshape.tc.Duration.parse("2s"), null, 1, 0, 0, null);
-            long[] sent = new long[1];
-            List<Result> r = Netns.run(ns.name(), () -> {
-                try (Session s = new Session(ns.name(), new TcCodec(Psched.system()))) {
-                    List<Result> out = s.apply(List.of("t0"), req, planner, false);
-                    sent[0] = s.requestsSent();
-                    return out;
-                }
-            });
-            assertFalse(r.get(0).changed());
-            assertEquals(2, sent[0], "an unchanged apply sends only its two dumps (links, qdiscs)");
+            CountedApply counted = CountedApply.run(ns, "t0", req, planner);
+            assertFalse(counted.results().get(0).changed());
+            assertEquals(2, counted.requestsSent(), "an unchanged apply sends only its two dumps (links, qdiscs)");
 
             CliRun again = CliRun.of("--netns", ns.name(), "--json", "apply", "t0", "--rate", "9600bit", "--latency", "2s");
             assertEquals(0, again.status(), again.toString());

@@ -11,6 +11,7 @@ import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.testing.CliRun;
+import io.tunshape.testing.CountedApply;
 import io.tunshape.testing.KernelNs;
 import org.junit.jupiter.api.Test;
 
@@ -80,16 +81,9 @@ class FlowsTreeKernelTest {
 
             // unchanged: only the dumps reach the kernel (links, qdiscs, then classes and filters of the htb)
             Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
-            long[] sent = new long[1];
-            List<Result> r = Netns.run(ns.name(), () -> {
-                try (Session s = new Session(ns.name(), new TcCodec(Psched.system()))) {
-                    List<Result> out = s.apply(List.of("t0"), flows("1mbit", 16), planner, false);
-                    sent[0] = s.requestsSent();
-                    return out;
-                }
-            });
-            assertFalse(r.get(0).changed());
-            assertEquals(4, sent[0], "an unchanged apply sends only its four dumps");
+            CountedApply counted = CountedApply.run(ns, "t0", flows("1mbit", 16), planner);
+            assertFalse(counted.results().get(0).changed());
+            assertEquals(4, counted.requestsSent(), "an unchanged apply sends only its four dumps");
             JsonNode again = readJson(ok("--netns", ns.name(), "--json", "apply", "t0", "--rate", "1mbit", "--flows", "16")
                     .out());
             assertFalse(again.get("changed").asBoolean(), again.toString());

@@ -11,6 +11,7 @@ import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.testing.CliRun;
+import io.tunshape.testing.CountedApply;
 import io.tunshape.testing.KernelNs;
 import org.junit.jupiter.api.Test;
 
@@ -83,16 +84,9 @@ class FlowsU32TreeKernelTest {
             Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
             ShapingRequest req = new ShapingRequest(null, Rate.parse("1mbit"), "1mbit", null, null, null, null, null, 1,
                     0, 0, null).withFlows(16, null).withClassifier(FlowQueues.Classifier.U32, null);
-            long[] sent = new long[1];
-            List<Result> r = Netns.run(ns.name(), () -> {
-                try (Session s = new Session(ns.name(), new TcCodec(Psched.system()))) {
-                    List<Result> out = s.apply(List.of("t0"), req, planner, false);
-                    sent[0] = s.requestsSent();
-                    return out;
-                }
-            });
-            assertFalse(r.get(0).changed());
-            assertEquals(4, sent[0], "an unchanged apply sends only its four dumps");
+            CountedApply counted = CountedApply.run(ns, "t0", req, planner);
+            assertFalse(counted.results().get(0).changed());
+            assertEquals(4, counted.requestsSent(), "an unchanged apply sends only its four dumps");
 
             // a new rate: classes change in place, the classifier stays
             CliRun faster = ok("--netns", ns.name(), "apply", "t0", "--rate", "2mbit", "--flows", "16",
