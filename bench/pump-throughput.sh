@@ -12,7 +12,12 @@
 #           delivered rate, with the loss at that rate;
 #   tcp     one iperf3 TCP stream: Mbit/s received;
 #   cpu     UDP 64 B paced at CPU_RATE (default 40M, about 54k pkt/s): the user+system CPU time of
-#           both pump processes (all their threads) over the packets iperf3 received, in us/packet.
+#           both pump processes (all their threads) over the packets iperf3 received, in us/packet;
+#   cold    the 64 B flood over the first WARMUP seconds after the pumps started, measured first. A
+#           JVM compiles its hot code in those seconds (tunshape's pump: C1, then C2 for the loops
+#           that run hottest), with the CPU the flood leaves it, so this is the start-up cost; the
+#           other columns are measured after WARMUP more seconds of 1400 B flood, every pump alike,
+#           as iperf3 --omit skips TCP's slow start. WARMUP=0: no warm-up, no cold column.
 # 64-byte payloads give packets per second, 1400-byte ones Mbit/s. The tunnels' MTU is the veth's
 # less the IP and UDP headers (1472), as for any UDP tunnel, so no tunnel packet is fragmented.
 # Environment:
@@ -21,11 +26,18 @@
 #                             in both namespaces (e.g. SHAPE_ARGS="--rate 10gbit --qdisc htb")
 #   PUMP_ARGS="..."           extra options for both tunshape pumps (e.g. --no-offload)
 #   CPU_RATE=40M              the paced rate of the cpu column
+#   WARMUP=3                  seconds of the cold column, and of the 1400 B warm-up after it
+#   RUNS=1                    run the rows RUNS times, the order of PUMPS reversed every other run
+#                             (the row measured first in a run tends to come out lower, whichever
+#                             pump it is), then print each column's ratio tunshape / C pump per run
+#                             and their median, when PUMPS has both
 # Usage (as root): bench/pump-throughput.sh [SECONDS]   needs: iproute2, socat, iperf3, gcc, a built jar
 set -euo pipefail
 D=${1:-5}
 PUMPS=${PUMPS:-tunshape c socat}
 CPU_RATE=${CPU_RATE:-40M}
+WARMUP=${WARMUP:-3}
+RUNS=${RUNS:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
@@ -101,10 +113,10 @@ stop_all() {
     pids=()
     sleep 0.3
 }
-iperf() { # iperf3 client arguments...; prints the client's JSON
+iperf() { # iperf3 client arguments...; prints the client's JSON (for T seconds, default D)
     ip netns exec "$B" iperf3 -s -1 -B 198.18.0.2 -p 5201 >/dev/null 2>&1 & local srv=$!
     sleep 0.5
-    ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "$D" -J "$@" 2>/dev/null || true
+    ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "${T:-$D}" -J "$@" 2>/dev/null || true
     wait $srv 2>/dev/null || true
 }
 measure() { # $1 = payload bytes, $2 = offered rate (0 = flood); prints "pps mbit loss% received"
@@ -162,25 +174,62 @@ best() { # $1 = payload bytes, $2 = field (1 pps, 2 Mbit/s), rest = offered rate
 # the same offered rates for every pump: 64-byte payloads (92 bytes on the wire) and 1400-byte ones
 SMALL=(40M 60M 80M 100M)
 LARGE=(400M 600M 800M 1000M 1200M 1400M 1600M)
-row() { # $1 = name
-    local fs fl ps pl t c
+row() { # $1 = name, $2 = the run; prints the row and keeps its numbers in $work/results
+    local fs fl ps pl t c cold="-"
+    if [ "$WARMUP" != 0 ]; then
+        cold=$(T=$WARMUP measure 64 0 | cut -d' ' -f1)
+        T=$WARMUP measure 1400 0 >/dev/null
+    fi
     fs=$(measure 64 0); fl=$(measure 1400 0)
     ps=$(best 64 1 "${SMALL[@]}"); pl=$(best 1400 2 "${LARGE[@]}")
     t=$(tcp); c=$(cpu_per_packet)
+    local run=$2
     set -- "$1" $fs $fl $ps $pl "$t" $c
-    printf "| %-15s | %7s pkt/s | %7s Mbit/s | %7s pkt/s (%s%% lost, offered %s) | %7s Mbit/s (%s%% lost, offered %s) | %6s Mbit/s | %5s us (%s pkt/s) |\n" \
-        "$1" "$2" "$7" "${10}" "${11}" "${12}" "${13}" "${14}" "${15}" "${16}" "${17}" "${18}"
+    printf "| %-15s | %7s pkt/s | %7s Mbit/s | %7s pkt/s (%s%% lost, offered %s) | %7s Mbit/s (%s%% lost, offered %s) | %6s Mbit/s | %5s us (%s pkt/s) | %7s pkt/s |\n" \
+        "$1" "$2" "$7" "${10}" "${11}" "${12}" "${13}" "${14}" "${15}" "${16}" "${17}" "${18}" "$cold"
+    echo "$run $1|$2 $7 ${10} ${13} ${16} ${17} $cold" >>"$work/results"
 }
-echo "pump throughput, $D s per measurement, $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)${SHAPE_ARGS:+, shaped: $SHAPE_ARGS}"
-echo "| pump            | flood, 64 B   | flood, 1400 B  | paced, 64 B (best of the sweep) | paced, 1400 B (best of the sweep) | TCP | CPU/packet, 64 B at $CPU_RATE |"
-echo "| --------------- | ------------- | -------------- | ------------------------------- | --------------------------------- | --- | --- |"
 for p in $PUMPS; do
-    case $p in
-        tunshape) start_tunshape; row "tunshape pump"; stop_all ;;
-        c) start_c runs; row "C pump (limit)"; stop_all ;;
-        c-plain) start_c; row "C pump, plain tun"; stop_all ;;
-        socat) start_socat; row "socat TUN<->UDP"; stop_all ;;
-        *) echo "unknown pump '$p' in PUMPS; accepted: tunshape c c-plain socat" >&2; exit 2 ;;
-    esac
+    case $p in tunshape|c|c-plain|socat) ;; *) echo "unknown pump '$p' in PUMPS; accepted: tunshape c c-plain socat" >&2; exit 2 ;; esac
+done
+echo "pump throughput, $D s per measurement, warm-up ${WARMUP} s, $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)${SHAPE_ARGS:+, shaped: $SHAPE_ARGS}"
+echo "| pump            | flood, 64 B   | flood, 1400 B  | paced, 64 B (best of the sweep) | paced, 1400 B (best of the sweep) | TCP | CPU/packet, 64 B at $CPU_RATE | cold: flood, 64 B, first ${WARMUP} s |"
+echo "| --------------- | ------------- | -------------- | ------------------------------- | --------------------------------- | --- | --- | --- |"
+order=$PUMPS
+for run in $(seq "$RUNS"); do
+    for p in $order; do
+        case $p in
+            tunshape) start_tunshape; row "tunshape pump" "$run"; stop_all ;;
+            c) start_c runs; row "C pump (limit)" "$run"; stop_all ;;
+            c-plain) start_c; row "C pump, plain tun" "$run"; stop_all ;;
+            socat) start_socat; row "socat TUN<->UDP" "$run"; stop_all ;;
+        esac
+    done
+    order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# the ratios tunshape / C pump, run by run, and their median (CPU per packet: the lower the better)
+python3 - "$work/results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    head, nums = line.rstrip("\n").split("|")
+    run, name = head.split(" ", 1)
+    rows.setdefault(name, {})[run] = nums.split()
+t, c = rows.get("tunshape pump"), rows.get("C pump (limit)")
+if not t or not c:
+    sys.exit(0)
+cols = ["flood 64 B", "flood 1400 B", "paced 64 B", "paced 1400 B", "TCP", "CPU/packet", "cold 64 B"]
+print("tunshape / C pump, run by run, and the median:")
+for i, name in enumerate(cols):
+    r = []
+    for run in sorted(t, key=int):
+        try:
+            a, b = float(t[run][i]), float(c[run][i])
+        except (ValueError, KeyError, IndexError):
+            continue
+        if b > 0:
+            r.append(a / b)
+    if r:
+        print("  %-13s %s  median %.2f" % (name, " ".join("%.2f" % x for x in r), statistics.median(r)))
+PY
