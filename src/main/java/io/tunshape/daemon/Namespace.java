@@ -12,10 +12,11 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One network namespace the daemon serves: its request socket (opened inside it, used from any
- * thread after; its events come on the event loop's one socket, by its {@link #nsid}), its devices, and its state as status shows it. The event loop owns it; the report thread
- * changes an adaptive device's rate over {@link #session} too, and so does status reading counters:
- * every use of the session holds this object's monitor (a request and its ack must not interleave
- * with another's). Nothing else about a namespace lives anywhere else.
+ * thread after; its events come on the event loop's one socket, by its {@link #nsid}), its
+ * devices, and its state as status shows it. The event loop owns it; the report thread changes an
+ * adaptive device's rate over {@link #session} too, and so does status reading counters: every use
+ * of the session holds this object's monitor (a request and its ack must not interleave with
+ * another's). Nothing else about a namespace lives anywhere else.
  */
 final class Namespace {
     /** serving: sockets open, every device reconciled; retrying: the last attempt failed, {@link #reason} says why. */

@@ -493,7 +493,7 @@ public final class Pump {
                     }
                 }
                 int r = write(0, 0, run == 1 ? 2 : run + 1, run);
-                if (r == REFUSED && run > 1 && udpRuns && b.get(offs[i] + (b.get(offs[i]) == 0x45 ? 9 : 6)) == 17) {
+                if (r == REFUSED && run > 1 && udpRuns && Coalescer.protocol(b, offs[i]) == Coalescer.UDP) {
                     // a kernel before 6.2 does not take UDP runs (EINVAL): frame by frame from now on
                     udpRuns = false;
                     o.log().accept(dev.name() + ": the kernel refuses runs of UDP datagrams as one frame (UDP_L4); "

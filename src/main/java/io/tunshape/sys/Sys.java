@@ -229,16 +229,13 @@ public final class Sys {
      */
     public static long recvmsg(Fd fd, ByteBuffer buf, int flags, MsgBuffers m, CmsgVisitor v) {
         ByteBuffer control = m.control;
-        m.iov.putLong(0, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(buf)))
-                .putLong(8, buf.capacity());
+        m.iov.putLong(0, address(buf)).putLong(8, buf.capacity());
         for (int i = 0; i < control.capacity(); i++) {
             control.put(i, (byte) 0);
         }
         m.msghdr.putLong(0, 0).putInt(8, 0).putInt(12, 0)
-                .putLong(16, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(m.iov)))
-                .putLong(24, 1)
-                .putLong(32, com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(control)))
-                .putLong(40, control.capacity()).putInt(48, 0);
+                .putLong(16, address(m.iov)).putLong(24, 1)
+                .putLong(32, address(control)).putLong(40, control.capacity()).putInt(48, 0);
         int n = fd.acquire();
         long r;
         try {

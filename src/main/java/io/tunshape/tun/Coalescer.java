@@ -29,7 +29,7 @@ public final class Coalescer {
     /** The most datagrams in a UDP run (the kernel's UDP_MAX_SEGMENTS was 64 before 6.9). */
     public static final int MAX_UDP_SEGMENTS = 64;
     private static final int TCP = 6;
-    private static final int UDP = 17;
+    public static final int UDP = 17;
     private static final int ACK = 0x10;
     private static final int PSH = 0x08;
 
@@ -54,7 +54,7 @@ public final class Coalescer {
             return udpRun(b, offs, lens, from, count);
         }
         int hdrs = headers(b, p, lens[from]);
-        if (hdrs < 0 || count - from < 2 || (b.get(p + ipLen(b, p) + 13) & PSH) != 0) {
+        if (hdrs < 0 || (b.get(p + ipLen(b, p) + 13) & PSH) != 0) {
             return 1;
         }
         boolean v6 = (b.get(p) & 0xF0) == 0x60;
@@ -88,7 +88,7 @@ public final class Coalescer {
     }
 
     /** The transport protocol of an IPv4 or IPv6 packet (IPv6: the first next header), -1 for neither. */
-    private static int protocol(ByteBuffer b, int p) {
+    public static int protocol(ByteBuffer b, int p) {
         int version = b.get(p) & 0xF0;
         return version == 0x40 ? b.get(p + 9) & 0xFF : version == 0x60 ? b.get(p + 6) & 0xFF : -1;
     }

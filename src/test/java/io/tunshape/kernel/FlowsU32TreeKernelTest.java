@@ -15,7 +15,6 @@ import io.tunshape.testing.CountedApply;
 import io.tunshape.testing.KernelNs;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import static io.tunshape.kernel.ReadbackMatrixKernelTest.readJson;
@@ -153,11 +152,7 @@ class FlowsU32TreeKernelTest {
 
     /** tunshape as its own process inside the namespace, without CAP_BPF and CAP_SYS_ADMIN: bpf(2) says EPERM. */
     private static KernelNs.Exec withoutBpf(KernelNs ns, String... args) {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns.name(), "setpriv", "--bounding-set",
-                "-bpf,-sys_admin", "--inh-caps", "-bpf,-sys_admin", System.getProperty("java.home") + "/bin/java", "-cp",
-                System.getProperty("java.class.path"), "io.tunshape.cli.Main"));
-        cmd.addAll(List.of(args));
-        return KernelNs.exec(cmd.toArray(new String[0]));
+        return KernelNs.tunshapeWithout(List.of("ip", "netns", "exec", ns.name()), "-bpf,-sys_admin", args);
     }
 
     @Test

@@ -3,7 +3,6 @@ package io.tunshape.kernel;
 import io.tunshape.testing.KernelNs;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,11 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Without CAP_NET_ADMIN (dropped with setpriv from a root process) the kernel says EPERM: exit 4. */
 class PermissionKernelTest {
     private static KernelNs.Exec tunshapeWithout(String caps, String... args) {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--bounding-set", caps, "--inh-caps", caps,
-                System.getProperty("java.home") + "/bin/java", "-cp", System.getProperty("java.class.path"),
-                "io.tunshape.cli.Main"));
-        cmd.addAll(List.of(args));
-        return KernelNs.exec(cmd.toArray(new String[0]));
+        return KernelNs.tunshapeWithout(List.of(), caps, args);
     }
 
     @Test

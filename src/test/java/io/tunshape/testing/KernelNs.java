@@ -113,6 +113,20 @@ public final class KernelNs implements AutoCloseable {
         }
     }
 
+    /**
+     * tunshape's command line as a process of its own, after {@code prefix} (nothing, or e.g. ip netns
+     * exec NS), with the capabilities {@code caps} dropped from its bounding and inheritable sets
+     * (setpriv's syntax: "-net_admin", "-bpf,-sys_admin").
+     */
+    public static Exec tunshapeWithout(List<String> prefix, String caps, String... args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of("setpriv", "--bounding-set", caps, "--inh-caps", caps,
+                System.getProperty("java.home") + "/bin/java", "-cp", System.getProperty("java.class.path"),
+                "io.tunshape.cli.Main"));
+        cmd.addAll(List.of(args));
+        return exec(cmd.toArray(new String[0]));
+    }
+
     public static String run(String... cmd) {
         Exec e = exec(cmd);
         if (e.status() != 0) {
