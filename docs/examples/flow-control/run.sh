@@ -53,7 +53,7 @@ attach() {  # seconds: the driver attaches to t0 and reads at 1 Mbit/s; waits un
 
 echo "== $lang driver reading at 1 Mbit/s; t0 shaped at 2 Mbit/s (a wrong profile: twice the reader's pace)"
 echo "tun_flags before the driver attached: $(flags) (ip tuntap add: IFF_TUN|IFF_PERSIST|IFF_NO_PI)"
-attach 12
+attach 14
 cat "$work/reader.out"
 echo "tun_flags with the driver attached: $(flags)"
 ip netns exec "$N" python3 "$here/../udp-burst.py" send 198.18.0.2 9000 1000 1000
@@ -63,15 +63,17 @@ echo "read by the driver (t0's tx_packets): $(stat tx_packets)"
 echo "dropped at tun (t0's tx_dropped): $(stat tx_dropped)"
 ip netns exec "$N" tc -s qdisc show dev t0 | sed -n '2,3p'
 
-echo "== the reader stops (SIGSTOP) and 800 datagrams follow; the guides' stall watch, for 4 s"
+echo "== the reader stops (SIGSTOP) and 800 datagrams follow; the guides' stall watch, for 5 s"
 before=$(stat tx_dropped)
-attach 12
+attach 16
 reader_pid=${pids[-1]}
 kill -STOP "$reader_pid"
 ip netns exec "$N" python3 "$here/../udp-burst.py" send 198.18.0.2 9000 800 1000 > "$work/sender.out" &
 pids+=($!)
-# the watch, as the guides give it (one line), for 4 s instead of forever
-ip netns exec "$N" bash -c 'DEV=t0; p=; for i in 1 2 3 4 5; do r=$(cat /sys/class/net/$DEV/statistics/tx_packets); q=$(tc -s qdisc show dev $DEV | awk "/backlog/ {print \$3; exit}"); [ "$r" = "$p" ] && [ "$q" != 0p ] && echo "$(date +%T) $DEV: reader took nothing for 1 s, $q waiting in the qdisc"; p=$r; sleep 1; done'
+# the stall watch exactly as docs/tunnels.md gives it (one line), on t0, for 5.5 s instead of forever
+watch=$(grep -m1 '^DEV=wg0 S=1; ' "$top/docs/tunnels.md" | sed 's/^DEV=wg0 /DEV=t0 /')
+[ -n "$watch" ] || { echo "run.sh: no stall watch line in docs/tunnels.md" >&2; exit 1; }
+ip netns exec "$N" timeout 5.5 bash -c "$watch" || [ $? = 124 ]
 echo "while the reader was stopped: dropped at tun $(( $(stat tx_dropped) - before )); the sender $(kill -0 "${pids[-1]}" 2>/dev/null && echo "was still blocked" || echo "had finished")"
 kill -CONT "$reader_pid"
 wait "$reader_pid"

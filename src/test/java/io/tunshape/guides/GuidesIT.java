@@ -1,11 +1,16 @@
 package io.tunshape.guides;
 
+import io.tunshape.sys.Fd;
+import io.tunshape.sys.Sys;
 import io.tunshape.testing.KernelNs;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -25,10 +30,17 @@ class GuidesIT {
     private static final Path EXAMPLES = Path.of("docs", "examples");
 
     private static String run(String script, int seconds, String... env) throws Exception {
+        return run(List.of(script), seconds, env);
+    }
+
+    /** The script {@code command.get(0)} under docs/examples with the arguments that follow it. */
+    private static String run(List<String> command, int seconds, String... env) throws Exception {
         KernelNs.requireRoot();
         assertTrue(Files.isRegularFile(Path.of("target", "tunshape.jar")), "target/tunshape.jar: run after package");
-        ProcessBuilder pb = new ProcessBuilder("setsid", "bash", EXAMPLES.resolve(script).toString())
-                .redirectErrorStream(true);
+        String script = command.get(0);
+        List<String> cmd = new ArrayList<>(List.of("setsid", "bash", EXAMPLES.resolve(script).toString()));
+        cmd.addAll(command.subList(1, command.size()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         for (int i = 0; i + 1 < env.length; i += 2) {
             pb.environment().put(env[i], env[i + 1]);
         }
@@ -137,5 +149,74 @@ class GuidesIT {
         Process left = new ProcessBuilder("pgrep", "-f", "hostname " + tag.group(1) + "-").start();
         assertTrue(left.waitFor(10, TimeUnit.SECONDS));
         assertEquals(1, left.exitValue(), "a node of the example is still running: " + new String(left.getInputStream().readAllBytes()));
+    }
+
+    private static final int IFF_BACKPRESSURE = 0x0080;
+
+    /** TUNGETFEATURES asked by the test itself: the oracle the drivers' own answer is checked against. */
+    private static int tunFeatures() {
+        try (Fd fd = Sys.open("/dev/net/tun", Sys.O_RDWR | Sys.O_CLOEXEC)) {
+            byte[] f = new byte[4];
+            Sys.ioctl(fd, 0x800454CFL, f);
+            return ByteBuffer.wrap(f).order(ByteOrder.nativeOrder()).getInt();
+        }
+    }
+
+    private static int number(String text, String regex) {
+        Matcher m = Pattern.compile(regex, Pattern.MULTILINE).matcher(text);
+        assertTrue(m.find(), "expected /" + regex + "/ in:\n" + text);
+        return Integer.decode(m.group(1));
+    }
+
+    /**
+     * The guides' three example drivers (docs/examples/flow-control), each in its own namespace on
+     * this kernel. Where TUNGETFEATURES lacks IFF_BACKPRESSURE (every kernel before 7.3, this one
+     * included) each must say so, attach without it (tun_flags read back from sysfs: 0x1801 on the
+     * persistent t0), and lose at tun what a reader at half the shaped rate cannot take, every frame
+     * accounted for. Where the kernel offers it (7.3-rc under the QEMU harness) the same test checks
+     * the other path: the flag set (0x1881), nothing lost at tun, and a stopped reader blocking the
+     * sender instead of losing its datagrams.
+     */
+    @Test
+    void flowControlDriversSetTheFlagOnlyWhereOffered() throws Exception {
+        KernelNs.requireRoot();
+        int features = tunFeatures();
+        boolean offered = (features & IFF_BACKPRESSURE) != 0;
+        for (String lang : List.of("c", "python", "go")) {
+            String out = run(List.of("flow-control/run.sh", lang), 120);
+            String[] parts = out.split("== ");
+            assertEquals(3, parts.length, out);
+            String shaped = parts[1];
+            String stalled = parts[2];
+            assertEquals(features, number(shaped, "TUNGETFEATURES (0x[0-9a-f]+)"), lang + ": features\n" + out);
+            int flags = number(shaped, "^tun_flags with the driver attached: (0x[0-9a-f]+)");
+            int read = number(shaped, "^tun-reader: read (\\d+) frames");
+            int atTun = number(shaped, "^dropped at tun \\(t0's tx_dropped\\): (\\d+)");
+            has(shaped, "^sent 1000 datagrams of 1000 bytes");
+            assertEquals(read, number(shaped, "^read by the driver \\(t0's tx_packets\\): (\\d+)"), lang + ": count\n" + out);
+            has(shaped, "\\(dropped 0, .*\\n backlog 0b 0p");
+            assertEquals(1000, read + atTun, lang + ": every datagram read or dropped at tun\n" + out);
+            has(stalled, "^\\d\\d:\\d\\d:\\d\\d t0: reader took nothing for 1 s, [1-9]\\d*p waiting in the qdisc");
+            has(stalled, "^sent 800 datagrams");
+            int stallRead = number(stalled, "^tun-reader: read (\\d+) frames");
+            int stallTun = number(stalled, "^dropped at tun in all: (\\d+)");
+            assertEquals(800, stallRead + stallTun, lang + ": stall\n" + out);
+            if (!offered) {
+                has(shaped, "^tun-reader: kernel flow control off: IFF_BACKPRESSURE not offered");
+                has(shaped, "^tun-reader: t0 attached with flags 0x1001,");
+                assertEquals(0x1801, flags, lang + ": tun_flags\n" + out);
+                // a reader at half the shaped rate: tun's ring (500 frames) overflows
+                assertTrue(atTun > 0, lang + ": without the flag tun drops what its reader cannot take\n" + out);
+                has(stalled, "while the reader was stopped: dropped at tun [1-9]");
+            } else {
+                // the 7.3 path: run by the kernel harness on 7.3-rc (docs/examples/flow-control/run.sh)
+                has(shaped, "^tun-reader: kernel flow control on: IFF_BACKPRESSURE");
+                has(shaped, "^tun-reader: t0 attached with flags 0x1081,");
+                assertEquals(0x1881, flags, lang + ": tun_flags\n" + out);
+                assertEquals(0, atTun, lang + ": with the flag nothing is lost at tun\n" + out);
+                has(stalled, "while the reader was stopped: dropped at tun 0; the sender was still blocked");
+                assertEquals(0, stallTun, lang + ": stall\n" + out);
+            }
+        }
     }
 }
