@@ -73,7 +73,14 @@ pids+=($!)
 # the stall watch exactly as docs/tunnels.md gives it (one line), on t0, for 5.5 s instead of forever
 watch=$(grep -m1 '^DEV=wg0 S=1; ' "$top/docs/tunnels.md" | sed 's/^DEV=wg0 /DEV=t0 /')
 [ -n "$watch" ] || { echo "run.sh: no stall watch line in docs/tunnels.md" >&2; exit 1; }
+# and docs/emulators.md's, which reads the counter through netlink (a node's /sys may be the host's)
+ewatch=$(grep -m1 '^DEV=emu0 S=1; ' "$top/docs/emulators.md" | sed 's/^DEV=emu0 /DEV=t0 /')
+[ -n "$ewatch" ] || { echo "run.sh: no stall watch line in docs/emulators.md" >&2; exit 1; }
+ip netns exec "$N" timeout 5.5 bash -c "$ewatch" > "$work/ewatch.out" 2>&1 &
+ewatch_pid=$!
 ip netns exec "$N" timeout 5.5 bash -c "$watch" || [ $? = 124 ]
+wait $ewatch_pid || [ $? = 124 ]
+sed 's/^/emulators.md watch: /' "$work/ewatch.out"
 echo "while the reader was stopped: dropped at tun $(( $(stat tx_dropped) - before )); the sender $(kill -0 "${pids[-1]}" 2>/dev/null && echo "was still blocked" || echo "had finished")"
 kill -CONT "$reader_pid"
 wait "$reader_pid"

@@ -168,6 +168,24 @@ class GuidesIT {
         return Integer.decode(m.group(1));
     }
 
+    /** The stall watch of docs/radio.md is docs/tunnels.md's (which run.sh runs), for its device. */
+    @Test
+    void guidesGiveTheStallWatchThatRunShRuns() throws Exception {
+        String tunnels = watchLine("tunnels.md", "wg0");
+        assertEquals(tunnels.replace("DEV=wg0 ", "DEV=radio0 "), watchLine("radio.md", "radio0"));
+        // emulators.md reads the same counter through netlink; otherwise the same line
+        String emulators = watchLine("emulators.md", "emu0");
+        assertEquals(tunnels.replace("DEV=wg0 ", "DEV=emu0 ").replace(
+                "cat /sys/class/net/$DEV/statistics/tx_packets",
+                "ip -s link show dev $DEV | awk '/TX:/ {getline; print $2; exit}'"), emulators);
+    }
+
+    private static String watchLine(String guide, String dev) throws Exception {
+        return Files.readAllLines(Path.of("docs", guide)).stream()
+                .filter(l -> l.startsWith("DEV=" + dev + " S=1; ")).findFirst()
+                .orElseThrow(() -> new AssertionError("docs/" + guide + ": no stall watch line for " + dev));
+    }
+
     /**
      * The guides' three example drivers (docs/examples/flow-control), each in its own namespace on
      * this kernel. Where TUNGETFEATURES lacks IFF_BACKPRESSURE (every kernel before 7.3, this one
@@ -196,7 +214,9 @@ class GuidesIT {
             assertEquals(read, number(shaped, "^read by the driver \\(t0's tx_packets\\): (\\d+)"), lang + ": count\n" + out);
             has(shaped, "\\(dropped 0, .*\\n backlog 0b 0p");
             assertEquals(1000, read + atTun, lang + ": every datagram read or dropped at tun\n" + out);
+            // the guides' stall watches (run.sh runs them as docs/tunnels.md and docs/emulators.md give them)
             has(stalled, "^\\d\\d:\\d\\d:\\d\\d t0: reader took nothing for 1 s, [1-9]\\d*p waiting in the qdisc");
+            has(stalled, "^emulators.md watch: \\d\\d:\\d\\d:\\d\\d t0: reader took nothing for 1 s, [1-9]\\d*p waiting");
             has(stalled, "^sent 800 datagrams");
             int stallRead = number(stalled, "^tun-reader: read (\\d+) frames");
             int stallTun = number(stalled, "^dropped at tun in all: (\\d+)");
