@@ -30,7 +30,7 @@ trap cleanup EXIT
 case "$lang" in
     c) gcc -O2 -Wall -o "$work/reader" "$here/tun-reader.c"; reader=("$work/reader") ;;
     python) reader=(python3 "$here/tun_reader.py") ;;
-    go) (cd "$here" && GOCACHE="$work/gocache" GO111MODULE=off GOPROXY=off go build -o "$work/reader" tunreader.go)
+    go) (cd "$here" && GOCACHE="$work/gocache" GOPATH="$work/gopath" GO111MODULE=off GOPROXY=off go build -o "$work/reader" tunreader.go)
         reader=("$work/reader") ;;
     *) echo "run.sh: unknown driver '$lang' (c, python or go)" >&2; exit 2 ;;
 esac
