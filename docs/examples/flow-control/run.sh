@@ -10,6 +10,10 @@
 # 1 Mbit/s reader) and sends a bounded UDP burst through it. Then, as a second part, it stops the
 # reader (SIGSTOP) under traffic and runs the guides' one-line stall watch. Everything is removed on
 # exit. Needs root, iproute2 and python3 (the sender), plus gcc or go for those drivers.
+#
+# On a kernel that offers the flag (7.3-rc in the kernel harness's QEMU guest) the same script is the
+# check of the "offered" path: for d in c python go; do run.sh $d; done; run.sh c off
+# (GuidesIT#flowControlDriversSetTheFlagOnlyWhereOffered asserts what each should print.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)

@@ -238,5 +238,12 @@ class GuidesIT {
                 assertEquals(0, stallTun, lang + ": stall\n" + out);
             }
         }
+        if (offered) {
+            // the same kernel with the flag left off ("off"): tun loses again, as before 7.3
+            String out = run(List.of("flow-control/run.sh", "c", "off"), 120);
+            has(out, "^tun-reader: kernel flow control off: offered \\(TUNGETFEATURES 0x[0-9a-f]+\\), not asked for");
+            assertEquals(0x1801, number(out, "^tun_flags with the driver attached: (0x[0-9a-f]+)"), out);
+            assertTrue(number(out, "^dropped at tun \\(t0's tx_dropped\\): (\\d+)") > 0, out);
+        }
     }
 }
