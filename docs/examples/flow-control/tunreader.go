@@ -89,7 +89,10 @@ func main() {
 	frames, size := 0, 0
 	start := time.Now()
 	end := start.Add(time.Duration(seconds * float64(time.Second)))
-	tun.SetReadDeadline(end)
+	if err := tun.SetReadDeadline(end); err != nil { // the bound on time needs the poller
+		fmt.Fprintln(os.Stderr, "tunreader:", err)
+		os.Exit(1)
+	}
 	for {
 		got, err := tun.Read(frame)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
