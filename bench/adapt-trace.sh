@@ -59,6 +59,17 @@ Y
 ip netns add "$NS"; ip -n "$NS" link set lo up
 ip netns exec "$NS" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1
 
+wait_for() { # $1 = what, then a command: try it every 0.1 s for up to 30 s (a loaded machine starts JVMs slowly)
+    local what=$1; shift
+    for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "adapt-trace: FAILED: $what did not happen within 30 s" >&2
+    { echo "--- tc qdisc show dev t0:"; tc -n "$NS" qdisc show dev t0; } >&2 || true
+    for f in "$D/daemon.log" "$D/pump.log"; do [ -s "$f" ] && { echo "--- $f:"; tail -20 "$f"; } >&2; done
+    exit 1
+}
+# (whole outputs matched, not through grep -q: with pipefail, grep leaving early fails the pipe)
+shaped() { [[ $(tc -n "$NS" qdisc show dev t0) == *" 747"[34]": root"* ]]; }   # tunshape's tbf or htb root
+attached() { [[ $(ip -n "$NS" link show t0) != *NO-CARRIER* ]]; }   # tun has a reader: the pump
 run() { # $1 = label, $2 = none|static|adaptive, $3 = "row N of M"
     echo "adapt-trace: $3: $1 ($SECS s of sending)" >&2
     ip -n "$NS" link del t0 2>/dev/null || true
@@ -69,11 +80,12 @@ run() { # $1 = label, $2 = none|static|adaptive, $3 = "row N of M"
     case "$2" in
         static) "$top/bin/tunshape" --netns "$NS" apply t0 -p "$D/link.yaml" >/dev/null 2>&1 ;;
         adaptive) "$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/daemon.log" & pids+=($!)
-                  sleep 2 ;;
+                  sleep 2; wait_for "the daemon shaping t0" shaped ;;
     esac
     "$top/bin/tunshape" --netns "$NS" pump --dev t0 --backend udp:127.0.0.1:9100 --listen 127.0.0.1:9101 \
         --emulate-trace "$TRACE" --report "$D/report.sock" --report-interval ${REPORT:-200ms} --stats --json 2>"$D/pump.log" & local pump=$!
     pids+=($pump)
+    wait_for "the pump attaching to t0" attached
     sleep 1.5
     ROW_LABEL="$1" ip netns exec "$NS" /usr/bin/python3 "$top/bench/adapt-trace.py" "$SECS" "$TRACE" t0 "$D/row.txt" \
         "$OFFER" "$D/pump.log" "$D/series.txt"
