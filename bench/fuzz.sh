@@ -28,7 +28,7 @@ SMALL=${SMALL:-0}
 if [ "$SMALL" = 1 ]; then
     TRIES=${1:-100}; YAML_TRIES=${2:-500}; JAZZER_FUZZ=0
     if [ ! -f target/test-classes/io/tunshape/bench/PropertyRun.class ] \
-            || [ -n "$(find src pom.xml -newer target/test-classes/io/tunshape/bench/PropertyRun.class -type f -print -quit)" ]; then
+            || [ -n "$(find src pom.xml -newer target/test-classes/io/tunshape/bench/PropertyRun.class -type f \( -name "*.java" -o -name pom.xml \) -print -quit)" ]; then
         mvn -B -q -o test-compile >/dev/null 2>&1 || mvn -B -q test-compile
     fi
 else
