@@ -73,9 +73,10 @@ for N in "${NS_LIST[@]}"; do
   echo "N=$N: $(grep -c 'selected' "$D/log") namespaces selected at start; $(grep 'warmed\|process events' "$D/log" || true)"
   out=$(python3 "$top/bench/daemon-scale.py" "${TAG}t" "$RATE" 30 "${paths[@]}"); shaped_all "N=$N" <<<"$out"
   report "$N" "N=$N"
-  # SIGTERM put things back: a sample of each kind holds no tunshape qdisc
-  if tc -n "${NAMED[0]}" qdisc show dev "${TAG}t" | grep -q 7473:; then echo "N=$N: NOT put back in ${NAMED[0]}"; failures=$((failures + 1)); fi
-  if nsenter -t "${PIDS[0]}" -n tc qdisc show dev "${TAG}t" | grep -q 7473:; then echo "N=$N: NOT put back in pid ${PIDS[0]}"; failures=$((failures + 1)); fi
+  # SIGTERM put things back: a sample of each kind holds no tunshape qdisc (whole outputs matched:
+  # with pipefail, grep -q leaving early could fail the pipe and hide a qdisc left behind)
+  if [[ $(tc -n "${NAMED[0]}" qdisc show dev "${TAG}t") == *7473:* ]]; then echo "N=$N: NOT put back in ${NAMED[0]}"; failures=$((failures + 1)); fi
+  if [[ $(nsenter -t "${PIDS[0]}" -n tc qdisc show dev "${TAG}t") == *7473:* ]]; then echo "N=$N: NOT put back in pid ${PIDS[0]}"; failures=$((failures + 1)); fi
   cleanup
 done
 if [ "$TAPS" != 0 ]; then
