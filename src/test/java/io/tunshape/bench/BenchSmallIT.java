@@ -41,14 +41,21 @@ class BenchSmallIT {
     /** how a script reads the small mode's switch: SMALL=${SMALL:-0}, "$SMALL", ${SMALL:-} (not an array SMALL[@]) */
     private static final Pattern READS_SMALL = Pattern.compile("\\$\\{SMALL:-|\\$SMALL\\b(?!\\[)|\\$\\{SMALL}");
 
-    record Outcome(String script, int exit, boolean timedOut, boolean readsSmall, double seconds, String output) {
+    record Outcome(String script, int exit, boolean timedOut, boolean readsSmall, double seconds, String output,
+                   List<String> leftBehind) {
         boolean failed() {
-            return timedOut || exit != 0 || !readsSmall;
+            return timedOut || exit != 0 || !readsSmall || !leftBehind.isEmpty();
         }
 
         String verdict() {
+            String left = leftBehind.isEmpty() ? "" : "; left namespaces behind (now deleted): " + leftBehind;
             if (timedOut) {
-                return "did not finish in its time with SMALL=1 (killed): has it a small mode? (" + seconds + " s)";
+                return (readsSmall ? "did not finish in its time with SMALL=1 (stopped): its small mode should take about 20 s"
+                        : "did not finish in its time (stopped): it never reads SMALL, so it has no small mode yet and ran "
+                        + "its full measurement") + " (" + seconds + " s)" + left;
+            }
+            if (!left.isEmpty()) {
+                return "exited " + exit + " with SMALL=1" + left + " (" + seconds + " s)";
             }
             if (exit != 0) {
                 return "exited " + exit + " with SMALL=1 (" + seconds + " s)";
@@ -115,23 +122,45 @@ class BenchSmallIT {
         double seconds = Math.round((System.nanoTime() - t0) / 1e8) / 10.0;
         String output = Files.readString(log, StandardCharsets.UTF_8);
         boolean readsSmall = READS_SMALL.matcher(Files.readString(script)).find();
-        return new Outcome(name, finished ? p.exitValue() : -1, !finished, readsSmall, seconds, output);
+        return new Outcome(name, finished ? p.exitValue() : -1, !finished, readsSmall, seconds, output,
+                removeLeftovers(p.pid()));
     }
 
     /**
      * TERM to the script's processes, children first (bash runs its trap, which removes its namespaces,
-     * only once the command it waits for has ended), then KILL to what is left after 10 s.
+     * only once the command it waits for has ended), then KILL to what is left after 30 s.
      */
     private static void stop(Process p) throws InterruptedException {
         List<ProcessHandle> tree = new ArrayList<>(p.descendants().toList());
         tree.forEach(ProcessHandle::destroy);
         p.destroy();
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        if (!p.waitFor(30, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             tree.forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
             p.waitFor(5, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * The namespaces a script left behind: the bench scripts name theirs after their own process id
+     * (tsfair$$, tsbenchA$$, tsadapt$$, zs$(($$ % 10000))-...; the kernel tests' are tstest...), so such
+     * a name with the script's pid is its own. They are deleted, and the script fails for it.
+     */
+    private static List<String> removeLeftovers(long pid) throws IOException, InterruptedException {
+        Process ls = new ProcessBuilder("ip", "netns", "list").redirectErrorStream(true).start();
+        String out = new String(ls.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        ls.waitFor(10, TimeUnit.SECONDS);
+        Pattern own = Pattern.compile("^(ts(?!test)[A-Za-z]*" + pid + "(?![0-9])|zs" + pid % 10000 + "-)");
+        List<String> left = new ArrayList<>();
+        for (String line : out.split("\n")) {
+            String ns = line.strip().split("\s+")[0];
+            if (!ns.isEmpty() && own.matcher(ns).find()) {
+                left.add(ns);
+                new ProcessBuilder("ip", "netns", "del", ns).redirectErrorStream(true).start().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        return left;
     }
 
     private static String tail(String s, int lines) {
