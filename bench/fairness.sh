@@ -16,14 +16,21 @@
 # in the qdisc and at tun.
 # Environment: RATES="1mbit 9600bit", MODES="default fifo-bp fifo-lat flows flows-u32", FLOWS=16,
 # APPLY_ARGS="..." added to every tunshape apply (e.g. "--txqueuelen 2").
+# SMALL=1 (CI, bench/*.sh's small mode): 1 Mbit/s only, 3 s a row, the rows fifo-bp and flows, and
+# exit 1 unless each row delivered sparse and bulk datagrams, has a Jain's index, and dropped nothing
+# (both rows hold the senders back instead of dropping).
 # Usage (as root): bench/fairness.sh      needs: iproute2, python3, a built jar
 set -euo pipefail
 # shellcheck disable=SC2086
 top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
-RATES=${RATES:-1mbit 9600bit}
-MODES=${MODES:-default fifo-bp fifo-lat flows flows-u32}
+SMALL=${SMALL:-0}
+if [ "$SMALL" = 1 ]; then
+    RATES=${RATES:-1mbit}; MODES=${MODES:-fifo-bp flows}
+else
+    RATES=${RATES:-1mbit 9600bit}; MODES=${MODES:-default fifo-bp fifo-lat flows flows-u32}
+fi
 FLOWS=${FLOWS:-16}
 NS=tsfair$$
 cleanup() { ip netns del "$NS" 2>/dev/null || true; }
@@ -37,6 +44,7 @@ for rate in $RATES; do
         9600bit) bytes=1200; secs=40; sparse=2000; lat=2s ;;
         *) echo "unknown rate $rate (1mbit or 9600bit)" >&2; exit 2 ;;
     esac
+    [ "$SMALL" = 1 ] && secs=3
     for mode in $MODES; do
         cleanup
         ip netns add "$NS"
@@ -56,14 +64,24 @@ for rate in $RATES; do
         esac
         probe=; case $mode in flows*) probe=probe ;; esac
         out=$(ip netns exec "$NS" python3 "$top/bench/fairness.py" "$bytes" "$secs" "$sparse" $probe)
-        python3 - "$rate" "$mode" "$out" <<'EOF'
+        python3 - "$rate" "$mode" "$out" "$SMALL" <<'EOF'
 import json, sys
 rate, mode, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+small = sys.argv[4] == "1"
 f = lambda v: "-" if v is None else f"{v:.1f} ms"
 print(f"{rate:<8} {mode:<9} {f(r['sparse_p50_ms']):<12} {f(r['sparse_p95_ms']):<12} "
       f"{r['sparse_delivered']}/{r['sparse_sent']:<6} {'/'.join(str(round(x/1000, 1)) for x in r['bulk_bps']):<30} "
       f"{'-' if r['jain'] is None else format(r['jain'], '.4f'):<6} {r['bulk_delivered']}/{r['bulk_sent']:<8} "
       f"{r['qdisc_drops']:<8} {r['tun_dropped']:<8}")
+if small:
+    bad = [what for what, ok in (
+        ("no sparse datagram delivered", r["sparse_delivered"] > 0),
+        ("no bulk datagram delivered", r["bulk_delivered"] > 0),
+        ("no Jain's index", r["jain"] is not None),
+        ("drops with backpressure", mode not in ("fifo-bp", "flows", "flows-u32")
+         or (r["qdisc_drops"] == 0 and r["tun_dropped"] == 0))) if not ok]
+    if bad:
+        sys.exit(f"fairness: FAILED: {rate} {mode}: {', '.join(bad)}")
 EOF
     done
 done

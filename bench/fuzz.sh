@@ -18,12 +18,31 @@
 # failure, with the seed and the input (a finding becomes a regression test: docs/reliability.md).
 # On a shared machine run it at idle priority from a copy of the tree:
 #   chrt --idle 0 nice -n 19 bench/fuzz.sh
+# SMALL=1 (CI, bench/*.sh's small mode): TRIES 100 and YAML_TRIES 500 by default, no Jazzer, the four
+# binary and JSON property classes in one JVM (io.tunshape.bench.PropertyRun) instead of a Maven run
+# each; the test classes are compiled only when a source is newer than them, and the class path is
+# kept in target/fuzz-cp.txt until pom.xml changes. Exits 1 on a finding, as the long run does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TRIES=${1:-2000000}
-YAML_TRIES=${2:-2000000}
+SMALL=${SMALL:-0}
+if [ "$SMALL" = 1 ]; then
+    TRIES=${1:-100}; YAML_TRIES=${2:-500}; JAZZER_FUZZ=0
+    if [ ! -f target/test-classes/io/tunshape/bench/PropertyRun.class ] \
+            || [ -n "$(find src pom.xml -newer target/test-classes/io/tunshape/bench/PropertyRun.class -type f \( -name "*.java" -o -name pom.xml \) -print -quit)" ]; then
+        mvn -B -q -o test-compile >/dev/null 2>&1 || mvn -B -q test-compile
+    fi
+else
+    TRIES=${1:-2000000}; YAML_TRIES=${2:-2000000}
+    mvn -B -q -o test-compile >/dev/null 2>&1 || mvn -B -q test-compile
+fi
 ONLY=${FUZZ_ONLY:-}
-mvn -B -q -o test-compile >/dev/null 2>&1 || mvn -B -q test-compile
+classpath() { # the test class path, kept in target/fuzz-cp.txt while pom.xml is older than it
+    if [ ! -s target/fuzz-cp.txt ] || [ pom.xml -nt target/fuzz-cp.txt ]; then
+        mvn -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/fuzz-cp.txt >/dev/null 2>&1 \
+            || mvn -B -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/fuzz-cp.txt
+    fi
+    echo "target/test-classes:target/classes:$(cat target/fuzz-cp.txt)"
+}
 echo "fuzz: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 run() {
     local test=$1 tries=$2 t0 t1 log
@@ -39,16 +58,25 @@ run() {
     echo "fuzz: $test: $(grep -h '^fuzz: inputs tried' "$log" | tail -1 | sed 's/fuzz: inputs tried //'), $((t1 - t0)) s"
     rm -f "$log"
 }
-if [ -z "$ONLY" ]; then
+if [ -z "$ONLY" ] && [ "$SMALL" = 1 ]; then
+    t0=$(date +%s)
+    if ! java -Djazzer.hooks=false -cp "$(classpath)" io.tunshape.bench.PropertyRun "$TRIES" io.tunshape.fuzz.NetlinkFuzzTest \
+            io.tunshape.fuzz.FramingFuzzTest io.tunshape.pump.ExecFramingFuzzTest io.tunshape.fuzz.ReportFuzzTest \
+            >target/fuzz-small.log 2>&1; then
+        grep -E "AssertionError|undocumented|allocated|seed|=>|properties:" target/fuzz-small.log | head -40
+        echo "fuzz: properties FAILED (full log: target/fuzz-small.log)"
+        exit 1
+    fi
+    echo "fuzz: $(grep -h '^fuzz: properties' target/fuzz-small.log | sed 's/^fuzz: //'), $TRIES inputs a property," \
+        "$(($(date +%s) - t0)) s"
+elif [ -z "$ONLY" ]; then
     run 'NetlinkFuzzTest' "$TRIES"
     run 'FramingFuzzTest' "$TRIES"
     run 'ExecFramingFuzzTest' "$TRIES"
     run 'ReportFuzzTest' "$TRIES"
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = yaml ]; then
-    mvn -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/fuzz-cp.txt >/dev/null 2>&1 \
-        || mvn -B -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/fuzz-cp.txt
-    cp="target/test-classes:target/classes:$(cat target/fuzz-cp.txt)"
+    cp=$(classpath)
     t0=$(date +%s)
     pids=()
     for target in profile daemon-config; do
