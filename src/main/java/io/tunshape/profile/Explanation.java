@@ -39,7 +39,8 @@ final class Explanation {
         e.queue(dev);
         if (s.bucketCapped()) {
             e.lines.add("htb's bucket holds at most " + Sizing.maxSeconds(psched) + " of traffic (" + s.maxBucket()
-                    + " bytes at " + s.rate() + "), less than one frame: frames still pass at the rate, each sent on credit");
+                    + " bytes at " + s.rate() + "), less than one frame: frames still pass at the rate, each sent on "
+                    + "credit");
         }
         if (spec instanceof HtbSpec h) {
             e.classes(h, sized);

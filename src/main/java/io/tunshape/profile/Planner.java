@@ -9,19 +9,20 @@ import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 import io.tunshape.tc.TbfSpec;
 import io.tunshape.tc.U32Filter;
-import io.tunshape.tc.TreeLayout;
 import io.tunshape.tc.U32FlowHash;
 
 import java.util.ArrayList;
 import java.util.List;
+
+import static io.tunshape.tc.TreeLayout.FIRST_CLASS_MINOR;
+import static io.tunshape.tc.TreeLayout.FIRST_FLOW_MINOR;
+import static io.tunshape.tc.TreeLayout.LINK_CLASS;
 
 /**
  * Turns a request into the kernel model for one device. Everything that would break traffic is
  * refused here, before the kernel is touched; what is legal but harmful becomes a warning.
  */
 public final class Planner {
-    /** The link class, directly under htb ({@link TreeLayout#LINK_CLASS}); see there for where unclassified traffic goes. */
-    public static final int HTB_CLASS = TreeLayout.LINK_CLASS;
     public static final int HTB_R2Q = 10;
     public static final long HTB_DIRECT_QLEN = 16;
     /** htb warns (and clamps) above this quantum. */
@@ -66,28 +67,27 @@ public final class Planner {
         return new Plan(spec, s.txqueuelen(), e.lines, e.warnings);
     }
 
-    /** htb: a link class with flow queues, one class, or priority classes; {@code sized} gets the classes with their limits. */
+    /**
+     * htb: a link class with flow queues, one class, or priority classes; {@code sized} gets the
+     * classes with their limits.
+     */
     private HtbSpec htb(ShapingRequest r, Sizing s, List<HtbClassSpec> sized) {
         if (s.flows() > 0 && r.classes().isEmpty()) {
-            HtbClassSpec link = new HtbClassSpec(HTB_CLASS, 0, s.rate(), s.ceil(), s.burst(), s.cburst(), 0,
+            HtbClassSpec link = new HtbClassSpec(LINK_CLASS, 0, s.rate(), s.ceil(), s.burst(), s.cburst(), 0,
                     s.quantum(), r.overhead(), r.mpu(), null, "link");
-            FlowQueues fq = flowQueues(r, HTB_CLASS, 0, s.rate(), s.frame(), s.limit(), s.mode(), true);
+            FlowQueues fq = flowQueues(r, LINK_CLASS, 0, s.rate(), s.frame(), s.limit(), s.mode(), true);
             sized.add(link);
             return new HtbSpec(fq.firstMinor(), HTB_R2Q, HTB_DIRECT_QLEN, List.of(link), List.of(), fq);
         }
         if (r.classes().isEmpty()) {
-            HtbClassSpec cls = new HtbClassSpec(HTB_CLASS, s.rate(), s.ceil(), s.burst(), s.cburst(), 0, s.quantum(),
+            HtbClassSpec cls = new HtbClassSpec(LINK_CLASS, s.rate(), s.ceil(), s.burst(), s.cburst(), 0, s.quantum(),
                     r.overhead(), r.mpu(), Size.of(s.limit()));
             sized.add(cls);
-            return new HtbSpec(HTB_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
+            return new HtbSpec(LINK_CLASS, HTB_R2Q, HTB_DIRECT_QLEN, List.of(cls));
         }
         return classes(r, s, sized);
     }
 
-    /** The most flow queues a device gets ({@link TreeLayout#MAX_FLOWS}). */
-    public static final int MAX_FLOWS = TreeLayout.MAX_FLOWS;
-    /** Minor of the first flow queue ({@link TreeLayout#FIRST_FLOW_MINOR}). */
-    public static final int FIRST_FLOW_MINOR = TreeLayout.FIRST_FLOW_MINOR;
     /** The flow filter's priority: after every u32 filter of the priority classes. */
     public static final int FLOW_FILTER_PRIO = io.tunshape.tc.Tc.FLOW_FILTER_PRIO;
     /** A flow queue's ceiling: none of its own (32gbit, near the largest 32-bit rate); its parent's rate limits it. */
@@ -131,9 +131,6 @@ public final class Planner {
         return new FlowQueues(n, parentMinor, FIRST_FLOW_MINOR, leaf, FLOW_FILTER_PRIO, c);
     }
 
-    /** First minor of the priority classes, under the link class ({@link TreeLayout#FIRST_CLASS_MINOR}). */
-    public static final int FIRST_CLASS_MINOR = TreeLayout.FIRST_CLASS_MINOR;
-
     /**
      * htb with priority classes: a link class at the link rate, one leaf class per profile class
      * under it (ceil defaults to the link rate, so idle bandwidth is lent), each with a bfifo, and
@@ -142,7 +139,7 @@ public final class Planner {
      */
     private HtbSpec classes(ShapingRequest r, Sizing s, List<HtbClassSpec> sized) {
         List<U32Filter> filters = new ArrayList<>();
-        sized.add(new HtbClassSpec(HTB_CLASS, 0, s.rate(), s.ceil(), s.burst(), s.cburst(), 0, s.quantum(),
+        sized.add(new HtbClassSpec(LINK_CLASS, 0, s.rate(), s.ceil(), s.burst(), s.cburst(), 0, s.quantum(),
                 r.overhead(), r.mpu(), null, "link"));
         int dflt = 0;
         int prio = 1;
@@ -184,7 +181,7 @@ public final class Planner {
             climit = c.rate().bytesPerSecond() * r.latency().micros() / 1_000_000 + cb.bytes();
         }
         int q = c.quantum() != null ? c.quantum() : Sizing.quantum(c.rate(), frame);
-        return new HtbClassSpec(minor, HTB_CLASS, c.rate(), cceil, cb, ccb, c.prio(), q, r.overhead(), r.mpu(),
+        return new HtbClassSpec(minor, LINK_CLASS, c.rate(), cceil, cb, ccb, c.prio(), q, r.overhead(), r.mpu(),
                 Size.of(climit), c.name());
     }
 

@@ -103,10 +103,10 @@ public final class ProfileParser {
     }
 
     private static Profile.Shaping shaping(Fields sh, Rate linkRate) {
-        int flows = (int) sh.integer("flows", 0, 0, Planner.MAX_FLOWS, "flow queues under the link rate (0: one "
+        int flows = (int) sh.integer("flows", 0, 0, io.tunshape.tc.TreeLayout.MAX_FLOWS, "flow queues under the link rate (0: one "
                 + "queue for every flow)");
         if (flows == 1) {
-            throw sh.error("flows", "1 is one queue for every flow, as without flows; give 2 to " + Planner.MAX_FLOWS
+            throw sh.error("flows", "1 is one queue for every flow, as without flows; give 2 to " + io.tunshape.tc.TreeLayout.MAX_FLOWS
                     + " flow queues, or 0");
         }
         // flow queues are htb classes: flows alone imply htb

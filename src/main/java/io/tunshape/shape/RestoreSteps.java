@@ -17,7 +17,6 @@ import io.tunshape.tc.U32FlowHash;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -109,7 +108,8 @@ final class RestoreSteps {
         List<U32Node> u32 = new ArrayList<>(before.u32());
         u32.sort(java.util.Comparator.comparing(n -> !n.isTable()));
         for (U32Node n : u32) {
-            steps.add(new Shaper.Step("put back u32 filter prio " + n.prio(), TcCodec.u32Node(TcClient.ADD, ix, root, n)));
+            steps.add(new Shaper.Step("put back u32 filter prio " + n.prio(),
+                    TcCodec.u32Node(TcClient.ADD, ix, root, n)));
         }
         for (BpfFilter f : before.bpfFilters()) {
             // tunshape's own program is built again from its name; another program is gone with

@@ -243,7 +243,8 @@ public final class TcCodec {
             return null;
         }
         int nkeys = U32Sel.nkeys(o.struct(Tc.TCA_U32_SEL, U32Sel.LEN, "u32 selector (TCA_U32_SEL)"));
-        U32Sel sel = U32Sel.read(o.struct(Tc.TCA_U32_SEL, U32Sel.length(nkeys), "u32 selector with " + nkeys + " keys"));
+        U32Sel sel = U32Sel.read(o.struct(Tc.TCA_U32_SEL, U32Sel.length(nkeys),
+                "u32 selector with " + nkeys + " keys"));
         long hash = o.u32Or(Tc.TCA_U32_HASH, 0);
         int table = (int) (hash >>> 20);
         int bucket = (int) ((hash >>> 12) & 0xFF);

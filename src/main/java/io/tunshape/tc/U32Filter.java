@@ -73,7 +73,8 @@ public record U32Filter(int prio, int protocol, List<Key> keys, int classMinor) 
         ip.add(FIRST_FRAGMENT);
         int table = TABLE_BASE + prio;
         return List.of(U32Node.table(prio, protocol, table, 1),
-                U32Node.key(prio, protocol, 0, 0, selector(Tc.TC_U32_VAROFFSET | Tc.TC_U32_EAT, 6, 0x0f00, ip), 0, table),
+                U32Node.key(prio, protocol, 0, 0, selector(Tc.TC_U32_VAROFFSET | Tc.TC_U32_EAT, 6, 0x0f00, ip), 0,
+                        table),
                 U32Node.key(prio, protocol, table, 0, selector(Tc.TC_U32_TERMINAL, 0, 0, l4), classid, 0));
     }
 
