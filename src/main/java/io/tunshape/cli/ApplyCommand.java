@@ -177,7 +177,7 @@ public final class ApplyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Psched psched = Psched.system();
-        Planner planner = new Planner(psched, Planner.systemWmemDefault());
+        Planner planner = new Planner(psched, io.tunshape.profile.HostDefaults.wmemDefault());
         ShapingRequest req = request(planner);
         TcCodec codec = new TcCodec(psched);
         List<Result> results;

@@ -69,7 +69,7 @@ public final class DaemonCommand implements Callable<Integer> {
                 err.flush();
             }
         };
-        Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+        Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
         ProfileLoader loader = new ProfileLoader(ProfileLoader.defaultPath(), planner);
         DaemonConfig cfg = DaemonConfig.load(config);
         Daemon.validate(cfg, loader);

@@ -77,7 +77,7 @@ public final class DemoCommand implements Callable<Integer> {
         if (payload < 16 || payload > 1472) {
             throw new PlanException("--payload", payload + " is out of range; accepted: 16 to 1472 bytes");
         }
-        Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+        Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
         Rate r;
         ShapingRequest req;
         String name;

@@ -49,7 +49,7 @@ public final class ProfilesCommand implements Callable<Integer> {
     }
 
     static Planner planner() {
-        return new Planner(Psched.system(), Planner.systemWmemDefault());
+        return new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
     }
 
     @Command(name = "list", header = "List the profiles on the profile path.",

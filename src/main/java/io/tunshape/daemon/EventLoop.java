@@ -356,9 +356,10 @@ final class EventLoop implements Runnable {
                     continue;
                 }
                 for (Message m : ms) {
-                    // ifinfomsg and tcmsg both hold the ifindex at the same place
-                    if (m.length() >= Nl.HDRLEN + 8) {
-                        ns.dirty.add(m.buffer().getInt(Nl.HDRLEN + 4));
+                    int ix = io.tunshape.link.LinkClient.isLinkMessage(m.type())
+                            ? io.tunshape.link.LinkStructs.IfInfoMsg.indexOf(m) : io.tunshape.tc.KernelStructs.TcMsg.ifindexOf(m);
+                    if (ix != 0) {
+                        ns.dirty.add(ix);
                     }
                 }
                 changed(ns, now);

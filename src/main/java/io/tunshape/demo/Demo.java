@@ -128,7 +128,7 @@ public final class Demo {
                 o.log().accept("row 1: tun0 with the kernel's default qdisc, sending for " + o.seconds() + " s");
                 rows.add(row(o, 1, "kernel default (" + rootKind(tc, ix) + ")", links, tc, ix, sink));
                 if (!stop) {
-                    Planner planner = new Planner(io.tunshape.tc.Psched.system(), Planner.systemWmemDefault());
+                    Planner planner = new Planner(io.tunshape.tc.Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
                     List<Result> r;
                     try (Session s = new Session(null, new TcCodec(io.tunshape.tc.Psched.system()))) {
                         r = s.apply(List.of(dev.name()), o.shaping(), planner, false);

@@ -73,6 +73,15 @@ public final class Attrs {
         return buf;
     }
 
+    /**
+     * A struct attribute to read: its payload, which must hold at least {@code minLen} bytes (see
+     * {@link #require}), as a buffer in host order positioned at its first byte.
+     */
+    public ByteBuffer struct(int type, int minLen, String what) {
+        int at = require(type, minLen, what);
+        return buf.duplicate().order(ByteOrder.nativeOrder()).position(at);
+    }
+
     public Attrs nested(int type, int maxType) {
         if (!has(type)) {
             return parse(buf, 0, 0, maxType);

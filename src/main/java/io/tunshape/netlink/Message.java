@@ -49,6 +49,15 @@ public final class Message {
         return Nl.HDRLEN;
     }
 
+    /**
+     * The family header of {@code familyLen} bytes to read (checked as {@link #requireFamily} does), as a
+     * buffer in host order positioned at its first byte.
+     */
+    public ByteBuffer family(int familyLen, String what) {
+        int at = requireFamily(familyLen, what);
+        return buf.duplicate().order(ByteOrder.nativeOrder()).position(at);
+    }
+
     public ByteBuffer buffer() {
         return buf;
     }

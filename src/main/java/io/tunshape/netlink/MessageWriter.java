@@ -85,10 +85,6 @@ public final class MessageWriter {
         return this;
     }
 
-    public MessageWriter attrU8(int attrType, int v) {
-        return attr(attrType, new byte[] {(byte) v});
-    }
-
     public MessageWriter attrU32(int attrType, long v) {
         ensure(8);
         buf.putShort((short) 8).putShort((short) attrType).putInt((int) v);

@@ -103,10 +103,10 @@ public final class ProfileParser {
     }
 
     private static Profile.Shaping shaping(Fields sh, Rate linkRate) {
-        int flows = (int) sh.integer("flows", 0, 0, Planner.MAX_FLOWS, "flow queues under the link rate (0: one "
+        int flows = (int) sh.integer("flows", 0, 0, io.tunshape.tc.TreeLayout.MAX_FLOWS, "flow queues under the link rate (0: one "
                 + "queue for every flow)");
         if (flows == 1) {
-            throw sh.error("flows", "1 is one queue for every flow, as without flows; give 2 to " + Planner.MAX_FLOWS
+            throw sh.error("flows", "1 is one queue for every flow, as without flows; give 2 to " + io.tunshape.tc.TreeLayout.MAX_FLOWS
                     + " flow queues, or 0");
         }
         // flow queues are htb classes: flows alone imply htb
@@ -144,6 +144,13 @@ public final class ProfileParser {
         if (sh.has("txqueuelen") && !"auto".equals(sh.text("txqueuelen"))) {
             txq = sh.integer("txqueuelen", 0, 1, 0xFFFFFFFFL, "packets in tun's own ring; auto derives it");
         }
+        List<Profile.ClassDef> classes = classes(sh, linkRate, q);
+        return new Profile.Shaping(q.name().toLowerCase(Locale.ROOT), mode, latency, senders, burst, limit, txq,
+                classes, flows);
+    }
+
+    /** The priority classes: htb only, names unique, exactly one default, a match on the others, rates within the link's. */
+    private static List<Profile.ClassDef> classes(Fields sh, Rate linkRate, Qdisc q) {
         List<YamlNode> items = sh.list("classes");
         if (!items.isEmpty() && q != Qdisc.HTB) {
             throw sh.error("classes", "priority classes need qdisc: htb");
@@ -177,8 +184,7 @@ public final class ProfileParser {
         if (!classes.isEmpty() && firstDefault == null) {
             throw sh.error("classes", "no class has default: true; exactly one class must take unmatched traffic");
         }
-        return new Profile.Shaping(q.name().toLowerCase(Locale.ROOT), mode, latency, senders, burst, limit, txq,
-                classes, flows);
+        return classes;
     }
 
     private static Profile.ClassDef classDef(Fields c, Rate linkRate) {

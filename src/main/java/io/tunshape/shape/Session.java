@@ -14,6 +14,7 @@ import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.Handle;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
+import io.tunshape.tc.TreeLayout;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -141,8 +142,8 @@ public final class Session implements AutoCloseable {
         if (r.flows() <= 0 || r.classifier() != null) {
             return r;
         }
-        Bpf.RefusedException e = shaper.bpfRefusal(new FlowProgram(r.flows(), Handle.of(Shaper.HTB_MAJOR,
-                Planner.FIRST_FLOW_MINOR)));
+        Bpf.RefusedException e = shaper.bpfRefusal(new FlowProgram(r.flows(), Handle.of(TreeLayout.HTB_MAJOR,
+                TreeLayout.FIRST_FLOW_MINOR)));
         if (e == null) {
             return r.withClassifier(FlowQueues.Classifier.BPF, null);
         }
@@ -191,37 +192,42 @@ public final class Session implements AutoCloseable {
         List<List<String>> repairs = dryRun ? null : verify(targets, plans);
         List<Result> results = new ArrayList<>();
         for (int i = 0; i < targets.size(); i++) {
-            Shaper.Target t = targets.get(i);
-            Plan p = plans.get(i);
-            List<String> w = new ArrayList<>(t.warnings());
+            List<String> kernel = new ArrayList<>();
             if (kernelWarnings != null) {
                 for (String k : kernelWarnings.get(i)) {
-                    w.add("kernel: " + k);
+                    kernel.add("kernel: " + k);
                 }
-                w.addAll(repairs.get(i));
+                kernel.addAll(repairs.get(i));
             }
-            boolean changed = !t.steps().isEmpty();
-            QdiscView after = Shaper.view(p.qdisc());
-            QdiscView before = changed ? shaper.view(t.before()) : after;
-            List<String> explanation = new ArrayList<>(p.explanation());
-            if (dryRun) {
-                String last = null;
-                for (Shaper.Step s : t.steps()) {
-                    // the objects of one part (a u32 table's buckets) share their words: said once
-                    if (!s.what().equals(last)) {
-                        explanation.add("would " + s.what());
-                    }
-                    last = s.what();
-                }
-                if (!changed) {
-                    explanation.add("the kernel already holds this plan: nothing would be sent");
-                }
-            }
-            long txBefore = t.before().link().txqueuelen();
-            results.add(new Result(t.before().link().name(), netns, changed, before, after, w, explanation, txBefore,
-                    p.txqueuelen() != null ? p.txqueuelen() : txBefore));
+            results.add(result(targets.get(i), plans.get(i), kernel, dryRun));
         }
         return results;
+    }
+
+    /** What apply says of one device: before and after, warnings, and with --dry-run the requests it would send. */
+    private Result result(Shaper.Target t, Plan p, List<String> kernelWarnings, boolean dryRun) {
+        List<String> w = new ArrayList<>(t.warnings());
+        w.addAll(kernelWarnings);
+        boolean changed = !t.steps().isEmpty();
+        QdiscView after = Shaper.view(p.qdisc());
+        QdiscView before = changed ? shaper.view(t.before()) : after;
+        List<String> explanation = new ArrayList<>(p.explanation());
+        if (dryRun) {
+            String last = null;
+            for (Shaper.Step s : t.steps()) {
+                // the objects of one part (a u32 table's buckets) share their words: said once
+                if (!s.what().equals(last)) {
+                    explanation.add("would " + s.what());
+                }
+                last = s.what();
+            }
+            if (!changed) {
+                explanation.add("the kernel already holds this plan: nothing would be sent");
+            }
+        }
+        long txBefore = t.before().link().txqueuelen();
+        return new Result(t.before().link().name(), netns, changed, before, after, w, explanation, txBefore,
+                p.txqueuelen() != null ? p.txqueuelen() : txBefore);
     }
 
     /**
@@ -290,7 +296,7 @@ public final class Session implements AutoCloseable {
         for (LinkInfo l : links) {
             DeviceState d = shaper.state(snap, l);
             List<String> warnings = new ArrayList<>();
-            if (d.root() != null && !Shaper.isManaged(d.root())) {
+            if (d.root() != null && !TreeLayout.isManaged(d.root())) {
                 warnings.add(l.name() + " has a root " + d.root().kind() + " " + d.root().handle()
                         + " that tunshape did not install; left alone");
             }

@@ -27,7 +27,7 @@ public final class TreeCheck {
     /** One line per missing piece; empty when the tree is complete or is not tunshape's htb. */
     public static List<String> missing(DeviceState d) {
         QdiscInfo r = d.root();
-        if (r == null || !"htb".equals(r.kind()) || !Shaper.isManaged(r)) {
+        if (r == null || !"htb".equals(r.kind()) || !io.tunshape.tc.TreeLayout.isManaged(r)) {
             return List.of();
         }
         List<String> out = new ArrayList<>();
@@ -36,7 +36,7 @@ public final class TreeCheck {
         for (QdiscInfo c : d.classes()) {
             if (c.handle().major() == r.handle().major()) {
                 classes.put(c.handle().minor(), c);
-                parents.add(Shaper.parentOf(c, r.handle()).value());
+                parents.add(io.tunshape.tc.TreeLayout.parentOf(c, r.handle()).value());
             }
         }
         if (classes.isEmpty()) {
@@ -48,6 +48,19 @@ public final class TreeCheck {
                         + "traffic bypasses shaping through htb's direct queue");
             }
         }
+        leaves(d, classes, parents, out);
+        for (U32Filter f : d.filters()) {
+            if (!classes.containsKey(f.classMinor())) {
+                out.add("u32 filter prio " + f.prio() + " points to " + Handle.of(r.handle().major(), f.classMinor())
+                        + ", which does not exist (its packets bypass shaping)");
+            }
+        }
+        flowClassifiers(d, r, classes, out);
+        return out;
+    }
+
+    /** Leaf classes without a leaf qdisc. */
+    private static void leaves(DeviceState d, Map<Integer, QdiscInfo> classes, Set<Long> parents, List<String> out) {
         for (QdiscInfo c : classes.values()) {
             if (parents.contains(c.handle().value())) {
                 continue; // an inner class: its children hold the packets
@@ -61,12 +74,11 @@ public final class TreeCheck {
                         + "kernel's hidden default counts packets, not bytes)");
             }
         }
-        for (U32Filter f : d.filters()) {
-            if (!classes.containsKey(f.classMinor())) {
-                out.add("u32 filter prio " + f.prio() + " points to " + Handle.of(r.handle().major(), f.classMinor())
-                        + ", which does not exist (its packets bypass shaping)");
-            }
-        }
+    }
+
+    /** A flow classifier (either kind) that is incomplete or sends to classes that are not there. */
+    private static void flowClassifiers(DeviceState d, QdiscInfo r, Map<Integer, QdiscInfo> classes,
+                                        List<String> out) {
         for (io.tunshape.tc.BpfFilter f : d.bpfFilters()) {
             io.tunshape.tc.FlowProgram p = f.flowProgram();
             if (p == null) {
@@ -102,7 +114,6 @@ public final class TreeCheck {
                 }
             }
         }
-        return out;
     }
 
     private static long defaultMinor(QdiscInfo root) {

@@ -25,10 +25,6 @@ public record FlowQueues(int count, int parentMinor, int firstMinor, HtbClassSpe
         }
     }
 
-    public FlowQueues(int count, int parentMinor, int firstMinor, HtbClassSpec leaf, int filterPrio) {
-        this(count, parentMinor, firstMinor, leaf, filterPrio, Classifier.BPF);
-    }
-
     /** The leaf classes, in order. */
     public List<HtbClassSpec> classes() {
         List<HtbClassSpec> out = new ArrayList<>(count);
@@ -39,20 +35,11 @@ public record FlowQueues(int count, int parentMinor, int firstMinor, HtbClassSpe
         return out;
     }
 
-    public boolean isLeaf(int minor) {
-        return minor >= firstMinor && minor < firstMinor + count;
-    }
-
     public FlowProgram program(int major) {
         return new FlowProgram(count, Handle.of(major, firstMinor));
     }
 
     public U32FlowHash u32() {
         return new U32FlowHash(count, firstMinor, filterPrio);
-    }
-
-    /** The same queues spread by {@code c}. */
-    public FlowQueues with(Classifier c) {
-        return new FlowQueues(count, parentMinor, firstMinor, leaf, filterPrio, c);
     }
 }

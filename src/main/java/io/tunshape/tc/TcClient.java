@@ -54,24 +54,17 @@ public final class TcClient {
                 Handle.UNSPEC)), Tc.RTM_NEWTCLASS);
     }
 
-    /** The u32 filters under {@code parent} on one device (hash-table nodes left out). */
-    public List<U32Filter> u32Filters(int ifindex, Handle parent) {
-        return filters(ifindex, parent).u32();
-    }
-
     /**
-     * The filters under a parent, by kind, from one dump: u32 match filters (hash-table nodes left out),
-     * cls_bpf filters, and the u32 objects at the flow classifier's priorities ({@link Tc#FLOW_FILTER_PRIO}
-     * and up: tunshape's u32 flow hash, {@link U32FlowHash}), tables included.
+     * The filters under a parent, by kind, from one dump: the u32 objects of the match filters (below
+     * {@link Tc#FLOW_FILTER_PRIO}; {@link U32Filter#recognise} reads them back), cls_bpf filters, and the
+     * u32 objects at the flow classifier's priorities ({@link Tc#FLOW_FILTER_PRIO} and up: tunshape's
+     * u32 flow hash, {@link U32FlowHash}), tables included.
      */
-    public record Filters(List<U32Filter> u32, List<BpfFilter> bpf, List<U32Node> u32Flow) {
-        public Filters(List<U32Filter> u32, List<BpfFilter> bpf) {
-            this(u32, bpf, List.of());
-        }
+    public record Filters(List<U32Node> u32, List<BpfFilter> bpf, List<U32Node> u32Flow) {
     }
 
     public Filters filters(int ifindex, Handle parent) {
-        List<U32Filter> u32 = new ArrayList<>();
+        List<U32Node> u32 = new ArrayList<>();
         List<BpfFilter> bpf = new ArrayList<>();
         List<U32Node> flow = new ArrayList<>();
         for (Message m : sock.dump(TcCodec.tcmsg(Tc.RTM_GETTFILTER, Nl.F_REQUEST | Nl.F_DUMP, ifindex, Handle.UNSPEC,
@@ -79,18 +72,10 @@ public final class TcClient {
             if (m.type() != Tc.RTM_NEWTFILTER) {
                 continue;
             }
-            int prio = m.buffer().getInt(Nl.HDRLEN + 16) >>> 16;
-            if (prio >= Tc.FLOW_FILTER_PRIO) {
-                U32Node n = TcCodec.decodeU32Node(m);
-                if (n != null) {
-                    flow.add(n);
-                    continue;
-                }
-            } else {
-                U32Filter f = TcCodec.decodeU32(m);
-                if (f != null) {
-                    u32.add(f);
-                }
+            U32Node n = TcCodec.decodeU32Node(m);
+            if (n != null) {
+                (n.prio() >= Tc.FLOW_FILTER_PRIO ? flow : u32).add(n);
+                continue;
             }
             BpfFilter b = TcCodec.decodeBpf(m);
             if (b != null) {

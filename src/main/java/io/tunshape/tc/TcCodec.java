@@ -4,50 +4,84 @@ import io.tunshape.netlink.Attrs;
 import io.tunshape.netlink.Message;
 import io.tunshape.netlink.MessageWriter;
 import io.tunshape.netlink.Nl;
+import io.tunshape.tc.KernelStructs.GnetStatsBasic;
+import io.tunshape.tc.KernelStructs.GnetStatsQueue;
+import io.tunshape.tc.KernelStructs.HtbGlob;
+import io.tunshape.tc.KernelStructs.HtbOpt;
+import io.tunshape.tc.KernelStructs.TbfQopt;
+import io.tunshape.tc.KernelStructs.TcMsg;
+import io.tunshape.tc.KernelStructs.TcRatespec;
+import io.tunshape.tc.KernelStructs.U32Key;
+import io.tunshape.tc.KernelStructs.U32Sel;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Between the qdisc model and netlink messages. Encodes byte for byte what tc 6.1 sends (attribute
- * order, rate tables, zero padding), except that ticks are rounded up instead of truncated.
+ * order, rate tables, zero padding), except that ticks are rounded up instead of truncated. The
+ * kernel structs themselves are {@link KernelStructs}.
  */
 public final class TcCodec {
+    /** Rate tables kept: a few devices' rates and ceilings (1 KB each); an adaptive rate makes new ones. */
+    static final int TABLES_KEPT = 64;
+
     private final Psched psched;
 
     public TcCodec(Psched psched) {
         this.psched = psched;
     }
 
-    public Psched psched() {
-        return psched;
-    }
-
-    public static MessageWriter tcmsg(int type, int flags, int ifindex, Handle handle, Handle parent) {
+    /** A request with its tcmsg: the attributes follow. */
+    public static MessageWriter tcmsg(int type, int flags, TcMsg t) {
         MessageWriter m = new MessageWriter(type, flags);
-        m.u8(0).u8(0).u16(0).u32(ifindex).u32(handle.value()).u32(parent.value()).u32(0);
+        t.write(m);
         return m;
     }
 
-    private static void ratespec(MessageWriter m, int cellLog, Rate rate, int overhead, int mpu) {
-        m.u8(cellLog).u8(Tc.LINKLAYER_ETHERNET).u16(overhead).u16(0xFFFF).u16(mpu).u32(rate.u32());
+    public static MessageWriter tcmsg(int type, int flags, int ifindex, Handle handle, Handle parent) {
+        return tcmsg(type, flags, TcMsg.of(ifindex, handle, parent));
     }
 
     private record TableKey(long rate, int mtu, int mpu) {
     }
 
-    /** Rate tables by (rate, mtu, mpu): shaping many devices alike computes each once. */
-    private final java.util.Map<TableKey, byte[]> tables = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Rate tables by (rate, mtu, mpu), the {@link #TABLES_KEPT} used last: shaping many devices alike
+     * computes each once, and a daemon that follows an adaptive rate for months does not keep one for
+     * every rate it passed.
+     */
+    private final Map<TableKey, byte[]> tables = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<TableKey, byte[]> eldest) {
+            return size() > TABLES_KEPT;
+        }
+    };
 
     private void table(MessageWriter m, int attr, Rate rate, int mtu, int mpu) {
-        byte[] t = tables.computeIfAbsent(new TableKey(rate.u32(), mtu, mpu), k -> {
-            ByteBuffer b = ByteBuffer.allocate(256 * 4).order(ByteOrder.nativeOrder());
-            for (long v : psched.rateTable(k.rate(), k.mtu(), k.mpu())) {
-                b.putInt((int) v);
-            }
-            return b.array();
-        });
+        byte[] t;
+        synchronized (tables) {
+            t = tables.computeIfAbsent(new TableKey(rate.u32(), mtu, mpu), k -> {
+                ByteBuffer b = ByteBuffer.allocate(256 * 4).order(ByteOrder.nativeOrder());
+                for (long v : psched.rateTable(k.rate(), k.mtu(), k.mpu())) {
+                    b.putInt((int) v);
+                }
+                return b.array();
+            });
+        }
         m.attr(attr, t);
+    }
+
+    /** How many rate tables are kept now (tests). */
+    int tablesKept() {
+        synchronized (tables) {
+            return tables.size();
+        }
     }
 
     /** RTM_NEWQDISC for a tbf. */
@@ -56,11 +90,8 @@ public final class TcCodec {
         m.attrString(Tc.TCA_KIND, "tbf");
         int opts = m.beginNest(Tc.TCA_OPTIONS);
         int parms = m.beginAttr(Tc.TCA_TBF_PARMS);
-        ratespec(m, Psched.cellLog(0), s.rate(), s.overhead(), s.mpu());
-        m.u8(0).u8(0).u16(0).u16(0).u16(0).u32(0); // no peak rate
-        m.u32(s.limit().bytes());
-        m.u32(psched.xmitTicks(s.rate().u32(), s.burst().bytes()));
-        m.u32(0);
+        new TbfQopt(TcRatespec.of(Psched.cellLog(0), s.rate(), s.overhead(), s.mpu()), TcRatespec.NONE,
+                s.limit().bytes(), psched.xmitTicks(s.rate().u32(), s.burst().bytes()), 0).write(m);
         m.endNest(parms);
         m.attrU32(Tc.TCA_TBF_BURST, s.burst().bytes());
         if (s.rate().needs64()) {
@@ -76,7 +107,7 @@ public final class TcCodec {
         m.attrString(Tc.TCA_KIND, "htb");
         int opts = m.beginNest(Tc.TCA_OPTIONS);
         int init = m.beginAttr(Tc.TCA_HTB_INIT);
-        m.u32(Tc.HTB_VERSION).u32(s.r2q()).u32(s.defaultMinor()).u32(0).u32(0);
+        new HtbGlob(Tc.HTB_VERSION, s.r2q(), s.defaultMinor(), 0, 0).write(m);
         m.endNest(init);
         if (s.directQlen() > 0) {
             m.attrU32(Tc.TCA_HTB_DIRECT_QLEN, s.directQlen());
@@ -107,11 +138,10 @@ public final class TcCodec {
         }
         int cellLog = Psched.cellLog(Tc.HTB_TABLE_MTU);
         int parms = m.beginAttr(Tc.TCA_HTB_PARMS);
-        ratespec(m, cellLog, c.rate(), c.overhead(), c.mpu());
-        ratespec(m, cellLog, c.ceil(), c.overhead(), c.mpu());
-        m.u32(psched.xmitTicks(c.rate().bytesPerSecond(), c.burst().bytes()));
-        m.u32(psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()));
-        m.u32(c.quantum()).u32(0).u32(c.prio());
+        new HtbOpt(TcRatespec.of(cellLog, c.rate(), c.overhead(), c.mpu()),
+                TcRatespec.of(cellLog, c.ceil(), c.overhead(), c.mpu()),
+                psched.xmitTicks(c.rate().bytesPerSecond(), c.burst().bytes()),
+                psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()), c.quantum(), 0, c.prio()).write(m);
         m.endNest(parms);
         if (tables) {
             table(m, Tc.TCA_HTB_RTAB, c.rate(), Tc.HTB_TABLE_MTU, c.mpu());
@@ -120,7 +150,7 @@ public final class TcCodec {
         return m.endNest(opts);
     }
 
-    /** RTM_NEWQDISC for a bfifo with a byte limit. */
+    /** RTM_NEWQDISC for a bfifo with a byte limit (struct tc_fifo_qopt: one __u32). */
     public MessageWriter bfifo(int flags, int ifindex, Handle handle, Handle parent, long limit) {
         MessageWriter m = tcmsg(Tc.RTM_NEWQDISC, flags, ifindex, handle, parent);
         m.attrString(Tc.TCA_KIND, "bfifo");
@@ -143,21 +173,9 @@ public final class TcCodec {
         return tcmsg(type, Nl.F_REQUEST | Nl.F_ACK, ifindex, handle, parent);
     }
 
-    /** RTM_NEWTFILTER for a u32 filter under {@code parent} (as `tc filter add ... u32 match ... flowid`). */
-    public static MessageWriter u32(int flags, int ifindex, Handle parent, U32Filter f) {
-        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, ifindex, Handle.UNSPEC, parent);
-        // tcm_info: priority in the high half, the protocol in network byte order in the low half
-        m.peek().putInt(Nl.HDRLEN + 16, filterInfo(f.prio(), f.protocol()));
-        m.attrString(Tc.TCA_KIND, "u32");
-        int opts = m.beginNest(Tc.TCA_OPTIONS);
-        m.attrU32(Tc.TCA_U32_CLASSID, Handle.of(parent.major(), f.classMinor()).value());
-        int sel = m.beginAttr(Tc.TCA_U32_SEL);
-        m.u8(Tc.TC_U32_TERMINAL).u8(0).u8(f.keys().size()).u8(0).u16(0).u16(0).u16(0).u16(0).u32(0);
-        for (U32Filter.Key k : f.keys()) {
-            m.u32(Integer.reverseBytes((int) k.mask())).u32(Integer.reverseBytes((int) k.value())).u32(k.offset()).u32(0);
-        }
-        m.endNest(sel);
-        return m.endNest(opts);
+    /** RTM_DELTFILTER with priority 0: every filter under the parent. */
+    public static MessageWriter deleteFilters(int ifindex, Handle parent) {
+        return delete(Tc.RTM_DELTFILTER, ifindex, Handle.UNSPEC, parent);
     }
 
     /**
@@ -167,8 +185,7 @@ public final class TcCodec {
      */
     public static MessageWriter u32Node(int flags, int ifindex, Handle parent, U32Node n) {
         Handle h = n.isTable() ? new Handle(Integer.toUnsignedLong(n.table() << 20)) : Handle.UNSPEC;
-        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, ifindex, h, parent);
-        m.peek().putInt(Nl.HDRLEN + 16, filterInfo(n.prio(), n.protocol()));
+        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, TcMsg.filter(ifindex, h, parent, n.prio(), n.protocol()));
         m.attrString(Tc.TCA_KIND, "u32");
         int opts = m.beginNest(Tc.TCA_OPTIONS);
         if (n.isTable()) {
@@ -184,16 +201,27 @@ public final class TcCodec {
         if (n.link() != 0) {
             m.attrU32(Tc.TCA_U32_LINK, Integer.toUnsignedLong(n.link() << 20));
         }
-        U32Node.Selector s = n.sel();
         int sel = m.beginAttr(Tc.TCA_U32_SEL);
-        m.u8(s.flags()).u8(s.offshift()).u8(s.keys().size()).u8(0)
-                .u16(Short.toUnsignedInt(Short.reverseBytes((short) s.offmask()))).u16(s.off()).u16(s.offoff())
-                .u16(s.hoff()).u32(Integer.toUnsignedLong(Integer.reverseBytes((int) s.hmask())));
-        for (U32Filter.Key k : s.keys()) {
-            m.u32(Integer.reverseBytes((int) k.mask())).u32(Integer.reverseBytes((int) k.value())).u32(k.offset()).u32(0);
-        }
+        sel(n.sel()).write(m);
         m.endNest(sel);
         return m.endNest(opts);
+    }
+
+    private static U32Sel sel(U32Node.Selector s) {
+        List<U32Key> keys = new ArrayList<>(s.keys().size());
+        for (U32Filter.Key k : s.keys()) {
+            keys.add(new U32Key(k.mask(), k.value(), k.offset(), 0));
+        }
+        return new U32Sel(s.flags(), s.offshift(), s.offmask(), s.off(), s.offoff(), s.hoff(), s.hmask(), keys);
+    }
+
+    private static U32Node.Selector selector(U32Sel s) {
+        List<U32Filter.Key> keys = new ArrayList<>(s.keys().size());
+        for (U32Key k : s.keys()) {
+            keys.add(new U32Filter.Key(k.mask(), k.val(), k.off()));
+        }
+        return new U32Node.Selector(s.flags(), s.offshift(), s.offmask(), s.off(), s.offoff(), s.hoff(), s.hmask(),
+                keys);
     }
 
     /**
@@ -201,31 +229,22 @@ public final class TcCodec {
      * for a priority (800: and up) is left out (null), and a key node in one is said to be in table 0.
      */
     public static U32Node decodeU32Node(Message msg) {
-        msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
-        ByteBuffer b = msg.buffer();
-        long info = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 16));
-        int handle = b.getInt(Nl.HDRLEN + 8);
-        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
+        TcMsg t = TcMsg.read(msg.family(TcMsg.LEN, "a tc filter message"));
+        Attrs a = msg.attrs(TcMsg.LEN, Tc.TCA_MAX);
         if (!"u32".equals(a.string(Tc.TCA_KIND)) || !a.has(Tc.TCA_OPTIONS)) {
             return null;
         }
-        int prio = (int) (info >>> 16);
-        int proto = Short.toUnsignedInt(Short.reverseBytes((short) (info & 0xFFFF)));
         Attrs o = a.nested(Tc.TCA_OPTIONS, Tc.TCA_U32_MAX);
         if (o.has(Tc.TCA_U32_DIVISOR)) {
-            int htid = handle >>> 20;
-            return htid >= 0x800 ? null : U32Node.table(prio, proto, htid, (int) o.u32(Tc.TCA_U32_DIVISOR));
+            int htid = (int) (t.handle() >>> 20);
+            return htid >= 0x800 ? null : U32Node.table(t.prio(), t.protocol(), htid, (int) o.u32(Tc.TCA_U32_DIVISOR));
         }
         if (!o.has(Tc.TCA_U32_SEL)) {
             return null;
         }
-        ByteBuffer ob = o.buffer();
-        int p = o.offset(Tc.TCA_U32_SEL);
-        java.util.List<U32Filter.Key> keys = u32Keys(o);
-        U32Node.Selector sel = new U32Node.Selector(Byte.toUnsignedInt(ob.get(p)), Byte.toUnsignedInt(ob.get(p + 1)),
-                Short.toUnsignedInt(Short.reverseBytes(ob.getShort(p + 4))), Short.toUnsignedInt(ob.getShort(p + 6)),
-                ob.getShort(p + 8), ob.getShort(p + 10), Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(p + 12))),
-                keys);
+        int nkeys = U32Sel.nkeys(o.struct(Tc.TCA_U32_SEL, U32Sel.LEN, "u32 selector (TCA_U32_SEL)"));
+        U32Sel sel = U32Sel.read(o.struct(Tc.TCA_U32_SEL, U32Sel.length(nkeys),
+                "u32 selector with " + nkeys + " keys"));
         long hash = o.u32Or(Tc.TCA_U32_HASH, 0);
         int table = (int) (hash >>> 20);
         int bucket = (int) ((hash >>> 12) & 0xFF);
@@ -233,7 +252,7 @@ public final class TcCodec {
             table = 0;
             bucket = 0;
         }
-        return U32Node.key(prio, proto, table, bucket, sel, o.u32Or(Tc.TCA_U32_CLASSID, 0),
+        return U32Node.key(t.prio(), t.protocol(), table, bucket, selector(sel), o.u32Or(Tc.TCA_U32_CLASSID, 0),
                 (int) (o.u32Or(Tc.TCA_U32_LINK, 0) >>> 20));
     }
 
@@ -244,8 +263,7 @@ public final class TcCodec {
      */
     public static MessageWriter bpf(int flags, int ifindex, Handle parent, int prio, int protocol, int programFd,
                                     String name) {
-        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, ifindex, Handle.UNSPEC, parent);
-        m.peek().putInt(Nl.HDRLEN + 16, filterInfo(prio, protocol));
+        MessageWriter m = tcmsg(Tc.RTM_NEWTFILTER, flags, TcMsg.filter(ifindex, Handle.UNSPEC, parent, prio, protocol));
         m.attrString(Tc.TCA_KIND, "bpf");
         int opts = m.beginNest(Tc.TCA_OPTIONS);
         m.attrU32(Tc.TCA_BPF_FD, programFd);
@@ -253,15 +271,10 @@ public final class TcCodec {
         return m.endNest(opts);
     }
 
-    /** tcm_info of a filter: priority in the high half, the protocol in network byte order in the low half. */
-    private static int filterInfo(int prio, int protocol) {
-        return (prio << 16) | Short.toUnsignedInt(Short.reverseBytes((short) protocol));
-    }
-
     /** A cls_bpf filter from a filter dump, or null for anything else (and for a chain's head without a program). */
     public static BpfFilter decodeBpf(Message msg) {
-        msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
-        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
+        TcMsg t = TcMsg.read(msg.family(TcMsg.LEN, "a tc filter message"));
+        Attrs a = msg.attrs(TcMsg.LEN, Tc.TCA_MAX);
         if (!"bpf".equals(a.string(Tc.TCA_KIND)) || !a.has(Tc.TCA_OPTIONS)) {
             return null;
         }
@@ -269,45 +282,9 @@ public final class TcCodec {
         if (!o.has(Tc.TCA_BPF_ID) && !o.has(Tc.TCA_BPF_TAG)) {
             return null;
         }
-        long info = Integer.toUnsignedLong(msg.buffer().getInt(Nl.HDRLEN + 16));
-        String tag = o.has(Tc.TCA_BPF_TAG) ? java.util.HexFormat.of().formatHex(o.bytes(Tc.TCA_BPF_TAG)) : null;
-        return new BpfFilter((int) (info >>> 16), Short.toUnsignedInt(Short.reverseBytes((short) (info & 0xFFFF))),
-                o.has(Tc.TCA_BPF_NAME) ? o.string(Tc.TCA_BPF_NAME) : null, tag, o.u32Or(Tc.TCA_BPF_ID, 0),
-                o.u32Or(Tc.TCA_BPF_FLAGS, 0));
-    }
-
-    /** The keys of a u32 selector, checked to be all there: struct tc_u32_sel (16 bytes), then nkeys struct tc_u32_key (16 each). */
-    private static java.util.List<U32Filter.Key> u32Keys(Attrs o) {
-        ByteBuffer ob = o.buffer();
-        int p = o.require(Tc.TCA_U32_SEL, 16, "u32 selector (TCA_U32_SEL)");
-        int nkeys = Byte.toUnsignedInt(ob.get(p + 2));
-        o.require(Tc.TCA_U32_SEL, 16 + 16 * nkeys, "u32 selector with " + nkeys + " keys");
-        java.util.List<U32Filter.Key> keys = new java.util.ArrayList<>();
-        for (int i = 0; i < nkeys; i++) {
-            int k = p + 16 + 16 * i;
-            keys.add(new U32Filter.Key(Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k))),
-                    Integer.toUnsignedLong(Integer.reverseBytes(ob.getInt(k + 4))), ob.getInt(k + 8)));
-        }
-        return keys;
-    }
-
-    /** A u32 key node from a filter dump as a {@link U32Filter}, or null for hash-table nodes. */
-    public static U32Filter decodeU32(Message msg) {
-        msg.requireFamily(Tc.TCMSG_LEN, "a tc filter message");
-        ByteBuffer b = msg.buffer();
-        long info = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 16));
-        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
-        if (!"u32".equals(a.string(Tc.TCA_KIND))) {
-            return null;
-        }
-        Attrs o = a.nested(Tc.TCA_OPTIONS, Tc.TCA_U32_MAX);
-        if (!o.has(Tc.TCA_U32_SEL) || !o.has(Tc.TCA_U32_CLASSID)) {
-            return null;
-        }
-        java.util.List<U32Filter.Key> keys = u32Keys(o);
-        int prio = (int) (info >>> 16);
-        int proto = Short.toUnsignedInt(Short.reverseBytes((short) (info & 0xFFFF)));
-        return new U32Filter(prio, proto, keys, new Handle(o.u32(Tc.TCA_U32_CLASSID)).minor());
+        String tag = o.has(Tc.TCA_BPF_TAG) ? HexFormat.of().formatHex(o.bytes(Tc.TCA_BPF_TAG)) : null;
+        return new BpfFilter(t.prio(), t.protocol(), o.has(Tc.TCA_BPF_NAME) ? o.string(Tc.TCA_BPF_NAME) : null, tag,
+                o.u32Or(Tc.TCA_BPF_ID, 0), o.u32Or(Tc.TCA_BPF_FLAGS, 0));
     }
 
     // ---- what the kernel will read back -------------------------------------------------------
@@ -333,42 +310,24 @@ public final class TcCodec {
     // ---- decoding dumps -----------------------------------------------------------------------
 
     public static QdiscInfo decode(Message msg) {
-        msg.requireFamily(Tc.TCMSG_LEN, "a tc message");
-        ByteBuffer b = msg.buffer();
-        int ifindex = b.getInt(Nl.HDRLEN + 4);
-        Handle handle = new Handle(Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 8)));
-        Handle parent = new Handle(Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 12)));
-        Attrs a = msg.attrs(Tc.TCMSG_LEN, Tc.TCA_MAX);
+        TcMsg t = TcMsg.read(msg.family(TcMsg.LEN, "a tc message"));
+        Attrs a = msg.attrs(TcMsg.LEN, Tc.TCA_MAX);
         String kind = a.string(Tc.TCA_KIND);
         byte[] options = a.has(Tc.TCA_OPTIONS) ? a.bytes(Tc.TCA_OPTIONS) : null;
-        return new QdiscInfo(ifindex, handle, parent, kind, options, stats(a.nested(Tc.TCA_STATS2, Tc.TCA_STATS_PKT64)));
+        return new QdiscInfo(t.ifindex(), t.handleAsHandle(), t.parentAsHandle(), kind, options,
+                stats(a.nested(Tc.TCA_STATS2, Tc.TCA_STATS_PKT64)));
     }
 
     static Stats stats(Attrs s) {
-        long bytes = 0;
-        long packets = 0;
-        if (s.has(Tc.TCA_STATS_BASIC)) {
-            ByteBuffer b = s.buffer();
-            // struct gnet_stats_basic: u64 bytes, u32 packets
-            int o = s.require(Tc.TCA_STATS_BASIC, 12, "basic statistics (TCA_STATS_BASIC)");
-            bytes = b.getLong(o);
-            packets = Integer.toUnsignedLong(b.getInt(o + 8));
-        }
-        if (s.has(Tc.TCA_STATS_PKT64)) {
-            packets = s.u64(Tc.TCA_STATS_PKT64);
-        }
+        GnetStatsBasic basic = s.has(Tc.TCA_STATS_BASIC) ? GnetStatsBasic.read(s.struct(Tc.TCA_STATS_BASIC,
+                GnetStatsBasic.LEN, "basic statistics (TCA_STATS_BASIC)")) : new GnetStatsBasic(0, 0);
+        long packets = s.has(Tc.TCA_STATS_PKT64) ? s.u64(Tc.TCA_STATS_PKT64) : basic.packets();
         if (!s.has(Tc.TCA_STATS_QUEUE)) {
-            return new Stats(bytes, packets, 0, 0, 0, 0, 0);
+            return new Stats(basic.bytes(), packets, 0, 0, 0, 0, 0);
         }
-        ByteBuffer b = s.buffer();
-        // struct gnet_stats_queue: five u32
-        int o = s.require(Tc.TCA_STATS_QUEUE, 20, "queue statistics (TCA_STATS_QUEUE)");
-        long qlen = Integer.toUnsignedLong(b.getInt(o));
-        long backlog = Integer.toUnsignedLong(b.getInt(o + 4));
-        long drops = Integer.toUnsignedLong(b.getInt(o + 8));
-        long requeues = Integer.toUnsignedLong(b.getInt(o + 12));
-        long overlimits = Integer.toUnsignedLong(b.getInt(o + 16));
-        return new Stats(bytes, packets, drops, overlimits, requeues, backlog, qlen);
+        GnetStatsQueue q = GnetStatsQueue.read(s.struct(Tc.TCA_STATS_QUEUE, GnetStatsQueue.LEN,
+                "queue statistics (TCA_STATS_QUEUE)"));
+        return new Stats(basic.bytes(), packets, q.drops(), q.overlimits(), q.requeues(), q.backlog(), q.qlen());
     }
 
     private static Attrs options(byte[] options, int max) {
@@ -378,50 +337,33 @@ public final class TcCodec {
 
     public static TbfKernel decodeTbf(byte[] options) {
         Attrs a = options(options, Tc.TCA_TBF_MAX);
-        ByteBuffer b = a.buffer();
-        // struct tc_tbf_qopt: two tc_ratespec (12 bytes each), limit, buffer, mtu
-        int p = a.require(Tc.TCA_TBF_PARMS, 36, "tbf parameters (TCA_TBF_PARMS)");
-        long rate = Integer.toUnsignedLong(b.getInt(p + 8));
+        TbfQopt q = TbfQopt.read(a.struct(Tc.TCA_TBF_PARMS, TbfQopt.LEN, "tbf parameters (TCA_TBF_PARMS)"));
+        long rate = q.rate().rate();
         if (a.has(Tc.TCA_TBF_RATE64)) {
             rate = Math.max(rate, a.u64(Tc.TCA_TBF_RATE64));
         }
-        int overhead = Short.toUnsignedInt(b.getShort(p + 2));
-        int mpu = Short.toUnsignedInt(b.getShort(p + 6));
-        long limit = Integer.toUnsignedLong(b.getInt(p + 24));
-        long buffer = Integer.toUnsignedLong(b.getInt(p + 28));
-        return new TbfKernel(rate, limit, buffer, overhead, mpu);
+        return new TbfKernel(rate, q.limit(), q.buffer(), q.rate().overhead(), q.rate().mpu());
     }
 
     public static HtbKernel decodeHtb(byte[] options) {
         Attrs a = options(options, Tc.TCA_HTB_MAX);
-        ByteBuffer b = a.buffer();
-        // struct tc_htb_glob: version, rate2quantum, defcls, debug, direct_pkts
-        int p = a.require(Tc.TCA_HTB_INIT, 20, "htb globals (TCA_HTB_INIT)");
-        long r2q = Integer.toUnsignedLong(b.getInt(p + 4));
-        long defcls = Integer.toUnsignedLong(b.getInt(p + 8));
-        long directPkts = Integer.toUnsignedLong(b.getInt(p + 16));
-        long directQlen = a.u32Or(Tc.TCA_HTB_DIRECT_QLEN, 0);
-        return new HtbKernel(r2q, defcls, directQlen, directPkts);
+        HtbGlob g = HtbGlob.read(a.struct(Tc.TCA_HTB_INIT, HtbGlob.LEN, "htb globals (TCA_HTB_INIT)"));
+        return new HtbKernel(g.rate2quantum(), g.defcls(), a.u32Or(Tc.TCA_HTB_DIRECT_QLEN, 0), g.directPkts());
     }
 
     public static HtbClassKernel decodeHtbClass(byte[] options) {
         Attrs a = options(options, Tc.TCA_HTB_MAX);
-        ByteBuffer b = a.buffer();
-        // struct tc_htb_opt: rate, ceil (tc_ratespec, 12 bytes each), buffer, cbuffer, quantum, level, prio
-        int p = a.require(Tc.TCA_HTB_PARMS, 44, "htb class parameters (TCA_HTB_PARMS)");
-        long rate = Integer.toUnsignedLong(b.getInt(p + 8));
-        long ceil = Integer.toUnsignedLong(b.getInt(p + 20));
+        HtbOpt o = HtbOpt.read(a.struct(Tc.TCA_HTB_PARMS, HtbOpt.LEN, "htb class parameters (TCA_HTB_PARMS)"));
+        long rate = o.rate().rate();
+        long ceil = o.ceil().rate();
         if (a.has(Tc.TCA_HTB_RATE64)) {
             rate = Math.max(rate, a.u64(Tc.TCA_HTB_RATE64));
         }
         if (a.has(Tc.TCA_HTB_CEIL64)) {
             ceil = Math.max(ceil, a.u64(Tc.TCA_HTB_CEIL64));
         }
-        int overhead = Short.toUnsignedInt(b.getShort(p + 2));
-        int mpu = Short.toUnsignedInt(b.getShort(p + 6));
-        return new HtbClassKernel(rate, ceil, Integer.toUnsignedLong(b.getInt(p + 24)),
-                Integer.toUnsignedLong(b.getInt(p + 28)), Integer.toUnsignedLong(b.getInt(p + 32)),
-                Integer.toUnsignedLong(b.getInt(p + 40)), overhead, mpu);
+        return new HtbClassKernel(rate, ceil, o.buffer(), o.cbuffer(), o.quantum(), o.prio(), o.rate().overhead(),
+                o.rate().mpu());
     }
 
     public static long decodeFifoLimit(byte[] options) {

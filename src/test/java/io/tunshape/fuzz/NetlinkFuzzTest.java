@@ -67,8 +67,10 @@ class NetlinkFuzzTest {
         out.add(c.htb(TcClient.REPLACE, 3, Handle.of(0x7474, 0), Handle.ROOT,
                 new HtbSpec(1, 10, 0, List.of(cls))).toBytes(2));
         out.add(c.htbClass(TcClient.ADD, 3, Handle.of(0x7474, 1), Handle.of(0x7474, 0), cls).toBytes(3));
-        out.add(TcCodec.u32(TcClient.ADD, 3, Handle.of(0x7474, 0), new U32Filter(1, U32Filter.ETH_P_IP,
-                List.of(new U32Filter.Key(0xFC, 0xB8, 0), new U32Filter.Key(0xFFFF, 698, 20)), 10)).toBytes(4));
+        for (io.tunshape.tc.U32Node n : new U32Filter(1, U32Filter.ETH_P_IP, List.of(new U32Filter.Key(0xFC, 0xB8, 0),
+                new U32Filter.Key(0xFFFF, 698, 20)), 10).nodes(0x7474)) {
+            out.add(TcCodec.u32Node(TcClient.ADD, 3, Handle.of(0x7474, 0), n).toBytes(4));
+        }
         out.add(errorAck(-22, "Invalid argument from the fuzzer", 36));
         out.add(errorAck(0, "a warning", -1));
         MessageWriter done = new MessageWriter(Nl.NLMSG_DONE, Nl.F_MULTI);
@@ -133,7 +135,7 @@ class NetlinkFuzzTest {
             // documented; go on with the others
         }
         try {
-            TcCodec.decodeU32(m);
+            TcCodec.decodeU32Node(m);
         } catch (NetlinkException e) {
             // documented
         }
@@ -165,11 +167,11 @@ class NetlinkFuzzTest {
             }
         }
         for (String kind : new String[] {"tbf", "htb"}) {
-            Handle h = Handle.of(kind.equals("tbf") ? Shaper.TBF_MAJOR : Shaper.HTB_MAJOR, 0);
+            Handle h = Handle.of(kind.equals("tbf") ? io.tunshape.tc.TreeLayout.TBF_MAJOR : io.tunshape.tc.TreeLayout.HTB_MAJOR, 0);
             QdiscInfo root = new QdiscInfo(3, h, Handle.ROOT, kind, o, null);
-            QdiscInfo cls = new QdiscInfo(3, Handle.of(Shaper.HTB_MAJOR, 1), Handle.ROOT, "htb", o, null);
-            QdiscInfo leaf = new QdiscInfo(3, Shaper.leafHandle(1), cls.handle(), "bfifo", o, null);
-            DeviceState d = new DeviceState(LINK, root, List.of(cls), List.of(leaf));
+            QdiscInfo cls = new QdiscInfo(3, Handle.of(io.tunshape.tc.TreeLayout.HTB_MAJOR, 1), Handle.ROOT, "htb", o, null);
+            QdiscInfo leaf = new QdiscInfo(3, io.tunshape.tc.TreeLayout.leafHandle(1), cls.handle(), "bfifo", o, null);
+            DeviceState d = new DeviceState(LINK, root, List.of(cls), List.of(leaf), List.of(), List.of(), List.of());
             SHAPER.view(d);
             TreeCheck.missing(d);
         }

@@ -73,7 +73,7 @@ class NetlinkRegressionTest {
         sel[2] = (byte) 255; // nkeys, with no key behind it
         w.attr(Tc.TCA_U32_SEL, sel);
         w.endNest(opts);
-        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> TcCodec.decodeU32(msg(w)));
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> TcCodec.decodeU32Node(msg(w)));
         assertTrue(e.getMessage().contains("255 keys"), e.getMessage());
     }
 

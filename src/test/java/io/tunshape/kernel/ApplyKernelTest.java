@@ -94,7 +94,7 @@ class ApplyKernelTest {
             assertTrue(before >= 1, "traffic went through the qdisc");
 
             // in-process, to count what reaches the kernel: only the link and qdisc dumps
-            Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+            Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
             ShapingRequest req = new ShapingRequest("tbf", Rate.parse("9600bit"), "9600bit", null, null, null,
                     io.tunshape.tc.Duration.parse("2s"), null, 1, 0, 0, null);
             CountedApply counted = CountedApply.run(ns, "t0", req, planner);

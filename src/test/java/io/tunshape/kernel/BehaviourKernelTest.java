@@ -273,7 +273,7 @@ class BehaviourKernelTest {
     private static long bytesWhileChanging(String qdisc) throws Exception {
         try (Lab lab = new Lab()) {
             io.tunshape.profile.Planner planner = new io.tunshape.profile.Planner(io.tunshape.tc.Psched.system(),
-                    io.tunshape.profile.Planner.systemWmemDefault());
+                    io.tunshape.profile.HostDefaults.wmemDefault());
             try (io.tunshape.shape.Session session = Netns.run(lab.ns.name(),
                     () -> new io.tunshape.shape.Session(lab.ns.name(), new io.tunshape.tc.TcCodec(
                             io.tunshape.tc.Psched.system())));

@@ -80,7 +80,7 @@ class FlowsTreeKernelTest {
             assertEquals(1, q.get("classes").size(), "the link class; the queues are under flows: " + q);
 
             // unchanged: only the dumps reach the kernel (links, qdiscs, then classes and filters of the htb)
-            Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+            Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
             CountedApply counted = CountedApply.run(ns, "t0", flows("1mbit", 16), planner);
             assertFalse(counted.results().get(0).changed());
             assertEquals(4, counted.requestsSent(), "an unchanged apply sends only its four dumps");
@@ -139,7 +139,7 @@ class FlowsTreeKernelTest {
     void anAdaptiveRateChangeIsOneClassChangeInOneMessage() throws Exception {
         try (KernelNs ns = KernelNs.create()) {
             ns.tun("t0");
-            Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+            Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
             byte[] yaml = ("name: adaptive-flows\ndescription: test\nsource: test\nlink:\n  rate: 1mbit\n"
                     + "shaping:\n  flows: 16\nadaptive:\n  min_rate: 100kbit\n  max_rate: 2mbit\n")
                     .getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -194,7 +194,7 @@ class FlowsTreeKernelTest {
     void aProgramTheVerifierRefusesReachesTheUserWithItsLogAndNothingChanges() throws Exception {
         try (KernelNs ns = KernelNs.create()) {
             ns.tun("t0");
-            Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+            Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
             Bpf.RefusedException e = assertThrows(Bpf.RefusedException.class, () -> Netns.run(ns.name(), () -> {
                 try (Session s = new Session(ns.name(), new TcCodec(Psched.system()),
                         p -> Bpf.load(Bpf.PROG_TYPE_SCHED_CLS, UNVERIFIABLE, "GPL", "refused"))) {

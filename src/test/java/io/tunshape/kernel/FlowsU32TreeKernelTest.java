@@ -80,7 +80,7 @@ class FlowsU32TreeKernelTest {
                     shown);
 
             // unchanged: only the dumps reach the kernel
-            Planner planner = new Planner(Psched.system(), Planner.systemWmemDefault());
+            Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
             ShapingRequest req = new ShapingRequest(null, Rate.parse("1mbit"), "1mbit", null, null, null, null, null, 1,
                     0, 0, null).withFlows(16, null).withClassifier(FlowQueues.Classifier.U32, null);
             CountedApply counted = CountedApply.run(ns, "t0", req, planner);

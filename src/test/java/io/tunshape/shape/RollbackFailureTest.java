@@ -45,8 +45,8 @@ class RollbackFailureTest {
         io.tunshape.tc.QdiscInfo old = new io.tunshape.tc.QdiscInfo(2, io.tunshape.tc.Handle.of(5, 0),
                 io.tunshape.tc.Handle.ROOT, "pfifo", new byte[4], io.tunshape.tc.Stats.ZERO);
         List<Shaper.Target> targets = List.of(
-                new Shaper.Target(new DeviceState(t0, old, List.of(), List.of()), List.of(step0), List.of()),
-                new Shaper.Target(new DeviceState(t1, null, List.of(), List.of()), List.of(step1), List.of()));
+                new Shaper.Target(DeviceState.bare(t0, old), List.of(step0), List.of()),
+                new Shaper.Target(DeviceState.bare(t1, null), List.of(step1), List.of()));
         ShapeException e = assertThrows(ShapeException.class, () -> shaper.execute(targets));
         assertEquals("t1", e.iface());
         assertTrue(e.changedAny());

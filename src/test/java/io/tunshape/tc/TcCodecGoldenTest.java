@@ -139,6 +139,19 @@ class TcCodecGoldenTest {
     }
 
     @Test
+    void aPortFilterIsTheTreeTcMakesToFollowTheIpv4HeaderLength() {
+        // match: {protocol: udp, dport: 5001} as the planner keys it (ports at 20: the transport header)
+        U32Filter f = new U32Filter(1, U32Filter.ETH_P_IP, List.of(new U32Filter.Key(0x00ff0000L, 17L << 16, 8),
+                new U32Filter.Key(0x0000ffffL, 5001, 20)), 0x10);
+        List<U32Node> nodes = f.nodes(0x7474);
+        String[] golden = {"u32_port_table", "u32_port_hop", "u32_port_class"};
+        assertEquals(golden.length, nodes.size());
+        for (int i = 0; i < golden.length; i++) {
+            same(golden[i], TcCodec.u32Node(TcClient.ADD, 2, Handle.of(0x7474, 0), nodes.get(i)));
+        }
+    }
+
+    @Test
     void txqueuelen() {
         same("link_txqueuelen", LinkClient.txqueuelenMessage(2, 100));
     }
