@@ -156,6 +156,7 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("last_proc_scan_us", d.lastScanMicros());
             g.writeNumberField("process_events", d.processEvents());
             g.writeStringField("process_event_source", d.processEventsNote());
+            g.writeNumberField("pass_retries", d.retries());
             g.writeEndObject();
             // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against
             g.writeObjectFieldStart("memory");
@@ -270,6 +271,9 @@ final class ControlServer implements AutoCloseable {
         b.append("# HELP tunshape_process_events_total Process events (fork, exec, exit) read.\n"
                 + "# TYPE tunshape_process_events_total counter\ntunshape_process_events_total ")
                 .append(d.processEvents()).append('\n');
+        b.append("# HELP tunshape_pass_retries_total Passes over a namespace that failed and were retried with backoff.\n"
+                + "# TYPE tunshape_pass_retries_total counter\ntunshape_pass_retries_total ").append(d.retries())
+                .append('\n');
         return b.toString();
     }
 

@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Consumer;
 
@@ -22,12 +21,14 @@ import java.util.function.Consumer;
 final class ReportListener implements AutoCloseable {
     static final int MAX = ReportParser.MAX;
 
-    /** Takes a valid report from {@code senderPid}: null when used, else why it was not. */
+    /**
+     * Takes a valid report from {@code senderPid} that reached the socket at {@code arrivalNanos}
+     * (epoch ns, the kernel's stamp; -1 unknown): null when used, else why it was not.
+     */
     interface Sink {
-        ReportParser.Reason accept(ReportParser.Report r, int senderPid);
+        ReportParser.Reason accept(ReportParser.Report r, int senderPid, long arrivalNanos);
     }
 
-    final AtomicLong accepted = new AtomicLong();
     /** Refused reports by reason (the index is the reason's ordinal). */
     private final AtomicLongArray refused = new AtomicLongArray(ReportParser.Reason.values().length);
     private int permittedGid = -1;
@@ -40,13 +41,6 @@ final class ReportListener implements AutoCloseable {
     private Thread thread;
     /** When a sender's refusal for a reason was last logged (ms): at most once a minute each. */
     private final java.util.HashMap<Long, Long> logged = new java.util.HashMap<>();
-
-    /** When the report being handed over reached the socket (epoch ns), or -1: read it from the sink. */
-    private volatile long arrival = -1;
-
-    long arrivalNanos() {
-        return arrival;
-    }
 
     /** How many reports were refused for {@code r}. */
     long refused(ReportParser.Reason r) {
@@ -154,8 +148,7 @@ final class ReportListener implements AutoCloseable {
                     refuse(o, pid);
                     continue;
                 }
-                arrival = socket.lastArrivalNanos();
-                ReportParser.Reason r = sink.accept(o.report(), pid);
+                ReportParser.Reason r = sink.accept(o.report(), pid, socket.lastArrivalNanos());
                 if (r != null) {
                     refuse(ReportParser.Outcome.refuse(r, null), pid);
                 }
