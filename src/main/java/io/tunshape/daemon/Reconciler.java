@@ -140,6 +140,21 @@ final class Reconciler {
                 fail(ns, l.name(), x);
             }
         }
+        applyGroups(ns, session, groups);
+        // devices that went away: forget them (a re-created one is new)
+        ns.devices.values().removeIf(d -> !present.contains(d.index));
+        ns.failures.keySet().removeIf(n -> {
+            for (LinkInfo l : snap.links()) {
+                if (l.name().equals(n)) {
+                    return false;
+                }
+            }
+            return true;
+        });
+    }
+
+    /** Applies each group of devices that get the same request together; a group that fails, device by device. */
+    private void applyGroups(Namespace ns, Session session, Map<ShapingRequest, List<Namespace.Device>> groups) {
         for (Map.Entry<ShapingRequest, List<Namespace.Device>> g : groups.entrySet()) {
             List<String> names = new ArrayList<>();
             for (Namespace.Device d : g.getValue()) {
@@ -162,16 +177,6 @@ final class Reconciler {
                 }
             }
         }
-        // devices that went away: forget them (a re-created one is new)
-        ns.devices.values().removeIf(d -> !present.contains(d.index));
-        ns.failures.keySet().removeIf(n -> {
-            for (LinkInfo l : snap.links()) {
-                if (l.name().equals(n)) {
-                    return false;
-                }
-            }
-            return true;
-        });
     }
 
     /**
