@@ -146,6 +146,7 @@ if cnt < n // 2 or tc <= 0:
     sys.exit("missing figures: %d changes, tc %.1f us" % (cnt, tc))
 print("| changes | daemon p50 | daemon p99 | tc -batch per change | p50 / tc | p99 / tc |")
 print("| %d | %d us | %d us | %.1f us | %.1fx | %.1fx |" % (cnt, p50, p99, tc, p50 / tc, p99 / tc))
+print("the controllers' changes: " + ", ".join("%s %d" % kv for kv in c["outcomes"].items()))
 # what the tail was: the JVM's pauses (safepoints: GC among them) that overlap the slowest changes
 pauses = []   # (start, end) in s of CLOCK_MONOTONIC
 for line in open(jvm):

@@ -218,6 +218,14 @@ final class ControlServer implements AutoCloseable {
         // report-driven changes, from the report's arrival to the kernel's ack (the last 4096)
         g.writeObjectFieldStart("changes");
         g.writeNumberField("count", daemon.reportPath.latency.count());
+        // what became of the controllers' changes (reports' and ticks'): made, superseded by a newer,
+        // left to a pass (another process held the lock; not compiled yet; refused by the kernel)
+        g.writeObjectFieldStart("outcomes");
+        for (RateLink.Sent o : RateLink.Sent.values()) {
+            g.writeNumberField(o.name().toLowerCase(java.util.Locale.ROOT), daemon.reportPath.outcomes.get(o.ordinal()));
+        }
+        g.writeNumberField("refused", daemon.reportPath.outcomes.get(RateLink.Sent.values().length));
+        g.writeEndObject();
         for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
             long v = daemon.reportPath.latency.quantileMicros(Double.parseDouble(q[1]));
             if (v >= 0) {

@@ -29,6 +29,10 @@ final class ReportPath implements ReportListener.Sink {
     /** The warm-up's reports handled so far, and its changes' times (kept apart from the real ones). */
     final AtomicInteger warmedUp = new AtomicInteger();
     final ChangeLatency warmUpLatency = new ChangeLatency();
+    /** Changes by what became of them (RateLink.Sent's ordinal; the last: refused by the kernel); the warm-up's left out. */
+    final java.util.concurrent.atomic.AtomicLongArray outcomes =
+            new java.util.concurrent.atomic.AtomicLongArray(RateLink.Sent.values().length + 1);
+
     /** Adaptive devices with recent reports: ticked by the loop until their reports go stale. */
     private final Map<Namespace.Device, Namespace> reporting = new ConcurrentHashMap<>();
 
@@ -59,7 +63,7 @@ final class ReportPath implements ReportListener.Sink {
                 wake.run(); // the loop may be waiting without a timeout
             }
         }
-        if (ch != null && change(ns, d, ch) && arrivalNanos > 0) {
+        if (ch != null && change(ns, d, ch, !warm) && arrivalNanos > 0) {
             Instant now = Instant.now();
             long took = now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrivalNanos;
             (warm ? warmUpLatency : latency).record(took);
@@ -74,14 +78,18 @@ final class ReportPath implements ReportListener.Sink {
     }
 
     /** Sends a controller's change: true when the kernel acked it; else a pass follows (unless superseded). */
-    private boolean change(Namespace ns, Namespace.Device d, RateController.Change ch) {
+    private boolean change(Namespace ns, Namespace.Device d, RateController.Change ch, boolean counted) {
         RateLink link = ns.rates;
         RateLink.Sent s;
         try {
             s = link == null ? RateLink.Sent.NOT_COMPILED : link.send(d, ch);
+            if (counted) {
+                outcomes.incrementAndGet(s.ordinal());
+            }
         } catch (RuntimeException x) {
             // not as compiled (changed behind our back, or the namespace is going): a full, idempotent pass
             log.accept(ns.label() + ": " + d.name + ": " + x.getMessage() + "; a full pass follows");
+            outcomes.incrementAndGet(RateLink.Sent.values().length);
             s = RateLink.Sent.BUSY;
         }
         if (s == RateLink.Sent.DONE) {
@@ -110,7 +118,7 @@ final class ReportPath implements ReportListener.Sink {
             }
             RateController.Change ch = c.onTick(nowMs);
             if (ch != null) {
-                change(ns, d, ch);
+                change(ns, d, ch, true);
             }
             if (c.reportAgeMs(nowMs) > staleMs + 1000) {
                 reporting.remove(d);
