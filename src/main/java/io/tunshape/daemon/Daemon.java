@@ -72,8 +72,7 @@ public final class Daemon {
         this.reconciler = new Reconciler(() -> this.config, planner, psched, log);
         this.loop = new EventLoop(() -> this.config, reconciler, codec, namespaces, log);
         this.reportPath = loop.reports();
-        this.reports = new ReportListener(reportPath, log);
-        reports.onFatal(loop::fail);
+        this.reports = new ReportListener(reportPath, log, loop::fail);
     }
 
     public DaemonConfig config() {

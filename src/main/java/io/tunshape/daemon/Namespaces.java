@@ -41,7 +41,7 @@ final class Namespaces {
 
     /** The namespace a report is for: the one it names (among those served, never opened by that name), or the sender's. */
     Namespace forReport(String netns, int senderPid) {
-        return netns != null ? byName.get(netns) : byIno.get(inoOfPid.applyAsLong(senderPid));
+        return netns != null ? byName(netns) : byIno(inoOfPid.applyAsLong(senderPid));
     }
 
     boolean serves(Namespace ns) {
@@ -51,10 +51,6 @@ final class Namespaces {
     /** Every served namespace, as of now. */
     List<Namespace> all() {
         return new ArrayList<>(byIno.values());
-    }
-
-    boolean isEmpty() {
-        return byIno.isEmpty();
     }
 
     /** Serves {@code ns}, found by its inode and its names. */

@@ -33,10 +33,6 @@ final class RateLink implements AutoCloseable {
         return socket.portId();
     }
 
-    NamespaceLock.Keeper lock() {
-        return lock;
-    }
-
     /**
      * Sends {@code ch} for {@code d}, unless a newer change of it was sent already; BUSY when another
      * process holds the namespace's lock (a pass follows). Throws what the kernel refused.

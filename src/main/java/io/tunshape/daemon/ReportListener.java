@@ -35,6 +35,7 @@ final class ReportListener implements AutoCloseable {
     private int permittedUid = 0;
     private final Sink sink;
     private final Consumer<String> log;
+    private final Consumer<Throwable> fatal;
     private UnixDatagram socket;
     private Path path;
     private volatile boolean stop;
@@ -56,9 +57,14 @@ final class ReportListener implements AutoCloseable {
         return n;
     }
 
-    ReportListener(Sink sink, Consumer<String> log) {
+    /**
+     * {@code fatal} is told when the report thread cannot go on: the daemon then ends, non-zero, for
+     * its supervisor to restart it.
+     */
+    ReportListener(Sink sink, Consumer<String> log, Consumer<Throwable> fatal) {
         this.sink = sink;
         this.log = log;
+        this.fatal = fatal;
     }
 
     /** Starts the report thread, scheduled as {@code scheduling} says. */
@@ -104,12 +110,6 @@ final class ReportListener implements AutoCloseable {
         }
     }
 
-    /** Told when this thread cannot go on: the daemon then ends, non-zero, for its supervisor to restart it. */
-    private volatile Consumer<Throwable> fatal = t -> { };
-
-    void onFatal(Consumer<Throwable> f) {
-        fatal = f;
-    }
 
     private void loop() {
         try {

@@ -23,10 +23,6 @@ final class Timers {
         this.clock = clockMs;
     }
 
-    long now() {
-        return clock.getAsLong();
-    }
-
     /** Arms (or moves) {@code key}'s timer to {@code delayMs} from now. */
     void after(Object key, long delayMs, Runnable action) {
         timers.put(key, new Timer(clock.getAsLong() + delayMs, action));
@@ -41,10 +37,6 @@ final class Timers {
 
     void cancel(Object key) {
         timers.remove(key);
-    }
-
-    boolean armed(Object key) {
-        return timers.containsKey(key);
     }
 
     /** The earliest deadline, or Long.MAX_VALUE when none is armed. */

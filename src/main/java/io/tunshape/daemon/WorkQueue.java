@@ -97,15 +97,6 @@ final class WorkQueue<K> {
         return retries;
     }
 
-    /** Keys queued now. */
-    int depth() {
-        int n = 0;
-        for (Entry e : entries.values()) {
-            n += e.queued ? 1 : 0;
-        }
-        return n;
-    }
-
     private static long dueAt(Entry e) {
         long at = e.retryAtMs;
         if (e.firstEventMs != 0) {
