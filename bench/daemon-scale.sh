@@ -48,8 +48,8 @@ report() {   # N label
   threads=$(awk '/Threads/ {print $2}' "/proc/$P/status")
   t0=$(date +%s.%N); kill -TERM "$P"; wait "$P" || true; t1=$(date +%s.%N); P=""
   restore=$(echo "$t1 - $t0" | bc)
-  printf '%s: threads %s (after the idle period), RSS %s kB after 10 s (%s), idle CPU %.2f %% of a core over %s s, SIGTERM restore %.2f s\n' \
-    "$2" "$threads" "$rss" "$mem" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)" "$IDLE" "$restore"
+  printf '%s: threads %s (after the idle period), RSS %s kB after %s s (%s), idle CPU %.2f %% of a core over %s s, SIGTERM restore %.2f s\n' \
+    "$2" "$threads" "$rss" "$SETTLE" "$mem" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)" "$IDLE" "$restore"
 }
 uptime
 config
