@@ -6,12 +6,8 @@
 # Prints per N: creation to shaped per device (p50, p99, max, from the kernel's tc events), the
 # time until all were shaped, threads, resident memory 10 s after, the daemon's CPU over 30 s of
 # idling (IDLE=s), and how long SIGTERM took to put everything back (checked in a sample).
-# Usage (as root): [RATE=200] [IDLE=30] [TAPS=3000] [SMALL=1] bench/daemon-scale.sh [N...]
-# SMALL=1: N=4, 20 taps in one namespace, 2 s of idling, no 10 s wait (about 20 s); exits non-zero
-# when a namespace or a tap is not shaped, or SIGTERM does not put a sample back.
+# Usage (as root): [RATE=200] [IDLE=30] [TAPS=3000] bench/daemon-scale.sh [N...]
 set -euo pipefail
-SMALL=${SMALL:-0}
-if [ "$SMALL" = 1 ]; then set -- "${@:-4}"; IDLE=${IDLE:-2}; TAPS=${TAPS:-20}; SETTLE=0; else SETTLE=10; fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 RATE=${RATE:-200}; IDLE=${IDLE:-30}; TAPS=${TAPS:-3000}
@@ -40,7 +36,7 @@ start_daemon() {
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 report() {   # N label
-  sleep "$SETTLE"
+  sleep 10
   local rss threads t0 t1 c0 c1 restore
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$P/status")
   mem=$("$top/bin/tunshape" status --json --socket "$D/control.sock" | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["memory"]; print("heap %.1f MiB used, direct %.2f MiB; %d namespaces on the host, %d process events read" % (m["heap_used_bytes"]/2**20, m["direct_bytes"]/2**20, d["discovery"]["host_namespaces"], d["discovery"]["process_events"]))')
@@ -48,12 +44,11 @@ report() {   # N label
   threads=$(awk '/Threads/ {print $2}' "/proc/$P/status")
   t0=$(date +%s.%N); kill -TERM "$P"; wait "$P" || true; t1=$(date +%s.%N); P=""
   restore=$(echo "$t1 - $t0" | bc)
-  printf '%s: threads %s (after the idle period), RSS %s kB after %s s (%s), idle CPU %.2f %% of a core over %s s, SIGTERM restore %.2f s\n' \
-    "$2" "$threads" "$rss" "$SETTLE" "$mem" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)" "$IDLE" "$restore"
+  printf '%s: threads %s (after the idle period), RSS %s kB after 10 s (%s), idle CPU %.2f %% of a core over %s s, SIGTERM restore %.2f s\n' \
+    "$2" "$threads" "$rss" "$mem" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)" "$IDLE" "$restore"
 }
 uptime
 config
-failed=0
 for N in "${NS_LIST[@]}"; do
   half=$((N / 2)); paths=()
   for i in $(seq 1 $half); do NAMED+=("$TAG-$N-$i"); done
@@ -64,21 +59,18 @@ for N in "${NS_LIST[@]}"; do
   for p in "${PIDS[@]}"; do paths+=("/proc/$p/ns/net"); done
   start_daemon
   echo "N=$N: $(grep -c 'selected' "$D/log") namespaces selected at start; $(grep 'warmed\|process events' "$D/log" || true)"
-  out=$(python3 "$top/bench/daemon-scale.py" "${TAG}t" "$RATE" 30 "${paths[@]}"); echo "$out" | sed "s/^/N=$N: /"
-  echo "$out" | grep -q '"unshaped": 0' || failed=1
+  python3 "$top/bench/daemon-scale.py" "${TAG}t" "$RATE" 30 "${paths[@]}" | sed "s/^/N=$N: /"
   report "$N" "N=$N"
   # SIGTERM put things back: a sample of each kind holds no tunshape qdisc
-  if tc -n "${NAMED[0]}" qdisc show dev "${TAG}t" | grep -q 7473:; then echo "N=$N: NOT put back in ${NAMED[0]}"; failed=1; fi
-  if nsenter -t "${PIDS[0]}" -n tc qdisc show dev "${TAG}t" | grep -q 7473:; then echo "N=$N: NOT put back in pid ${PIDS[0]}"; failed=1; fi
+  if tc -n "${NAMED[0]}" qdisc show dev "${TAG}t" | grep -q 7473:; then echo "N=$N: NOT put back in ${NAMED[0]}"; fi
+  if nsenter -t "${PIDS[0]}" -n tc qdisc show dev "${TAG}t" | grep -q 7473:; then echo "N=$N: NOT put back in pid ${PIDS[0]}"; fi
   cleanup
 done
 if [ "$TAPS" != 0 ]; then
   NAMED=("$TAG-taps"); ip netns add "${NAMED[0]}"
   start_daemon
-  out=$(python3 "$top/bench/daemon-scale.py" "${TAG}" "$RATE" 60 "/run/netns/${NAMED[0]}" --count "$TAPS")
-  echo "$out" | sed "s/^/$TAPS taps in one namespace: /"; echo "$out" | grep -q '"unshaped": 0' || failed=1
+  python3 "$top/bench/daemon-scale.py" "${TAG}" "$RATE" 60 "/run/netns/${NAMED[0]}" --count "$TAPS" | sed "s/^/$TAPS taps in one namespace: /"
   report "$TAPS" "$TAPS taps in one namespace"
   cleanup
 fi
 uptime
-exit "$failed"
