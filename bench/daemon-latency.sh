@@ -3,7 +3,13 @@
 # between two capacities, GAP ms apart (default 20: pumps report every 100-200 ms, so the daemon is
 # idle when one comes; GAP=0 sends the next as soon as the last change shows); the daemon's resident
 # memory right after them and 10 s later; its CPU when idle. Usage (as root):
-#   [GAP=ms] [SENDER_NICE=19] [POLICY=normal|deadline] [LOAD=k] [SERVED=m] bench/daemon-latency.sh [N]
+#   [GAP=ms] [SENDER_NICE=19] [POLICY=normal|deadline] [LOAD=k] [SERVED=m] [SMALL=1] bench/daemon-latency.sh [N]
+# SMALL=1: 50 reports 5 ms apart, no idle phase (about 15 s); exits non-zero when a figure is missing.
+# In the same run, the yardstick: `tc -batch` making the same change (the htb class's rate and its
+# bfifo leaf's limit) N times on a tap beside it that the daemon does not serve, per change (the
+# batch of N less a batch of 1, over N - 1: tc's own start left out; the fastest of three of each),
+# and the daemon's p50 and p99 over it. What the tail was: the JVM's pauses (GC and safepoints, -Xlog) that fell within a slow
+# change, and the report thread's involuntary context switches (another task took its CPU).
 # POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
 # after the reports or at most 120 s) while the reports go. SERVED=m has the daemon serve m more
 # namespaces meanwhile (half named, half unnamed: processes that unshared theirs), each with a
@@ -15,8 +21,8 @@
 #   runs at nice 19: its wake-up for that event must not take the CPU from the daemon, which is still
 #   sending the change's bfifo message then (at nice 0 it did, for up to 2 ms, in the scheduler's trace).
 set -euo pipefail
-N=${1:-500}
-GAP=${GAP:-20}   # ms between reports
+SMALL=${SMALL:-0}
+if [ "$SMALL" = 1 ]; then N=${1:-50}; GAP=${GAP:-5}; else N=${1:-500}; GAP=${GAP:-20}; fi   # GAP: ms between reports
 SENDER_NICE=${SENDER_NICE:-19}
 POLICY=${POLICY:-normal}
 LOAD=${LOAD:-0}
@@ -31,7 +37,7 @@ cleanup() { [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] &&
   if [ ${#EXTRA[@]} -gt 0 ]; then printf 'netns del %s\n' "${EXTRA[@]}" | ip -force -batch - 2>/dev/null || true; fi
   ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT INT TERM
-ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap
+ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap; ip -n "$NS" tuntap add dev ytap0 mode tap
 if [ "$SERVED" -gt 0 ]; then
   for i in $(seq 1 $((SERVED / 2))); do EXTRA+=("$NS-x$i"); done
   printf 'netns add %s\n' "${EXTRA[@]}" | ip -batch -
@@ -57,10 +63,18 @@ interfaces:
 control: {min_interval: 0s, stale_after: 60s, smoothing: 100%}
 report_scheduling: {policy: $POLICY}
 Y
-"$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
+JDK_JAVA_OPTIONS="-Xlog:gc,safepoint:file=$D/jvm.log:timenanos" \
+  "$top/bin/tunshape" daemon --config "$D/tunshape.yaml" 2>"$D/log" & P=$!
 # ready: the device shaped, and the daemon running (after it has warmed up its report path)
-for _ in $(seq 100); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "shaped with" "$D/log" 2>/dev/null && grep -q "running with" "$D/log" && break; sleep 0.1; done
+grep -q "running with" "$D/log" || { echo "the daemon did not start:"; cat "$D/log"; exit 1; }
 grep -E "warmed up|report thread" "$D/log" || true
+# the yardstick's device: the same tree, made by apply (the daemon's rules do not match ytap0)
+"$top/bin/tunshape" --netns "$NS" apply ytap0 --qdisc htb --rate 1mbit --latency 200ms >/dev/null
+# the report thread's involuntary context switches: another task took its CPU
+rtid=$(grep -l '^reports$' /proc/$P/task/*/comm | head -1 | cut -d/ -f5)
+ivcs() { awk '/^nonvoluntary_ctxt_switches/ {print $2}' "/proc/$P/task/$rtid/status"; }
+iv0=$(ivcs)
 if [ "$SERVED" -gt 0 ]; then
   for _ in $(seq 300); do
     [ "$(grep -c 'lat0: shaped with' "$D/log")" -ge "$SERVED" ] && break; sleep 0.2
@@ -68,9 +82,10 @@ if [ "$SERVED" -gt 0 ]; then
   echo "serving $(grep -c 'lat0: shaped with' "$D/log") more namespaces with a shaped tap each; threads $(awk '/Threads/ {print $2}' /proc/$P/status)"
 fi
 for _ in $(seq "$LOAD"); do timeout 120 sh -c 'while :; do :; done' & HOGS="$HOGS $!"; done
-ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" <<'PY'
+ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" "$D/sent" <<'PY'
 import json, socket, struct, sys, time
-path, ns, n, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1000
+path, ns, n, gap, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1000, sys.argv[5]
+starts = []
 nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
 nl.bind((0, 8))                       # RTMGRP_TC: qdisc and class events in this namespace
 nl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -90,6 +105,7 @@ for i in range(n):
     nl.setblocking(True)
     nl.settimeout(2)
     t0 = time.perf_counter()
+    starts.append(time.clock_gettime(time.CLOCK_MONOTONIC))   # the JVM log's clock (System.nanoTime)
     rep.sendto(msg, path)
     while True:
         data = nl.recv(65536)
@@ -100,10 +116,59 @@ def summary(xs):
     xs = sorted(xs)
     return "p50 %.3f ms, p99 %.3f ms, max %.3f ms" % (xs[len(xs) // 2], xs[-(len(xs) // 100) - 1], xs[-1])
 print("seen from the sender: its sendto to the class event reaching it, %d changes: %s" % (n, summary(lat)))
+with open(out, "w") as f:
+    for t, l in zip(starts, lat):   # when each was sent (s, CLOCK_MONOTONIC) and what it took (ms)
+        f.write("%.6f %.3f\n" % (t, l))
 PY
 if [ -n "$HOGS" ]; then kill $HOGS 2>/dev/null || true; wait $HOGS 2>/dev/null || true; HOGS=""; fi
+iv1=$(ivcs)
 echo "the daemon's own figure, from the report's arrival (the socket's kernel stamp) to the kernel's ack:"
 "$top/bin/tunshape" status --socket "$D/control.sock" | tail -1
+"$top/bin/tunshape" status --socket "$D/control.sock" --json >"$D/status.json"
+# the yardstick: tc -batch, the same class change and leaf change, alternating rates as the reports do
+yard() {  # $1 changes -> seconds for one `tc -batch` of them
+  for i in $(seq 1 "$1"); do
+    if [ $((i % 2)) = 0 ]; then r=2000000; else r=3000000; fi
+    echo "class change dev ytap0 parent 7474: classid 7474:1 htb rate ${r}bit ceil ${r}bit burst 1600b cburst 1600b"
+    echo "qdisc change dev ytap0 parent 7474:1 handle 7501: bfifo limit $((r / 8 / 5 + 1600))"
+  done >"$D/batch"
+  local a b; a=$(date +%s%N); ip netns exec "$NS" tc -batch "$D/batch"; b=$(date +%s%N); echo $((b - a))
+}
+# the least disturbed of three batches each (other tasks on a loaded machine only ever add time)
+one=; all=
+for _ in 1 2 3; do
+  a=$(yard 1); b=$(yard "$N")
+  { [ -z "$one" ] || [ "$a" -lt "$one" ]; } && one=$a
+  { [ -z "$all" ] || [ "$b" -lt "$all" ]; } && all=$b
+done
+python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" <<'PY'
+import json, sys
+st, sent, jvm, n, one, alln, iv = sys.argv[1:8]
+n, one, alln, iv = int(n), int(one), int(alln), int(iv)
+c = json.load(open(st))["changes"]
+p50, p99, cnt = c["p50_us"], c["p99_us"], c["count"]
+tc = (alln - one) / (n - 1) / 1000.0
+if cnt < n // 2 or tc <= 0:
+    sys.exit("missing figures: %d changes, tc %.1f us" % (cnt, tc))
+print("| changes | daemon p50 | daemon p99 | tc -batch per change | p50 / tc | p99 / tc |")
+print("| %d | %d us | %d us | %.1f us | %.1fx | %.1fx |" % (cnt, p50, p99, tc, p50 / tc, p99 / tc))
+print("the controllers' changes: " + ", ".join("%s %d" % kv for kv in c["outcomes"].items()))
+# what the tail was: the JVM's pauses (safepoints: GC among them) that overlap the slowest changes
+pauses = []   # (start, end) in s of CLOCK_MONOTONIC
+for line in open(jvm):
+    if line.split("] ", 1)[-1].startswith("Safepoint") and "Total: " in line:
+        end = int(line[1:line.index("ns]")]) / 1e9
+        pauses.append((end - int(line.rsplit("Total: ", 1)[1].split()[0]) / 1e9, end))
+xs = [tuple(map(float, l.split())) for l in open(sent)]
+slow = sorted(xs, key=lambda x: -x[1])[:max(1, len(xs) // 100)]
+hit = sum(1 for t, l in slow if any(a <= t + l / 1000 and b >= t for a, b in pauses))
+during = [(a, b) for a, b in pauses if xs[0][0] <= a <= xs[-1][0] + xs[-1][1] / 1000]
+print("tail: the slowest %d changes (the sender's view) took %.2f-%.2f ms; the JVM paused %d times during the "
+      "run (%.2f ms at most), %d of them within a slowest change; the report thread was preempted %d times "
+      "(involuntary context switches)" % (len(slow), slow[-1][1], slow[0][1], len(during),
+      max([(b - a) * 1000 for a, b in during] or [0]), hit, iv))
+PY
+if [ "$SMALL" = 1 ]; then exit 0; fi
 echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"
 a=$(awk '{print $14+$15}' /proc/$P/stat); sleep 10; b=$(awk '{print $14+$15}' /proc/$P/stat)
 echo "daemon CPU while idle: $((b - a)) clock ticks (1/100 s) in 10 s"

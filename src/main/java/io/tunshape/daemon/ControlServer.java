@@ -102,110 +102,139 @@ final class ControlServer implements AutoCloseable {
         StringWriter w = new StringWriter();
         try (JsonGenerator g = new JsonFactory().createGenerator(w)) {
             g.writeStartObject();
-            g.writeArrayFieldStart("interfaces");
-            for (Daemon.Status s : daemon.status()) {
-                g.writeStartObject();
-                g.writeStringField("dev", s.dev());
-                g.writeStringField("netns", s.netns());
-                g.writeStringField("netns_path", s.netnsPath());
-                g.writeStringField("profile", s.profile());
-                g.writeNumberField("rate_bps", s.rateBps());
-                if (s.capacityBps() >= 0) {
-                    g.writeNumberField("capacity_bps", s.capacityBps());
-                } else {
-                    g.writeNullField("capacity_bps");
-                }
-                if (s.reportAgeMs() >= 0) {
-                    g.writeNumberField("report_age_ms", s.reportAgeMs());
-                } else {
-                    g.writeNullField("report_age_ms");
-                }
-                g.writeNumberField("changes", s.changes());
-                g.writeNumberField("flushes", s.flushes());
-                g.writeNumberField("backlog_bytes", s.backlogBytes());
-                g.writeNumberField("drops", s.drops());
-                g.writeNumberField("tx_dropped", s.txDropped());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            g.writeArrayFieldStart("namespaces");
-            for (Daemon.NamespaceStatus n : daemon.namespaces()) {
-                g.writeStartObject();
-                g.writeStringField("label", n.label());
-                g.writeStringField("name", n.name());
-                g.writeNumberField("inode", n.inode());
-                g.writeStringField("hostname", n.hostname());
-                g.writeStringField("command", n.command());
-                if (n.pid() > 0) {
-                    g.writeNumberField("pid", n.pid());
-                } else {
-                    g.writeNullField("pid");
-                }
-                g.writeStringField("container", n.container());
-                g.writeStringField("state", n.state());
-                g.writeStringField("reason", n.reason());
-                g.writeNumberField("devices", n.devices());
-                g.writeNumberField("attempts", n.attempts());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            Daemon.Discovery d = daemon.discovery();
-            g.writeObjectFieldStart("discovery");
-            g.writeNumberField("host_namespaces", d.hostNamespaces());
-            g.writeNumberField("proc_scans", d.scans());
-            g.writeNumberField("last_proc_scan_us", d.lastScanMicros());
-            g.writeNumberField("process_events", d.processEvents());
-            g.writeStringField("process_event_source", d.processEventsNote());
-            g.writeEndObject();
-            // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against
-            g.writeObjectFieldStart("memory");
-            java.lang.management.MemoryUsage heap = java.lang.management.ManagementFactory.getMemoryMXBean()
-                    .getHeapMemoryUsage();
-            g.writeNumberField("heap_used_bytes", heap.getUsed());
-            g.writeNumberField("heap_max_bytes", heap.getMax());
-            long direct = 0;
-            for (java.lang.management.BufferPoolMXBean b : java.lang.management.ManagementFactory.getPlatformMXBeans(
-                    java.lang.management.BufferPoolMXBean.class)) {
-                if (b.getName().equals("direct")) {
-                    direct = b.getTotalCapacity();
-                }
-            }
-            g.writeNumberField("direct_bytes", direct);
-            g.writeNumberField("threads", Thread.activeCount());
-            g.writeEndObject();
-            g.writeObjectFieldStart("reports");
-            g.writeNumberField("accepted", daemon.reportPath.accepted.get());
-            g.writeNumberField("refused", daemon.reports.refusedTotal());
-            // the totals older scripts read: refused as not a valid report, for an unknown device, unauthorised
-            long unknown = daemon.reports.refused(ReportParser.Reason.UNKNOWN_DEVICE)
-                    + daemon.reports.refused(ReportParser.Reason.UNKNOWN_NAMESPACE);
-            long unauthorised = daemon.reports.refused(ReportParser.Reason.UNAUTHORISED);
-            g.writeNumberField("rejected", daemon.reports.refusedTotal() - unknown - unauthorised);
-            g.writeNumberField("unknown", unknown);
-            g.writeNumberField("unauthorised", unauthorised);
-            g.writeObjectFieldStart("refused_by_reason");
-            for (ReportParser.Reason r : ReportParser.Reason.values()) {
-                g.writeNumberField(r.label, daemon.reports.refused(r));
-            }
-            g.writeEndObject();
-            g.writeEndObject();
-            // report-driven changes, from the report's arrival to the kernel's ack (the last 4096)
-            g.writeObjectFieldStart("changes");
-            g.writeNumberField("count", daemon.reportPath.latency.count());
-            for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
-                long v = daemon.reportPath.latency.quantileMicros(Double.parseDouble(q[1]));
-                if (v >= 0) {
-                    g.writeNumberField(q[0], v);
-                } else {
-                    g.writeNullField(q[0]);
-                }
-            }
-            g.writeEndObject();
+            interfaces(g);
+            namespaces(g);
+            discoveryAndMemory(g);
+            reports(g);
             g.writeEndObject();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
         return w.toString();
+    }
+
+    /** Every shaped device. */
+    private void interfaces(JsonGenerator g) throws IOException {
+        g.writeArrayFieldStart("interfaces");
+        for (Daemon.Status s : daemon.status()) {
+            g.writeStartObject();
+            g.writeStringField("dev", s.dev());
+            g.writeStringField("netns", s.netns());
+            g.writeStringField("netns_path", s.netnsPath());
+            g.writeStringField("profile", s.profile());
+            g.writeNumberField("rate_bps", s.rateBps());
+            if (s.capacityBps() >= 0) {
+                g.writeNumberField("capacity_bps", s.capacityBps());
+            } else {
+                g.writeNullField("capacity_bps");
+            }
+            if (s.reportAgeMs() >= 0) {
+                g.writeNumberField("report_age_ms", s.reportAgeMs());
+            } else {
+                g.writeNullField("report_age_ms");
+            }
+            g.writeNumberField("changes", s.changes());
+            g.writeNumberField("flushes", s.flushes());
+            g.writeNumberField("backlog_bytes", s.backlogBytes());
+            g.writeNumberField("drops", s.drops());
+            g.writeNumberField("tx_dropped", s.txDropped());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    /** Every selected namespace. */
+    private void namespaces(JsonGenerator g) throws IOException {
+        g.writeArrayFieldStart("namespaces");
+        for (Daemon.NamespaceStatus n : daemon.namespaces()) {
+            g.writeStartObject();
+            g.writeStringField("label", n.label());
+            g.writeStringField("name", n.name());
+            g.writeNumberField("inode", n.inode());
+            g.writeStringField("hostname", n.hostname());
+            g.writeStringField("command", n.command());
+            if (n.pid() > 0) {
+                g.writeNumberField("pid", n.pid());
+            } else {
+                g.writeNullField("pid");
+            }
+            g.writeStringField("container", n.container());
+            g.writeStringField("state", n.state());
+            g.writeStringField("reason", n.reason());
+            g.writeNumberField("devices", n.devices());
+            g.writeNumberField("attempts", n.attempts());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    /** What discovery costs and sees; the JVM's memory. */
+    private void discoveryAndMemory(JsonGenerator g) throws IOException {
+        Daemon.Discovery d = daemon.discovery();
+        g.writeObjectFieldStart("discovery");
+        g.writeNumberField("host_namespaces", d.hostNamespaces());
+        g.writeNumberField("proc_scans", d.scans());
+        g.writeNumberField("last_proc_scan_us", d.lastScanMicros());
+        g.writeNumberField("process_events", d.processEvents());
+        g.writeStringField("process_event_source", d.processEventsNote());
+        g.writeNumberField("pass_retries", d.retries());
+        g.writeEndObject();
+        // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against
+        g.writeObjectFieldStart("memory");
+        java.lang.management.MemoryUsage heap = java.lang.management.ManagementFactory.getMemoryMXBean()
+                .getHeapMemoryUsage();
+        g.writeNumberField("heap_used_bytes", heap.getUsed());
+        g.writeNumberField("heap_max_bytes", heap.getMax());
+        long direct = 0;
+        for (java.lang.management.BufferPoolMXBean b : java.lang.management.ManagementFactory.getPlatformMXBeans(
+                java.lang.management.BufferPoolMXBean.class)) {
+            if (b.getName().equals("direct")) {
+                direct = b.getTotalCapacity();
+            }
+        }
+        g.writeNumberField("direct_bytes", direct);
+        g.writeNumberField("threads", Thread.activeCount());
+        g.writeEndObject();
+    }
+
+    /** Reports received and refused, and the changes they brought. */
+    private void reports(JsonGenerator g) throws IOException {
+        g.writeObjectFieldStart("reports");
+        g.writeNumberField("accepted", daemon.reportPath.accepted.get());
+        g.writeNumberField("refused", daemon.reports.refusedTotal());
+        // the totals older scripts read: refused as not a valid report, for an unknown device, unauthorised
+        long unknown = daemon.reports.refused(ReportParser.Reason.UNKNOWN_DEVICE)
+                + daemon.reports.refused(ReportParser.Reason.UNKNOWN_NAMESPACE);
+        long unauthorised = daemon.reports.refused(ReportParser.Reason.UNAUTHORISED);
+        g.writeNumberField("rejected", daemon.reports.refusedTotal() - unknown - unauthorised);
+        g.writeNumberField("unknown", unknown);
+        g.writeNumberField("unauthorised", unauthorised);
+        g.writeObjectFieldStart("refused_by_reason");
+        for (ReportParser.Reason r : ReportParser.Reason.values()) {
+            g.writeNumberField(r.label, daemon.reports.refused(r));
+        }
+        g.writeEndObject();
+        g.writeEndObject();
+        // report-driven changes, from the report's arrival to the kernel's ack (the last 4096)
+        g.writeObjectFieldStart("changes");
+        g.writeNumberField("count", daemon.reportPath.latency.count());
+        // what became of the controllers' changes (reports' and ticks'): made, superseded by a newer,
+        // left to a pass (another process held the lock; not compiled yet; refused by the kernel)
+        g.writeObjectFieldStart("outcomes");
+        for (RateLink.Sent o : RateLink.Sent.values()) {
+            g.writeNumberField(o.name().toLowerCase(java.util.Locale.ROOT), daemon.reportPath.outcomes.get(o.ordinal()));
+        }
+        g.writeNumberField("refused", daemon.reportPath.outcomes.get(RateLink.Sent.values().length));
+        g.writeEndObject();
+        for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
+            long v = daemon.reportPath.latency.quantileMicros(Double.parseDouble(q[1]));
+            if (v >= 0) {
+                g.writeNumberField(q[0], v);
+            } else {
+                g.writeNullField(q[0]);
+            }
+        }
+        g.writeEndObject();
     }
 
     String metrics() {
@@ -248,6 +277,12 @@ final class ControlServer implements AutoCloseable {
             b.append("tunshape_reports_refused_total{reason=\"").append(r.label).append("\"} ")
                     .append(daemon.reports.refused(r)).append('\n');
         }
+        namespaceMetrics(b);
+        return b.toString();
+    }
+
+    /** The namespaces' state and what discovery and the work queue did. */
+    private void namespaceMetrics(StringBuilder b) {
         List<Daemon.NamespaceStatus> ns = daemon.namespaces();
         b.append("# HELP tunshape_namespace_up Whether a selected namespace is served (1) or retrying (0).\n"
                 + "# TYPE tunshape_namespace_up gauge\n");
@@ -270,7 +305,9 @@ final class ControlServer implements AutoCloseable {
         b.append("# HELP tunshape_process_events_total Process events (fork, exec, exit) read.\n"
                 + "# TYPE tunshape_process_events_total counter\ntunshape_process_events_total ")
                 .append(d.processEvents()).append('\n');
-        return b.toString();
+        b.append("# HELP tunshape_pass_retries_total Passes over a namespace that failed and were retried with backoff.\n"
+                + "# TYPE tunshape_pass_retries_total counter\ntunshape_pass_retries_total ").append(d.retries())
+                .append('\n');
     }
 
     private static void metric(StringBuilder b, String name, String type, String help, List<Daemon.Status> all,

@@ -19,11 +19,15 @@ import java.util.function.Consumer;
  * <li>{@link HostNamespaces} and {@link NsFacts}: which namespaces the host has, and what a person
  * knows each by;</li>
  * <li>{@link EventLoop}: one thread waits on every namespace's link and tc events, the process
- * events and the mount table, and turns them into keys;</li>
- * <li>{@link Reconciler}: brings one namespace's devices to what the rules ask;</li>
- * <li>{@link Namespace}: one namespace's sockets, devices and state;</li>
- * <li>{@link ReportListener}, {@link ReportParser}, {@link ReportPath}: a report, from the socket
- * to the kernel's ack of its new rate, on the report thread;</li>
+ * events, the mount table and its {@link Timers}, and turns them into keys;</li>
+ * <li>{@link Serving} and {@link WorkQueue}: which namespaces are served, and their passes, retried
+ * with backoff;</li>
+ * <li>{@link Reconciler}: a pass: brings one namespace's devices to what the rules ask, and compiles
+ * each adaptive device's rate change ({@link CompiledRate});</li>
+ * <li>{@link Namespaces}: the served namespaces and every lookup of them; {@link Namespace}: one
+ * namespace's sockets, lock, devices and state;</li>
+ * <li>{@link ReportListener}, {@link ReportParser}, {@link ReportPath}, {@link RateLink}: a report,
+ * from the socket to the kernel's ack of its new rate, on the report thread;</li>
  * <li>{@link RateController}: the adaptive rate, pure logic;</li>
  * <li>{@link ControlServer}: status and metrics.</li>
  * </ul>
@@ -38,7 +42,9 @@ public final class Daemon {
     final ReportPath reportPath;
     final ReportListener reports;
     private final TapMaker tapMaker;
-    private final TcCodec codec = new TcCodec(Psched.system());
+    private final Psched psched = Psched.system();
+    private final TcCodec codec = new TcCodec(psched);
+    private final Namespaces namespaces = new Namespaces(HostNamespaces::inoOf);
     private volatile WarmUp warmUp;
 
     /**
@@ -63,12 +69,10 @@ public final class Daemon {
         this.config = config;
         this.log = log;
         this.tapMaker = tapMaker;
-        this.reconciler = new Reconciler(() -> this.config, planner, log);
-        this.loop = new EventLoop(() -> this.config, reconciler, codec, log);
-        this.reportPath = new ReportPath(loop.byName, loop.byIno, reconciler, loop);
-        this.reports = new ReportListener(reportPath, log);
-        reportPath.listener(reports);
-        reports.onFatal(loop::fail);
+        this.reconciler = new Reconciler(() -> this.config, planner, psched, log);
+        this.loop = new EventLoop(() -> this.config, reconciler, codec, namespaces, log);
+        this.reportPath = loop.reports();
+        this.reports = new ReportListener(reportPath, log, loop::fail);
     }
 
     public DaemonConfig config() {
@@ -153,7 +157,7 @@ public final class Daemon {
             try {
                 loop.awaitStarted();
                 if (!loop.ended()) {
-                    warmUp = new WarmUp(config, reconciler, reportPath, loop.byName, tapMaker, codec, log);
+                    warmUp = new WarmUp(config, reconciler, reportPath, namespaces, tapMaker, codec, log);
                     warmUp.run();
                     ready.run();
                 }
@@ -174,11 +178,12 @@ public final class Daemon {
     }
 
     /** What discovery costs and sees: status shows it. */
-    record Discovery(int hostNamespaces, long scans, long lastScanMicros, long processEvents, String processEventsNote) {
+    record Discovery(int hostNamespaces, long scans, long lastScanMicros, long processEvents, String processEventsNote,
+                     long retries) {
     }
 
     Discovery discovery() {
         return new Discovery(loop.hostNamespaces, loop.scans, loop.lastScanMicros, loop.processEvents,
-                loop.processEventsNote);
+                loop.processEventsNote, loop.retries());
     }
 }

@@ -154,6 +154,11 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
             entries.add(new Entry(match, netns, e.string("profile", true), e.bool("adaptive", false), sel[0], sel[1],
                     sel[2]));
         }
+        return new DaemonConfig(file, report, control, metrics, restore, entries, tuning(top), scheduling(top));
+    }
+
+    /** The controller's tunables: the control: section, or the defaults. */
+    private static RateController.Tuning tuning(Fields top) {
         RateController.Tuning t = RateController.Tuning.DEFAULT;
         Fields c = top.sub("control", CONTROL);
         if (c != null) {
@@ -177,7 +182,7 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
                 throw c.error("drain", "must be at least 1ms (the time to empty tun's ring in, e.g. 1s)");
             }
         }
-        return new DaemonConfig(file, report, control, metrics, restore, entries, t, scheduling(top));
+        return t;
     }
 
     private static Scheduling scheduling(Fields top) {

@@ -13,26 +13,20 @@ import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
 import io.tunshape.tc.TcCodec;
 
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * The daemon's one event loop, on one thread, for every namespace: it waits (epoll) on the served
- * namespaces' link and tc events (one socket for all of them), on the kernel's process events and
- * on the mount table; what it sees
- * becomes keys (a namespace appeared, went, or these devices of it changed), and the keys are worked
- * off after each wake-up: namespaces served or released ({@link #consider}), devices reconciled
- * ({@link Reconciler#reconcile}). A namespace that fails is retried with backoff and says why in
- * status. Nothing wakes it while nothing changes, but a safety-net scan every {@link #SCAN_MS}.
+ * namespaces' link and tc events (one socket for all of them), on the kernel's process events, on
+ * the mount table and on its {@link Timers}; what it sees becomes keys (a namespace appeared, went,
+ * or these devices of it changed) for {@link Serving}, which serves or releases namespaces and works
+ * off their passes from the {@link WorkQueue}. Nothing wakes it while nothing changes, but a
+ * safety-net scan every {@link #SCAN_MS}.
  */
 final class EventLoop implements Runnable {
     private static final long PROC = -1;
@@ -46,15 +40,6 @@ final class EventLoop implements Runnable {
     private static final int EVENTS_RCVBUF = 8 << 20;
     /** How often adaptive controllers are ticked while reports come (deferred changes, staleness). */
     private static final int TICK_MS = 250;
-    /**
-     * Events are acted on once their namespace has been quiet this long, or at the latest
-     * {@link #SETTLE_MAX_MS} after the first: a burst (3000 devices made with `ip -batch`) then costs
-     * a few passes, not one a datagram, each of them a dump the burst interrupts and redoes.
-     */
-    private static final int QUIET_MS = 20;
-    private static final int SETTLE_MAX_MS = 250;
-    /** A namespace is described again (hostname, command) at most this often, however busy it is. */
-    private static final int DESCRIBE_MS = 250;
     /**
      * A full /proc scan, as a safety net for what process events cannot show (a process that
      * unshares without a fork or exec after it): with events, rarely; without (no CAP_NET_ADMIN on
@@ -76,31 +61,22 @@ final class EventLoop implements Runnable {
      * which costs a thread and a wake-up every interval whether anything happened or not.
      */
     private static final int TRIM_AFTER_MS = 6000;
+    /** The loop's timers by name. */
+    private enum Timer { TICK, DESCRIBE, PROC_RESUME, MOUNTS_RESUME, SCAN, TRIM }
 
     private final Supplier<DaemonConfig> config;
-    private final Reconciler reconciler;
     private final Consumer<String> log;
-    private final TcCodec codec;
-    final Map<Long, Namespace> byIno = new ConcurrentHashMap<>();
-    final Map<String, Namespace> byName = new ConcurrentHashMap<>();
-    /** Served namespaces by the id the daemon's namespace has for them (what their events carry). */
-    private final Map<Integer, Namespace> byNsid = new HashMap<>();
-    /** Hears every served namespace (NETLINK_LISTEN_ALL_NSID); asks ids of this namespace. */
+    private final Namespaces namespaces;
+    private final WorkQueue<Namespace> queue = new WorkQueue<>(EventLoop::now);
+    private final Timers timers = new Timers(EventLoop::now);
+    private final HostNamespaces host = new HostNamespaces();
+    private final ReportPath reports;
+    private final Serving serving;
+    /** Hears every served namespace (NETLINK_LISTEN_ALL_NSID). */
     private NetlinkSocket events;
-    private NetlinkSocket ids;
     private final int[] eventNsid = new int[1];
     /** The id the daemon's namespace has for itself, if someone gave it one (its events then carry it), else -1. */
     private int ownNsid = -1;
-    /** When the C heap is next trimmed (ms), or 0: nothing happened since the last trim. */
-    private long trimAtMs;
-    private final HostNamespaces host = new HostNamespaces();
-    /** When each namespace was last described, so a busy one is not re-read on every event. */
-    private final Map<Long, Long> describedAt = new HashMap<>();
-    private final Set<Long> describeLater = new HashSet<>();
-    /** Namespaces with work: events to look at, or a retry due. */
-    private final Set<Namespace> work = new LinkedHashSet<>();
-    /** Adaptive devices with recent reports: ticked every {@link #TICK_MS}. */
-    private final Map<Namespace.Device, Namespace> reporting = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final Fd wake = Epoll.eventFd();
     private volatile boolean stop;
@@ -110,18 +86,29 @@ final class EventLoop implements Runnable {
     volatile long lastScanMicros;
     volatile long processEvents;
     volatile String processEventsNote = "on";
-    private long lastTickMs;
-    /** When the process-event socket is watched again (0: it is watched). */
-    private long procResumeAt;
-    /** When the mount table is watched again (0: it is watched). */
-    private long mountsResumeAt;
     private final Object startedSignal = new Object();
+    private Epoll epoll;
+    private ProcConnector proc;
+    private Fd mountinfo;
+    private int scanEvery;
 
-    EventLoop(Supplier<DaemonConfig> config, Reconciler reconciler, TcCodec codec, Consumer<String> log) {
+    EventLoop(Supplier<DaemonConfig> config, Reconciler reconciler, TcCodec codec, Namespaces namespaces,
+              Consumer<String> log) {
         this.config = config;
-        this.reconciler = reconciler;
-        this.codec = codec;
+        this.namespaces = namespaces;
         this.log = log;
+        this.reports = new ReportPath(namespaces, this::kick, () -> Epoll.signal(wake), log);
+        this.serving = new Serving(config, reconciler, namespaces, queue, host, reports, codec, log);
+    }
+
+    /** The report path, whose devices this loop ticks. */
+    ReportPath reports() {
+        return reports;
+    }
+
+    /** Namespace failures since the start, retried with backoff (metrics). */
+    long retries() {
+        return queue.retries();
     }
 
     /** Runs {@code r} on the loop's thread soon (reload, a report's request for a pass). */
@@ -143,19 +130,12 @@ final class EventLoop implements Runnable {
 
     private volatile Throwable failure;
 
-    /** The report thread could not change a rate: the namespace gets a full pass. */
-    void kick(Namespace ns) {
+    /** A rate change could not be made: the namespace gets a full pass. */
+    private void kick(Namespace ns) {
         submit(() -> {
             ns.dirtyAll = true;
-            work.add(ns);
+            queue.add(ns);
         });
-    }
-
-    /** An adaptive device just had a report: its controller is ticked until its reports go stale. */
-    void reporting(Namespace ns, Namespace.Device d) {
-        if (reporting.putIfAbsent(d, ns) == null) {
-            Epoll.signal(wake); // the loop may be waiting without a timeout
-        }
     }
 
     /** Whether the loop has ended (stopped, or failed). */
@@ -174,91 +154,45 @@ final class EventLoop implements Runnable {
         }
     }
 
-    /** Every served namespace (status). */
-    List<Namespace> served() {
-        return new ArrayList<>(byIno.values());
-    }
-
     /** How many namespaces the host has now, served or not (as of the loop's last look). */
     volatile int hostNamespaces;
 
     @Override
     public void run() {
-        try (Epoll epoll = new Epoll(256);
+        try (Epoll ep = new Epoll(256);
              NetlinkSocket allEvents = NetlinkSocket.openAllNamespaces(Nl.RTMGRP_LINK | Nl.RTMGRP_TC, EVENTS_RCVBUF);
              NetlinkSocket nsids = NetlinkSocket.open();
              NetnsEntry net = NetnsEntry.net();
              NetnsEntry uts = NetnsEntry.uts();
-             Fd mountinfo = Sys.open("/proc/self/mountinfo", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+             Fd mounts = Sys.open("/proc/self/mountinfo", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+            epoll = ep;
             events = allEvents;
-            ids = nsids;
+            mountinfo = mounts;
+            serving.use(nsids, net, uts);
             try (Fd own = Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
-                ownNsid = ids.existingNsid(own);
+                ownNsid = nsids.existingNsid(own);
             }
-            epoll.add(events.fd(), Epoll.EPOLLIN, EVENTS);
-            ProcConnector proc = null;
+            watch();
             try {
-                proc = ProcConnector.open();
-                epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
-            } catch (NativeException e) {
-                processEventsNote = "off (" + e.getMessage() + "): /proc scanned every "
-                        + SCAN_MS_WITHOUT_EVENTS + " ms instead";
-                log.accept("process events " + processEventsNote);
-            }
-            epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
-            epoll.add(wake, Epoll.EPOLLIN, WAKE);
-            int scanEvery = proc == null ? SCAN_MS_WITHOUT_EVENTS : SCAN_MS;
-            host.rereadMounts();
-            scan();
-            long lastScan = now();
-            pass(net, uts);
-            signalStarted();
-            try {
+                host.rereadMounts();
+                scan();
+                pass();
+                signalStarted();
                 while (!stop) {
-                    int n = epoll.await(timeout(lastScan + scanEvery));
-                    boolean lost = false;
-                    for (int i = 0; i < n; i++) {
-                        long key = epoll.data(i);
-                        if (key == PROC) {
-                            lost |= processEvents(proc);
-                            epoll.remove(proc.fd());
-                            procResumeAt = now() + PROC_BATCH_MS;
-                        } else if (key == MOUNTS) {
-                            // as process events: the mount table is read at most every PROC_BATCH_MS,
-                            // however many namespaces others add and delete meanwhile
-                            host.rereadMounts();
-                            epoll.remove(mountinfo);
-                            mountsResumeAt = now() + PROC_BATCH_MS;
-                        } else if (key == WAKE) {
-                            Epoll.drain(wake);
-                        } else if (key == EVENTS) {
-                            linkEvents();
-                        }
-                    }
+                    long next = Math.min(timers.nextMs(), queue.nextDueMs());
+                    int n = epoll.await((int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now())));
+                    dispatch(n);
                     for (Runnable r; (r = tasks.poll()) != null; ) {
                         r.run();
                     }
-                    if (mountsResumeAt != 0 && now() >= mountsResumeAt) {
-                        mountsResumeAt = 0;
-                        host.rereadMounts();
-                        epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
-                    }
-                    if (procResumeAt != 0 && now() >= procResumeAt) {
-                        procResumeAt = 0;
-                        lost |= processEvents(proc);
-                        epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
-                    }
-                    if (lost || now() - lastScan >= scanEvery) {
-                        scan();
-                        lastScan = now();
-                    }
-                    pass(net, uts);
+                    timers.runDue();
+                    pass();
                 }
             } finally {
                 if (proc != null) {
                     proc.close();
                 }
-                shutDown();
+                serving.shutDown();
             }
             if (failure != null) {
                 throw new IllegalStateException("stopped: " + failure, failure);
@@ -266,6 +200,53 @@ final class EventLoop implements Runnable {
         } finally {
             ended = true;
             signalStarted();
+        }
+    }
+
+    /** Watches the event socket, the process events (when the kernel gives them), the mount table and the wake-up. */
+    private void watch() {
+        epoll.add(events.fd(), Epoll.EPOLLIN, EVENTS);
+        try {
+            proc = ProcConnector.open();
+            epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
+        } catch (NativeException e) {
+            processEventsNote = "off (" + e.getMessage() + "): /proc scanned every "
+                    + SCAN_MS_WITHOUT_EVENTS + " ms instead";
+            log.accept("process events " + processEventsNote);
+        }
+        epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
+        epoll.add(wake, Epoll.EPOLLIN, WAKE);
+        scanEvery = proc == null ? SCAN_MS_WITHOUT_EVENTS : SCAN_MS;
+    }
+
+    /** Reads what woke the loop. */
+    private void dispatch(int n) {
+        for (int i = 0; i < n; i++) {
+            long key = epoll.data(i);
+            if (key == PROC) {
+                if (processEvents()) {
+                    scan();
+                }
+                // as for the mount table: read at most every PROC_BATCH_MS, however busy the host is
+                epoll.remove(proc.fd());
+                timers.after(Timer.PROC_RESUME, PROC_BATCH_MS, () -> {
+                    if (processEvents()) {
+                        scan();
+                    }
+                    epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
+                });
+            } else if (key == MOUNTS) {
+                host.rereadMounts();
+                epoll.remove(mountinfo);
+                timers.after(Timer.MOUNTS_RESUME, PROC_BATCH_MS, () -> {
+                    host.rereadMounts();
+                    epoll.add(mountinfo, Epoll.EPOLLPRI | Epoll.EPOLLERR, MOUNTS);
+                });
+            } else if (key == WAKE) {
+                Epoll.drain(wake);
+            } else if (key == EVENTS) {
+                linkEvents();
+            }
         }
     }
 
@@ -280,40 +261,17 @@ final class EventLoop implements Runnable {
         return System.nanoTime() / 1_000_000;
     }
 
-    /** Until the next thing due: a retry, a tick, a namespace to describe again, the next scan. */
-    private int timeout(long scanAt) {
-        long now = now();
-        long next = scanAt;
-        for (Namespace ns : work) {
-            next = Math.min(next, dueAt(ns));
-        }
-        if (!reporting.isEmpty()) {
-            next = Math.min(next, lastTickMs + TICK_MS);
-        }
-        if (!describeLater.isEmpty()) {
-            next = Math.min(next, now + DESCRIBE_MS);
-        }
-        if (procResumeAt != 0) {
-            next = Math.min(next, procResumeAt);
-        }
-        if (mountsResumeAt != 0) {
-            next = Math.min(next, mountsResumeAt);
-        }
-        if (trimAtMs != 0) {
-            next = Math.min(next, trimAtMs);
-        }
-        return (int) Math.max(0, Math.min(Integer.MAX_VALUE, next - now));
-    }
-
+    /** A full /proc scan now, and the next one {@link #scanEvery} from now. */
     private void scan() {
         long t0 = System.nanoTime();
         host.fullScan();
         lastScanMicros = (System.nanoTime() - t0) / 1000;
         scans++;
+        timers.after(Timer.SCAN, scanEvery, this::scan);
     }
 
     /** Reads the process events queued; true when some were lost (the socket overran). */
-    private boolean processEvents(ProcConnector proc) {
+    private boolean processEvents() {
         // a process that forked (or exec'd) and exited within the batch is never looked at
         Set<Integer> toRead = new LinkedHashSet<>();
         boolean lost = false;
@@ -345,14 +303,12 @@ final class EventLoop implements Runnable {
      * session) is skipped, and so is what namespaces not served say.
      */
     private void linkEvents() {
-        long now = now();
         try {
             List<Message> ms;
             while ((ms = events.receiveEventsNow(eventNsid)) != null) {
                 int id = eventNsid[0];
-                Namespace ns = id < 0 || id == ownNsid ? byIno.get(host.own()) : byNsid.get(id);
-                Session s = ns == null ? null : ns.session;
-                if (s == null || ms.isEmpty() || ms.get(0).pid() == s.portId()) {
+                Namespace ns = id < 0 || id == ownNsid ? namespaces.byIno(host.own()) : namespaces.byNsid(id);
+                if (ns == null || ms.isEmpty() || ours(ns, ms.get(0).pid())) {
                     continue;
                 }
                 for (Message m : ms) {
@@ -362,334 +318,67 @@ final class EventLoop implements Runnable {
                         ns.dirty.add(ix);
                     }
                 }
-                changed(ns, now);
+                queue.changed(ns);
             }
         } catch (NativeException | io.tunshape.netlink.NetlinkException e) {
             log.accept((e instanceof NativeException n && n.errno() == Errno.ENOBUFS ? "events overran (ENOBUFS)"
                     : "event socket: " + e.getMessage()) + "; reading every namespace afresh");
-            for (Namespace ns : byIno.values()) {
+            for (Namespace ns : namespaces.all()) {
                 ns.dirtyAll = true;
-                changed(ns, now);
+                queue.changed(ns);
             }
         }
     }
 
-    /** Someone changed something in {@code ns}: a pass follows once it has been quiet a moment. */
-    private void changed(Namespace ns, long now) {
-        if (ns.firstEventMs == 0) {
-            ns.firstEventMs = now;
-        }
-        ns.lastEventMs = now;
-        // what failed may work now, so the backoff does not hold this pass back
-        ns.retryAtMs = 0;
-        work.add(ns);
+    /** Whether a message came from the daemon's own sockets in {@code ns} (a pass's or a rate change's). */
+    private static boolean ours(Namespace ns, int sender) {
+        Session s = ns.session;
+        RateLink r = ns.rates;
+        return s == null || sender == s.portId() || (r != null && sender == r.portId());
     }
 
-    /** Works off the keys: namespaces that appeared, changed or went; devices to reconcile; ticks. */
-    private void pass(NetnsEntry net, NetnsEntry uts) {
+    /**
+     * Works off the keys: namespaces that appeared, changed or went, then the passes due; ticks the
+     * devices reporting; trims the C heap once work stops.
+     */
+    private void pass() {
         long now = now();
         Set<Long> touched = host.takeTouched();
-        if (!describeLater.isEmpty()) {
-            touched.addAll(describeLater);
-            describeLater.clear();
+        if (!serving.describeLater.isEmpty()) {
+            touched.addAll(serving.describeLater);
+            serving.describeLater.clear();
         }
         for (long ino : touched) {
-            consider(ino, now, net, uts);
+            serving.consider(ino, now);
         }
         if (!touched.isEmpty()) {
             hostNamespaces = host.count();
         }
-        if (!reporting.isEmpty() && now - lastTickMs >= TICK_MS) {
-            lastTickMs = now;
-            tick(now);
+        if (!serving.describeLater.isEmpty()) {
+            timers.afterUnlessArmed(Timer.DESCRIBE, Serving.DESCRIBE_MS, () -> { });
         }
-        List<Namespace> due = new ArrayList<>();
-        for (Namespace ns : work) {
-            if (dueAt(ns) <= now) {
-                due.add(ns);
-            }
+        boolean worked = queue.nextDueMs() <= now;
+        serving.workOff();
+        if (reports.anyReporting()) {
+            timers.afterUnlessArmed(Timer.TICK, TICK_MS, this::tick);
         }
-        for (Namespace ns : due) {
-            work.remove(ns);
-            ns.firstEventMs = 0;
-            reconcile(ns, now, net);
-        }
-        if (!due.isEmpty() || !reporting.isEmpty()) {
-            trimAtMs = now + TRIM_AFTER_MS;
-        } else if (trimAtMs != 0 && now >= trimAtMs) {
-            trimAtMs = 0;
-            Sys.trimNativeHeap();
+        if (worked || reports.anyReporting()) {
+            timers.after(Timer.TRIM, TRIM_AFTER_MS, Sys::trimNativeHeap);
         }
     }
 
-    /** When a namespace's work is due: its retry, and its events once settled. */
-    private static long dueAt(Namespace ns) {
-        long at = ns.retryAtMs;
-        if (ns.firstEventMs != 0) {
-            at = Math.max(at, Math.min(ns.lastEventMs + QUIET_MS, ns.firstEventMs + SETTLE_MAX_MS));
-        }
-        return at;
+    /** Ticks the controllers of devices with recent reports, and again while some report. */
+    private void tick() {
+        reports.tick(now(), config.get().tuning().staleMs());
     }
 
-    /** Whether every rule's selector can be decided on names alone. */
-    private boolean namesDecide() {
-        for (DaemonConfig.Entry e : config.get().interfaces()) {
-            if (e.needsProcessFacts()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** Serves or releases a namespace after it appeared, went, or changed holders or mounts. */
-    private void consider(long ino, long now, NetnsEntry net, NetnsEntry uts) {
-        Namespace ns = byIno.get(ino);
-        if (!host.exists(ino) && ino != host.own()) {
-            describedAt.remove(ino);
-            if (ns != null) {
-                release(ns, false, "its last process exited and nothing mounts it");
-            }
-            return;
-        }
-        Long at = describedAt.get(ino);
-        if (at != null && now - at < DESCRIBE_MS) {
-            describeLater.add(ino);
-            return;
-        }
-        int leader = host.leader(ino);
-        List<String> mounts = host.mountPoints(ino);
-        if (ns != null && ns.facts.mountPoints().equals(mounts) && namesDecide()
-                && (ns.facts.pid() == leader || !mounts.isEmpty())) {
-            // a fork or exec in a served namespace that changes nothing a rule looks at, nor its
-            // label (a mounted namespace is called by its name, whoever runs in it)
-            return;
-        }
-        NsFacts f;
-        if (ns == null && namesDecide() && !selectedByName(ino, mounts)) {
-            return; // no rule can select it: not worth reading its processes
-        }
-        f = NsFacts.describe(ino, ino == host.own(), mounts, leader, uts);
-        describedAt.put(ino, now);
-        boolean wanted = false;
-        for (DaemonConfig.Entry e : config.get().interfaces()) {
-            wanted |= e.selects(f);
-        }
-        if (ns == null && wanted) {
-            ns = new Namespace(ino, f);
-            byIno.put(ino, ns);
-            name(ns, f, null);
-            log.accept(f.label() + ": selected");
-            work.add(ns);
-        } else if (ns != null && !wanted) {
-            release(ns, true, "no rule selects it any more");
-        } else if (ns != null) {
-            NsFacts old = ns.facts;
-            ns.facts = f;
-            name(ns, f, old);
-        }
-    }
-
-    private boolean selectedByName(long ino, List<String> mounts) {
-        NsFacts f = new NsFacts(ino, ino == host.own(), mounts, 0, null, null, null, null, null);
-        for (DaemonConfig.Entry e : config.get().interfaces()) {
-            if (e.selects(f)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Keeps the name index (what reports that name a namespace find) in step with its mounts. */
-    private void name(Namespace ns, NsFacts now, NsFacts before) {
-        if (before != null) {
-            for (String n : before.names()) {
-                byName.remove(n, ns);
-            }
-        }
-        for (String n : now.names()) {
-            byName.put(n, ns);
-        }
-    }
-
-    /** Opens the namespace's sockets inside it, if not yet, and reconciles what the events asked for. */
-    private void reconcile(Namespace ns, long now, NetnsEntry net) {
-        if (!byIno.containsKey(ns.ino)) {
-            return; // released meanwhile
-        }
-        try {
-            if (ns.session == null) {
-                open(ns, net);
-            }
-            Set<Integer> which = ns.dirtyAll ? null : new HashSet<>(ns.dirty);
-            ns.dirtyAll = false;
-            ns.dirty.clear();
-            synchronized (ns) {
-                reconciler.reconcile(ns, which);
-            }
-            if (ns.failures.isEmpty()) {
-                if (ns.state != Namespace.State.SERVING) {
-                    log.accept(ns.label() + ": serving (" + ns.devices.size() + " device(s) shaped)");
-                }
-                ns.served();
-            } else {
-                Map.Entry<String, String> f = ns.failures.entrySet().iterator().next();
-                ns.failed(f.getKey() + ": " + f.getValue() + (ns.failures.size() > 1 ? " (and "
-                        + (ns.failures.size() - 1) + " more device(s))" : ""), now);
-                work.add(ns);
-            }
-        } catch (RuntimeException e) {
-            String why = e.getMessage() == null ? e.toString() : e.getMessage();
-            if (!why.equals(ns.reason)) {
-                log.accept(ns.label() + ": " + why + "; retrying with backoff");
-            }
-            if (e instanceof NativeException || e instanceof io.tunshape.netlink.NetlinkException) {
-                closeSockets(ns); // opened afresh next time
-            }
-            ns.failed(why, now);
-            work.add(ns);
-        }
-    }
-
-    /**
-     * Opens the request socket inside the namespace, from this thread (setns there and back), and
-     * gives the namespace an id here, by which its events are told apart on the one event socket.
-     */
-    private void open(Namespace ns, NetnsEntry net) {
-        NsFacts f = ns.facts;
-        Object[] opened = new Object[2];
-        java.util.concurrent.Callable<Void> make = () -> {
-            long here = HostNamespaces.inoOf("thread-self");
-            if (here != ns.ino) {
-                throw new IllegalStateException("pid " + f.pid() + " is no longer in the namespace (it is in "
-                        + here + "): it will be found again through its other holders");
-            }
-            opened[0] = f.own() ? null : Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC);
-            opened[1] = new Session(f.own() ? null : f.name() != null ? f.name() : f.label(), codec);
-            return null;
-        };
-        try {
-            if (f.own()) {
-                make.call();
-            } else {
-                String path = !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
-                try (Fd target = Sys.open(path, Sys.O_RDONLY | Sys.O_CLOEXEC)) {
-                    net.within(target, make);
-                }
-            }
-        } catch (IllegalStateException e) {
-            closeAll(opened);
-            throw e;
-        } catch (Exception e) {
-            closeAll(opened);
-            throw e instanceof RuntimeException r ? r : new IllegalStateException(e.getMessage(), e);
-        }
-        Session s = (Session) opened[1];
-        if (opened[0] instanceof Fd target) {
-            try (target) {
-                ns.nsid = ids.nsid(target);
-            } catch (RuntimeException e) {
-                s.close();
-                throw e;
-            }
-            byNsid.put(ns.nsid, ns);
-        }
-        synchronized (ns) {
-            ns.session = s;
-        }
-        // events before the id was known went unheard: everything is read now
-        ns.dirtyAll = true;
-    }
-
-    private static void closeAll(Object[] opened) {
-        for (Object o : opened) {
-            if (o instanceof AutoCloseable c) {
-                try {
-                    c.close();
-                } catch (Exception ignored) {
-                    // closing what half-opened
-                }
-            }
-        }
-    }
-
-    private void closeSockets(Namespace ns) {
-        if (ns.nsid >= 0) {
-            byNsid.remove(ns.nsid, ns);
-            ns.nsid = -1;
-        }
-        ns.close();
-    }
-
-    /** Forgets a namespace: puts its devices back first when it is still there and {@code restore}. */
-    private void release(Namespace ns, boolean restore, String why) {
-        if (restore && config.get().restoreOnExit()) {
-            reconciler.restore(ns);
-        }
-        closeSockets(ns);
-        byIno.remove(ns.ino);
-        for (String n : ns.facts.names()) {
-            byName.remove(n, ns);
-        }
-        work.remove(ns);
-        reporting.values().removeIf(n -> n == ns);
-        log.accept(ns.label() + ": released (" + why + ")");
-    }
-
-    /** Ticks the controllers of devices with recent reports: deferred changes, and the fall back when reports stop. */
-    private void tick(long now) {
-        long stale = config.get().tuning().staleMs();
-        for (Map.Entry<Namespace.Device, Namespace> e : reporting.entrySet()) {
-            Namespace.Device d = e.getKey();
-            Namespace ns = e.getValue();
-            RateController c = d.controller;
-            if (c == null || ns.devices.get(d.name) != d) {
-                reporting.remove(d);
-                continue;
-            }
-            long r;
-            boolean flush;
-            long age;
-            synchronized (c) {
-                r = c.tick(now);
-                flush = c.takeFlush();
-                age = c.reportAgeMs(now);
-            }
-            if (r > 0 && !reconciler.changeRate(ns, d, flush)) {
-                ns.dirtyAll = true;
-                work.add(ns);
-            }
-            if (age > stale + 1000) {
-                reporting.remove(d);
-            }
-        }
-    }
-
-    /** On stop: puts back what was changed in every namespace still there, then closes everything. */
-    private void shutDown() {
-        boolean restore = config.get().restoreOnExit();
-        for (Namespace ns : new ArrayList<>(byIno.values())) {
-            if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
-                try {
-                    reconciler.restore(ns);
-                } catch (RuntimeException e) {
-                    log.accept(ns.label() + ": putting back: " + e.getMessage());
-                }
-            }
-            closeSockets(ns);
-        }
-        byIno.clear();
-        byName.clear();
+    /** Every served namespace, for status. */
+    List<Namespace> served() {
+        return namespaces.all();
     }
 
     /** On reload: every namespace is looked at again against the new rules, every served one gets a full pass. */
     void reconsiderAll() {
-        submit(() -> {
-            describedAt.clear();
-            describeLater.addAll(host.all());
-            for (Namespace ns : byIno.values()) {
-                ns.dirtyAll = true;
-                work.add(ns);
-            }
-        });
+        submit(serving::reconsiderAll);
     }
 }

@@ -1,6 +1,7 @@
 package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.profile.Profile;
 import io.tunshape.shape.DeviceState;
 import io.tunshape.shape.Session;
@@ -12,11 +13,11 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One network namespace the daemon serves: its request socket (opened inside it, used from any
- * thread after; its events come on the event loop's one socket, by its {@link #nsid}), its
- * devices, and its state as status shows it. The event loop owns it; the report thread changes an
- * adaptive device's rate over {@link #session} too, and so does status reading counters: every use
- * of the session holds this object's monitor (a request and its ack must not interleave with
- * another's). Nothing else about a namespace lives anywhere else.
+ * thread after; its events come on the event loop's one socket, by its {@link #nsid}), its rate
+ * socket ({@link RateLink}, the report thread's), its lock held open, its devices, and its state as
+ * status shows it. The event loop owns it (and {@link Namespaces} finds it); passes, putting back and
+ * status reading counters use {@link #session} holding this object's monitor (a request and its ack
+ * must not interleave with another's); rate changes go over {@link #rates}, which orders its own.
  */
 final class Namespace {
     /** serving: sockets open, every device reconciled; retrying: the last attempt failed, {@link #reason} says why. */
@@ -31,15 +32,15 @@ final class Namespace {
 
     volatile State state = State.RETRYING;
     volatile String reason = "not opened yet";
-    /** Failed attempts in a row; the next waits 100 ms doubled per attempt, at most 30 s. */
-    int attempts;
-    long retryAtMs;
+    /** The namespace's lock, held open while served; null until served and after release. */
+    volatile NamespaceLock.Keeper lock;
+    /** Where rate changes go; null until served (or with no adaptive rule) and after release. */
+    volatile RateLink rates;
+    /** Failed attempts in a row (the work queue's count, for status). */
+    volatile int attempts;
     /** What the events asked to look at: every device, or these ifindexes. */
     boolean dirtyAll = true;
     final Set<Integer> dirty = new HashSet<>();
-    /** When the first and the last of the events not yet acted on came (ms; 0: none waiting). */
-    long firstEventMs;
-    long lastEventMs;
     /** Shaped devices, by name (reports name them so). */
     final Map<String, Device> devices = new ConcurrentHashMap<>();
     /** Devices the last pass could not shape, with the reason. */
@@ -68,6 +69,14 @@ final class Namespace {
         volatile Ring ring;
         /** Its report-driven changes' times, for the metrics (per device). */
         final LatencyHistogram latency = new LatencyHistogram();
+        /** What a rate change sends, kept by the last pass; null when not adaptive or not shaped yet. */
+        volatile CompiledRate compiled;
+        /** What {@link #compiled} was made for: the request at min_rate and the largest frame. */
+        Object compiledFor;
+        /** The controller's change the last pass planned with. */
+        volatile RateController.Change planned;
+        /** The controller's last change sent to the kernel (guarded by the namespace's {@link RateLink}). */
+        long sentSeq = -1;
 
         Device(LinkInfo link, DaemonConfig.Entry rule, DeviceState before) {
             this.index = link.index();
@@ -81,12 +90,11 @@ final class Namespace {
     record Ring(Profile profile, int mtu, int header, Long txqueuelen) {
     }
 
-    /** The next attempt after a failure: 100 ms, doubled each time, at most 30 s. */
-    void failed(String why, long nowMs) {
+    /** The last attempt failed for {@code why}, the {@code attempts}th in a row: the next reads everything. */
+    void failed(String why, int attempts) {
         state = State.RETRYING;
         reason = why;
-        attempts++;
-        retryAtMs = nowMs + Math.min(30_000, 100L << Math.min(attempts - 1, 9));
+        this.attempts = attempts;
         dirtyAll = true;
     }
 
@@ -94,15 +102,24 @@ final class Namespace {
         state = State.SERVING;
         reason = null;
         attempts = 0;
-        retryAtMs = 0;
     }
 
-    /** Closes its socket; the caller has put back what it meant to. */
+    /** Closes its sockets and its lock file; the caller has put back what it meant to. */
     void close() {
         synchronized (this) {
             if (session != null) {
                 session.close();
                 session = null;
+            }
+            RateLink r = rates;
+            rates = null;
+            if (r != null) {
+                r.close();
+            }
+            NamespaceLock.Keeper l = lock;
+            lock = null;
+            if (l != null) {
+                l.close();
             }
         }
     }

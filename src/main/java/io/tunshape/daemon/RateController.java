@@ -22,7 +22,8 @@ package io.tunshape.daemon;
  * dropped at once rather than kept waiting (the qdisc counts it as dropped). Falls within the
  * floor keep every queued packet within twice the latency.</li>
  * </ul>
- * Rates are in bit/s. The rate never leaves [min, max], so queued packets always drain.
+ * Rates are in bit/s. The rate never leaves [min, max], so queued packets always drain. Safe to use
+ * from several threads (the report thread, the loop's tick, status): every method holds this object.
  */
 public final class RateController {
     /**
@@ -81,7 +82,7 @@ public final class RateController {
      * The lowest rate the queue drains within 2 L at: half the highest rate in effect within the last
      * 2 L (the current one included), or 0 without a latency.
      */
-    public long floorBps(long nowMs) {
+    public synchronized long floorBps(long nowMs) {
         if (latencyMs == 0) {
             return 0;
         }
@@ -118,7 +119,7 @@ public final class RateController {
      * The capacity a report tells, in bit/s, or -1 when it tells none: the driver's own figure
      * ({@code capacityBps} >= 0; 0 is a link that carries nothing now), else bytes over busy time.
      */
-    public long capacityOf(long capacityBps, long txBytes, long busyMs) {
+    public synchronized long capacityOf(long capacityBps, long txBytes, long busyMs) {
         if (capacityBps >= 0) {
             return capacityBps;
         }
@@ -130,7 +131,7 @@ public final class RateController {
     }
 
     /** Takes a report (capacity -1 = none) at {@code nowMs}. */
-    public void report(long capacityBps, long nowMs) {
+    public synchronized void report(long capacityBps, long nowMs) {
         report(capacityBps, -1, nowMs);
     }
 
@@ -144,7 +145,7 @@ public final class RateController {
     }
 
     /** Takes a report: capacity (-1 = none) and the bits waiting in tun's ring (-1 = unknown). */
-    public void report(long capacityBps, long queuedBits, long nowMs) {
+    public synchronized void report(long capacityBps, long queuedBits, long nowMs) {
         report(capacityBps, queuedBits, false, nowMs);
     }
 
@@ -161,7 +162,7 @@ public final class RateController {
      * Takes a report: capacity (-1 = none), the bits waiting in tun's ring (-1 = unknown) and
      * whether the backend starved while the qdisc held packets back ({@link #starved}).
      */
-    public void report(long capacityBps, long queuedBits, boolean starved, long nowMs) {
+    public synchronized void report(long capacityBps, long queuedBits, boolean starved, long nowMs) {
         lastReportMs = nowMs;
         // starved: the link carried at least the sample while busy, and the shaper held back the rest
         probeBps = starved ? Math.max(2 * currentBps, capacityBps) : 0;
@@ -173,7 +174,7 @@ public final class RateController {
     }
 
     /** The rate the interface should have now: a new one when it should change, else -1. */
-    public long tick(long nowMs) {
+    public synchronized long tick(long nowMs) {
         long target;
         boolean stale = lastReportMs == Long.MIN_VALUE || nowMs - lastReportMs > t.staleMs();
         if (stale || estimate < 0) {
@@ -218,36 +219,57 @@ public final class RateController {
     }
 
     /** Whether the last change asks for the queue to be emptied; clears the request. */
-    public boolean takeFlush() {
+    public synchronized boolean takeFlush() {
         boolean f = flush;
         flush = false;
         return f;
     }
 
-    public long currentBps() {
+    public synchronized long currentBps() {
         return currentBps;
     }
 
     /** The smoothed capacity estimate in bit/s, or -1 without reports. */
-    public long estimateBps() {
+    public synchronized long estimateBps() {
         return estimate < 0 ? -1 : Math.round(estimate);
     }
 
     /** Milliseconds since the last report, or -1 when none came. */
-    public long reportAgeMs(long nowMs) {
+    public synchronized long reportAgeMs(long nowMs) {
         return lastReportMs == Long.MIN_VALUE ? -1 : nowMs - lastReportMs;
     }
 
-    public long changes() {
+    public synchronized long changes() {
         return changes;
     }
 
     /** How many changes emptied the queue. */
-    public long flushes() {
+    public synchronized long flushes() {
         return flushes;
     }
 
-    public long baseBps() {
-        return baseBps;
+    /**
+     * A rate to set: {@code seq} numbers the controller's changes in order, so that of two changes
+     * sent from two threads the older never overwrites the newer in the kernel.
+     */
+    public record Change(long bps, boolean flush, long seq) {
+    }
+
+    /** Takes a report at {@code nowMs}: the change it asks for, or null. */
+    synchronized Change onReport(ReportParser.Report r, long nowMs) {
+        report(capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()), queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()),
+                starved(r.qdisc(), r.busyMs(), r.intervalMs()), nowMs);
+        return onTick(nowMs);
+    }
+
+    /** The change due at {@code nowMs} without a report (a deferred one, or the fall back when reports stop), or null. */
+    public synchronized Change onTick(long nowMs) {
+        long bps = tick(nowMs);
+        return bps > 0 ? new Change(bps, takeFlush(), changes) : null;
+    }
+
+    /** The rate in effect, as a change numbered as the last one (a pass that set it sets this). */
+    public synchronized Change current() {
+        return new Change(currentBps, false, changes);
     }
 }

@@ -10,6 +10,8 @@ import io.tunshape.shape.DeviceState;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
 import io.tunshape.shape.Shaper;
+import io.tunshape.tc.HtbSpec;
+import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 
 import java.util.ArrayList;
@@ -24,26 +26,34 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Brings one namespace's devices to what the rules ask (the path of a link event, after the event
- * loop turned it into a key), sets an adaptive device's new rate (the path of a report, after
- * {@link ReportPath} found the device), and puts things back on exit. Stateless apart from the
- * profiles of the running configuration: a namespace's state is in its {@link Namespace}.
+ * Runs passes: brings one namespace's devices to what the rules ask (the path of a link event, after
+ * the event loop turned it into a key), compiles each adaptive device's rate change for the report
+ * path ({@link CompiledRate}), and puts things back on exit. Stateless apart from the profiles of
+ * the running configuration: a namespace's state is in its {@link Namespace}.
  */
 final class Reconciler {
     private final Supplier<DaemonConfig> config;
     private final Planner planner;
+    private final Psched psched;
     private final Consumer<String> log;
     /** Profiles loaded for the running configuration, by name or file; emptied on reload. */
     private final Map<String, Profile> profiles = new ConcurrentHashMap<>();
 
-    Reconciler(Supplier<DaemonConfig> config, Planner planner, Consumer<String> log) {
+    Reconciler(Supplier<DaemonConfig> config, Planner planner, Psched psched, Consumer<String> log) {
         this.config = config;
         this.planner = planner;
+        this.psched = psched;
         this.log = log;
     }
 
-    Planner planner() {
-        return planner;
+    /**
+     * Shapes one device in a namespace no other process sees (the warm-up's) and compiles its rate
+     * change: no lock, no failures kept.
+     */
+    void shapeAlone(Namespace ns, Namespace.Device d) {
+        ShapingRequest r = request(d);
+        ns.session.apply(List.of(d.name), r, planner, false);
+        compile(ns, d, r);
     }
 
     void forgetProfiles() {
@@ -86,12 +96,15 @@ final class Reconciler {
      * Records what it could not do in {@code ns.failures}; throws when the namespace cannot be read.
      * The caller holds the namespace's monitor. Takes the namespace's lock, shared with apply and
      * clear, without waiting (the loop serves every namespace): held by another tunshape process, it
-     * throws, and the loop retries with backoff.
+     * throws, and the loop retries with backoff. The report thread's rate changes go on meanwhile.
      */
     void reconcile(Namespace ns, Set<Integer> which) {
-        try (NamespaceLock lock = NamespaceLock.orBusy(NamespaceLock.tryExclusive(ns.ino, "tunshape daemon"),
-                ns.ino)) {
+        NamespaceLock.Keeper lock = ns.lock;
+        lock.enterOrBusy("tunshape daemon");
+        try {
             reconcileLocked(ns, which);
+        } finally {
+            lock.exit();
         }
     }
 
@@ -127,6 +140,21 @@ final class Reconciler {
                 fail(ns, l.name(), x);
             }
         }
+        applyGroups(ns, session, groups);
+        // devices that went away: forget them (a re-created one is new)
+        ns.devices.values().removeIf(d -> !present.contains(d.index));
+        ns.failures.keySet().removeIf(n -> {
+            for (LinkInfo l : snap.links()) {
+                if (l.name().equals(n)) {
+                    return false;
+                }
+            }
+            return true;
+        });
+    }
+
+    /** Applies each group of devices that get the same request together; a group that fails, device by device. */
+    private void applyGroups(Namespace ns, Session session, Map<ShapingRequest, List<Namespace.Device>> groups) {
         for (Map.Entry<ShapingRequest, List<Namespace.Device>> g : groups.entrySet()) {
             List<String> names = new ArrayList<>();
             for (Namespace.Device d : g.getValue()) {
@@ -149,16 +177,6 @@ final class Reconciler {
                 }
             }
         }
-        // devices that went away: forget them (a re-created one is new)
-        ns.devices.values().removeIf(d -> !present.contains(d.index));
-        ns.failures.keySet().removeIf(n -> {
-            for (LinkInfo l : snap.links()) {
-                if (l.name().equals(n)) {
-                    return false;
-                }
-            }
-            return true;
-        });
     }
 
     /**
@@ -169,6 +187,7 @@ final class Reconciler {
      */
     private void shaped(Namespace ns, Namespace.Device d, ShapingRequest r, Result res) {
         boolean managed = ns.devices.get(d.name) == d;
+        compile(ns, d, r);
         ns.devices.put(d.name, d);
         for (String w : res.warnings()) {
             if (w.contains("incomplete tunshape tree")) {
@@ -205,10 +224,9 @@ final class Reconciler {
             c = controllerFor(p, config.get().tuning());
             d.controller = c;
         }
-        long bps;
-        synchronized (c) {
-            bps = c.currentBps();
-        }
+        RateController.Change planned = c.current();
+        d.planned = planned;
+        long bps = planned.bps();
         // tun's ring keeps one size, a second of frames at max_rate: resizing it at each rate change
         // would throw away what it holds, uncounted (the kernel frees the excess), and after a
         // sudden fall in capacity it holds what the shaper let through until the next report (the
@@ -231,45 +249,36 @@ final class Reconciler {
     }
 
     /**
-     * Sets an adaptive device's new rate at once (from the report thread, or the loop's tick),
-     * emptying its queue first when {@code flush}. False when the namespace has no session now: the
-     * caller asks for a pass.
+     * Keeps what {@code d}'s rate changes need, now shaped with {@code r} (compiled again only when
+     * its request or frame changed), and sends its controller's latest rate if a report's change
+     * came while the pass planned with an older one.
      */
-    boolean changeRate(Namespace ns, Namespace.Device d, boolean flush) {
-        synchronized (ns) {
-            Session s = ns.session;
-            if (s == null) {
-                return false;
-            }
-            // the namespace's lock, without waiting: while an apply or clear holds it, a pass follows
-            NamespaceLock lock = NamespaceLock.tryExclusive(ns.ino, null);
-            if (lock == null) {
-                return false;
-            }
-            try (lock) {
-                return changeRateLocked(ns, d, flush, s);
-            }
+    void compile(Namespace ns, Namespace.Device d, ShapingRequest r) {
+        RateController c = d.controller;
+        if (c == null) {
+            d.compiled = null;
+            return;
         }
-    }
-
-    private boolean changeRateLocked(Namespace ns, Namespace.Device d, boolean flush, Session s) {
         LinkInfo l = d.link;
-        ShapingRequest req = request(d);
-        try {
-            // the link is known from the last pass: plan for it and change the classes directly
-            io.tunshape.profile.Plan plan = planner.plan(req, new io.tunshape.profile.Device(l.name(), l.mtu(),
-                    l.linkHeader(), l.txqueuelen()), false);
-            s.shaper().changeHtbInPlace(l.index(), (io.tunshape.tc.HtbSpec) plan.qdisc(), flush);
-            return true;
-        } catch (RuntimeException x) {
-            // not as expected (changed behind our back): the full, idempotent way
+        Profile p = profile(d.rule.profile());
+        io.tunshape.profile.Device dev = new io.tunshape.profile.Device(l.name(), l.mtu(), l.linkHeader(),
+                l.txqueuelen());
+        Object key = java.util.List.of(r.asHtb(p.adaptive().minRate(), r.txqueuelen()), dev.maxFrame(), l.index());
+        if (d.compiled == null || !key.equals(d.compiledFor)) {
+            if (!(planner.plan(r, dev, false).qdisc() instanceof HtbSpec planned)) {
+                d.compiled = null;
+                return;
+            }
+            d.compiled = CompiledRate.compile(l.index(), r, planned, dev.maxFrame(), psched,
+                    bps -> (HtbSpec) planner.plan(r.asHtb(Rate.ofBits(bps), r.txqueuelen()), dev, false).qdisc(),
+                    p.adaptive().minRate().bitsPerSecond(), p.adaptive().maxRate().bitsPerSecond());
+            d.compiledFor = key;
         }
-        try {
-            s.apply(List.of(d.name), req, planner, false);
-        } catch (RuntimeException x) {
-            log.accept(ns.label() + ": " + d.name + ": " + x.getMessage());
+        RateLink link = ns.rates;
+        RateController.Change planned = d.planned;
+        if (link != null && planned != null) {
+            link.settled(d, planned, c);
         }
-        return true;
     }
 
     /** Puts back what the daemon changed in a namespace that is still there (on exit, or when no rule selects it any more). */
@@ -278,11 +287,19 @@ final class Reconciler {
             if (ns.session == null || ns.devices.isEmpty()) {
                 return;
             }
-            try (NamespaceLock lock = NamespaceLock.exclusive(ns.ino, java.time.Duration.ofSeconds(5),
-                    "tunshape daemon (putting back)")) {
+            NamespaceLock.Keeper lock = ns.lock;
+            try {
+                lock.enter(java.time.Duration.ofSeconds(5), "tunshape daemon (putting back)");
+            } catch (RuntimeException x) {
+                log.accept(ns.label() + ": putting back: " + x.getMessage());
+                return;
+            }
+            try {
                 restoreLocked(ns);
             } catch (RuntimeException x) {
                 log.accept(ns.label() + ": putting back: " + x.getMessage());
+            } finally {
+                lock.exit();
             }
         }
     }
@@ -340,7 +357,7 @@ final class Reconciler {
             long changes = 0;
             long flushes = 0;
             if (c != null) {
-                synchronized (c) {
+                synchronized (c) { // one moment's figures
                     rate = c.currentBps();
                     cap = c.estimateBps();
                     age = c.reportAgeMs(now);

@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Consumer;
 
@@ -22,31 +21,27 @@ import java.util.function.Consumer;
 final class ReportListener implements AutoCloseable {
     static final int MAX = ReportParser.MAX;
 
-    /** Takes a valid report from {@code senderPid}: null when used, else why it was not. */
+    /**
+     * Takes a valid report from {@code senderPid} that reached the socket at {@code arrivalNanos}
+     * (epoch ns, the kernel's stamp; -1 unknown): null when used, else why it was not.
+     */
     interface Sink {
-        ReportParser.Reason accept(ReportParser.Report r, int senderPid);
+        ReportParser.Reason accept(ReportParser.Report r, int senderPid, long arrivalNanos);
     }
 
-    final AtomicLong accepted = new AtomicLong();
     /** Refused reports by reason (the index is the reason's ordinal). */
     private final AtomicLongArray refused = new AtomicLongArray(ReportParser.Reason.values().length);
     private int permittedGid = -1;
     private int permittedUid = 0;
     private final Sink sink;
     private final Consumer<String> log;
+    private final Consumer<Throwable> fatal;
     private UnixDatagram socket;
     private Path path;
     private volatile boolean stop;
     private Thread thread;
     /** When a sender's refusal for a reason was last logged (ms): at most once a minute each. */
     private final java.util.HashMap<Long, Long> logged = new java.util.HashMap<>();
-
-    /** When the report being handed over reached the socket (epoch ns), or -1: read it from the sink. */
-    private volatile long arrival = -1;
-
-    long arrivalNanos() {
-        return arrival;
-    }
 
     /** How many reports were refused for {@code r}. */
     long refused(ReportParser.Reason r) {
@@ -62,9 +57,14 @@ final class ReportListener implements AutoCloseable {
         return n;
     }
 
-    ReportListener(Sink sink, Consumer<String> log) {
+    /**
+     * {@code fatal} is told when the report thread cannot go on: the daemon then ends, non-zero, for
+     * its supervisor to restart it.
+     */
+    ReportListener(Sink sink, Consumer<String> log, Consumer<Throwable> fatal) {
         this.sink = sink;
         this.log = log;
+        this.fatal = fatal;
     }
 
     /** Starts the report thread, scheduled as {@code scheduling} says. */
@@ -110,12 +110,6 @@ final class ReportListener implements AutoCloseable {
         }
     }
 
-    /** Told when this thread cannot go on: the daemon then ends, non-zero, for its supervisor to restart it. */
-    private volatile Consumer<Throwable> fatal = t -> { };
-
-    void onFatal(Consumer<Throwable> f) {
-        fatal = f;
-    }
 
     private void loop() {
         try {
@@ -154,8 +148,7 @@ final class ReportListener implements AutoCloseable {
                     refuse(o, pid);
                     continue;
                 }
-                arrival = socket.lastArrivalNanos();
-                ReportParser.Reason r = sink.accept(o.report(), pid);
+                ReportParser.Reason r = sink.accept(o.report(), pid, socket.lastArrivalNanos());
                 if (r != null) {
                     refuse(ReportParser.Outcome.refuse(r, null), pid);
                 }

@@ -126,21 +126,9 @@ public final class ReportParser {
             if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
                 return Outcome.refuse(Reason.MALFORMED, null);
             }
-            for (Object[] req : new Object[][] {{"v", v}, {"dev", dev}, {"interval_ms", interval}, {"tx_bytes", tx},
-                {"busy_ms", busy}}) {
-                if (req[1] == null || (req[1] instanceof Number n && n.doubleValue() < 0)) {
-                    return Outcome.refuse(Reason.MISSING_FIELD, (String) req[0]);
-                }
-            }
-            if (v != 1) {
-                return Outcome.refuse(Reason.BAD_VERSION, "v");
-            }
-            if (dev.isEmpty() || dev.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 15 || dev.contains("/")
-                    || dev.indexOf('\0') >= 0) {
-                return Outcome.refuse(Reason.BAD_DEV, "dev");
-            }
-            if (interval == 0) {
-                return Outcome.refuse(Reason.OUT_OF_RANGE, "interval_ms");
+            Outcome refused = refusal(v, dev, interval, tx, busy);
+            if (refused != null) {
+                return refused;
             }
             return new Outcome(new Report(dev, netns, interval, tx, busy, cap, frames, ring, qdisc), null, null);
         } catch (Refused r) {
@@ -148,6 +136,26 @@ public final class ReportParser {
         } catch (IOException | RuntimeException e) {
             return Outcome.refuse(Reason.MALFORMED, null);
         }
+    }
+
+    /** Why a report with these required fields (-1 or null: missing) is refused, or null when it is not. */
+    private static Outcome refusal(double v, String dev, long interval, long tx, long busy) {
+        String missing = v < 0 ? "v" : dev == null ? "dev" : interval < 0 ? "interval_ms" : tx < 0 ? "tx_bytes"
+                : busy < 0 ? "busy_ms" : null;
+        if (missing != null) {
+            return Outcome.refuse(Reason.MISSING_FIELD, missing);
+        }
+        if (v != 1) {
+            return Outcome.refuse(Reason.BAD_VERSION, "v");
+        }
+        if (dev.isEmpty() || dev.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 15 || dev.contains("/")
+                || dev.indexOf('\0') >= 0) {
+            return Outcome.refuse(Reason.BAD_DEV, "dev");
+        }
+        if (interval == 0) {
+            return Outcome.refuse(Reason.OUT_OF_RANGE, "interval_ms");
+        }
+        return null;
     }
 
     private static String string(JsonParser p, JsonToken t, String field) throws IOException, Refused {

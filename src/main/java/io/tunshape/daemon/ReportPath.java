@@ -5,45 +5,47 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The path of one report, after the report thread parsed it (ReportListener, ReportParser): find
- * the namespace (the one it names, looked up among those served, never opened by that name; or
- * else the sender's own, from the pid the kernel attached), find the device, let its controller
- * decide, and change the rate over the namespace's socket at once, from this thread: waiting for
- * another thread would cost a wake-up on every change.
+ * the namespace ({@link Namespaces#forReport}) and the device, let its controller decide, and send
+ * the change it compiled ({@link CompiledRate}) over the namespace's {@link RateLink} at once, from
+ * this thread: waiting for another thread would cost a wake-up on every change. The loop's tick
+ * takes the same way for the changes no report brings (a deferred one, the fall back when reports
+ * stop). What cannot go this way (no compiled change yet, the lock held by another process, a
+ * refusal) asks the loop for a pass, which sets the controller's rate.
  */
 final class ReportPath implements ReportListener.Sink {
-    /** The warm-up's namespace name: no mounted namespace has a "/" in its name. */
-    static final String WARM_UP_NETNS = "/warm-up";
-
-    private final Map<String, Namespace> byName;
-    private final Map<Long, Namespace> byIno;
-    private final Reconciler reconciler;
-    private final EventLoop loop;
+    private final Namespaces namespaces;
+    /** Asks the loop for a full pass of a namespace. */
+    private final Consumer<Namespace> needsPass;
+    /** Wakes the loop, so that it ticks the devices reporting. */
+    private final Runnable wake;
+    private final Consumer<String> log;
     final AtomicLong accepted = new AtomicLong();
     /** Report-driven changes: from the report's arrival to the kernel's ack of the new rate. */
     final ChangeLatency latency = new ChangeLatency();
     /** The warm-up's reports handled so far, and its changes' times (kept apart from the real ones). */
     final AtomicInteger warmedUp = new AtomicInteger();
     final ChangeLatency warmUpLatency = new ChangeLatency();
-    /** Where the report being handled arrived (epoch ns); set by the listener before each. */
-    private ReportListener listener;
+    /** Changes by what became of them (RateLink.Sent's ordinal; the last: refused by the kernel); the warm-up's left out. */
+    final java.util.concurrent.atomic.AtomicLongArray outcomes =
+            new java.util.concurrent.atomic.AtomicLongArray(RateLink.Sent.values().length + 1);
 
-    ReportPath(Map<String, Namespace> byName, Map<Long, Namespace> byIno, Reconciler reconciler, EventLoop loop) {
-        this.byName = byName;
-        this.byIno = byIno;
-        this.reconciler = reconciler;
-        this.loop = loop;
-    }
+    /** Adaptive devices with recent reports: ticked by the loop until their reports go stale. */
+    private final Map<Namespace.Device, Namespace> reporting = new ConcurrentHashMap<>();
 
-    void listener(ReportListener l) {
-        this.listener = l;
+    ReportPath(Namespaces namespaces, Consumer<Namespace> needsPass, Runnable wake, Consumer<String> log) {
+        this.namespaces = namespaces;
+        this.needsPass = needsPass;
+        this.wake = wake;
+        this.log = log;
     }
 
     @Override
-    public ReportParser.Reason accept(ReportParser.Report r, int senderPid) {
-        Namespace ns = r.netns() != null ? byName.get(r.netns()) : byIno.get(HostNamespaces.inoOf(senderPid));
+    public ReportParser.Reason accept(ReportParser.Report r, int senderPid, long arrivalNanos) {
+        Namespace ns = namespaces.forReport(r.netns(), senderPid);
         if (ns == null) {
             return ReportParser.Reason.UNKNOWN_NAMESPACE;
         }
@@ -52,35 +54,21 @@ final class ReportPath implements ReportListener.Sink {
         if (c == null) {
             return ReportParser.Reason.UNKNOWN_DEVICE;
         }
-        long rate;
-        boolean flush;
-        synchronized (c) {
-            long now = System.nanoTime() / 1_000_000;
-            c.report(c.capacityOf(r.capacityBps(), r.txBytes(), r.busyMs()),
-                    RateController.queuedBitsOf(r.ring(), r.txBytes(), r.txFrames()),
-                    RateController.starved(r.qdisc(), r.busyMs(), r.intervalMs()), now);
-            rate = c.tick(now);
-            flush = c.takeFlush();
-        }
+        RateController.Change ch = c.onReport(r, System.nanoTime() / 1_000_000);
         // the warm-up's reports run the same path but count nowhere
-        boolean warm = WARM_UP_NETNS.equals(r.netns());
+        boolean warm = Namespaces.WARM_UP_NETNS.equals(r.netns());
         if (!warm) {
             accepted.incrementAndGet();
-            loop.reporting(ns, d);
+            if (reporting.putIfAbsent(d, ns) == null) {
+                wake.run(); // the loop may be waiting without a timeout
+            }
         }
-        if (rate > 0) {
-            if (reconciler.changeRate(ns, d, flush)) {
-                long arrived = listener.arrivalNanos();
-                if (arrived > 0) {
-                    Instant now = Instant.now();
-                    long took = now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrived;
-                    (warm ? warmUpLatency : latency).record(took);
-                    if (!warm) {
-                        d.latency.record(took);
-                    }
-                }
-            } else if (!warm) {
-                loop.kick(ns);
+        if (ch != null && change(ns, d, ch, !warm) && arrivalNanos > 0) {
+            Instant now = Instant.now();
+            long took = now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrivalNanos;
+            (warm ? warmUpLatency : latency).record(took);
+            if (!warm) {
+                d.latency.record(took);
             }
         }
         if (warm) {
@@ -89,8 +77,57 @@ final class ReportPath implements ReportListener.Sink {
         return null;
     }
 
-    /** A map the report thread reads while the loop writes it. */
-    static <K, V> Map<K, V> shared() {
-        return new ConcurrentHashMap<>();
+    /** Sends a controller's change: true when the kernel acked it; else a pass follows (unless superseded). */
+    private boolean change(Namespace ns, Namespace.Device d, RateController.Change ch, boolean counted) {
+        RateLink link = ns.rates;
+        RateLink.Sent s;
+        try {
+            s = link == null ? RateLink.Sent.NOT_COMPILED : link.send(d, ch);
+            if (counted) {
+                outcomes.incrementAndGet(s.ordinal());
+            }
+        } catch (RuntimeException x) {
+            // not as compiled (changed behind our back, or the namespace is going): a full, idempotent pass
+            log.accept(ns.label() + ": " + d.name + ": " + x.getMessage() + "; a full pass follows");
+            outcomes.incrementAndGet(RateLink.Sent.values().length);
+            s = RateLink.Sent.BUSY;
+        }
+        if (s == RateLink.Sent.DONE) {
+            return true;
+        }
+        if (s != RateLink.Sent.STALE && namespaces.serves(ns)) {
+            needsPass.accept(ns);
+        }
+        return false;
+    }
+
+    /** Whether devices report: the loop then ticks them. */
+    boolean anyReporting() {
+        return !reporting.isEmpty();
+    }
+
+    /** Ticks the controllers of devices with recent reports: deferred changes, and the fall back when reports stop. */
+    void tick(long nowMs, long staleMs) {
+        for (Map.Entry<Namespace.Device, Namespace> e : reporting.entrySet()) {
+            Namespace.Device d = e.getKey();
+            Namespace ns = e.getValue();
+            RateController c = d.controller;
+            if (c == null || ns.devices.get(d.name) != d || !namespaces.serves(ns)) {
+                reporting.remove(d);
+                continue;
+            }
+            RateController.Change ch = c.onTick(nowMs);
+            if (ch != null) {
+                change(ns, d, ch, true);
+            }
+            if (c.reportAgeMs(nowMs) > staleMs + 1000) {
+                reporting.remove(d);
+            }
+        }
+    }
+
+    /** {@code ns} is no longer served: its devices are ticked no more. */
+    void forget(Namespace ns) {
+        reporting.values().removeIf(n -> n == ns);
     }
 }

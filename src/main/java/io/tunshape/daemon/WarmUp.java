@@ -1,6 +1,7 @@
 package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.profile.Profile;
 import io.tunshape.shape.Session;
 import io.tunshape.shape.Shaper;
@@ -13,7 +14,6 @@ import io.tunshape.tc.TcCodec;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.locks.LockSupport;
@@ -27,7 +27,7 @@ import java.util.function.Consumer;
  * (unshare on a thread of its own; the namespace goes with its last socket), a tap device is shaped
  * with the first adaptive profile and made-up reports go to the report socket one at a time: the
  * report thread parses them, its controller (no smoothing, hysteresis nor minimum interval: every
- * report a change) sets a rate, and the class change goes over netlink as for any device. No other
+ * report a change) sets a rate, and the compiled class change goes over netlink as for any device. No other
  * namespace is touched.
  */
 final class WarmUp {
@@ -42,18 +42,18 @@ final class WarmUp {
     private final DaemonConfig cfg;
     private final Reconciler reconciler;
     private final ReportPath path;
-    private final Map<String, Namespace> byName;
+    private final Namespaces namespaces;
     private final TapMaker maker;
     private final TcCodec codec;
     private final Consumer<String> log;
     private volatile boolean stop;
 
-    WarmUp(DaemonConfig cfg, Reconciler reconciler, ReportPath path, Map<String, Namespace> byName, TapMaker maker,
+    WarmUp(DaemonConfig cfg, Reconciler reconciler, ReportPath path, Namespaces namespaces, TapMaker maker,
            TcCodec codec, Consumer<String> log) {
         this.cfg = cfg;
         this.reconciler = reconciler;
         this.path = path;
-        this.byName = byName;
+        this.namespaces = namespaces;
         this.maker = maker;
         this.codec = codec;
         this.log = log;
@@ -114,6 +114,7 @@ final class WarmUp {
     private long here(DaemonConfig.Entry e, Profile p) throws Exception {
         try (AutoCloseable tap = maker.tap(DEV);
              Session s = new Session(null, codec);
+             RateLink rates = new RateLink(NetlinkSocket.open(), codec, null);
              UnixDatagram out = new UnixDatagram()) {
             Shaper.Snapshot snap = s.shaper().snapshot();
             LinkInfo link = null;
@@ -125,9 +126,10 @@ final class WarmUp {
             if (link == null) {
                 throw new IllegalStateException("the warm-up's tap device is not there");
             }
-            NsFacts facts = new NsFacts(-1, false, List.of(ReportPath.WARM_UP_NETNS), 0, null, null, null, null, null);
+            NsFacts facts = new NsFacts(-1, false, List.of(Namespaces.WARM_UP_NETNS), 0, null, null, null, null, null);
             Namespace ns = new Namespace(-1, facts);
             ns.session = s;
+            ns.rates = rates;
             Namespace.Device d = new Namespace.Device(link, e, s.shaper().state(snap, link));
             RateController.Tuning t = cfg.tuning();
             RateController c = Reconciler.controllerFor(p,
@@ -135,24 +137,19 @@ final class WarmUp {
             d.controller = c;
             ns.devices.put(DEV, d);
             try {
-                s.apply(List.of(DEV), reconciler.request(d), reconcilerPlanner(), false);
-                byName.put(ReportPath.WARM_UP_NETNS, ns);
+                reconciler.shapeAlone(ns, d);
+                namespaces.addPrivate(Namespaces.WARM_UP_NETNS, ns);
                 send(p, out);
-                synchronized (c) {
-                    return c.changes();
-                }
+                return c.changes();
             } finally {
                 // gone before its sockets close
-                byName.remove(ReportPath.WARM_UP_NETNS);
+                namespaces.removePrivate(Namespaces.WARM_UP_NETNS, ns);
                 synchronized (ns) {
                     ns.session = null;
+                    ns.rates = null;
                 }
             }
         }
-    }
-
-    private io.tunshape.profile.Planner reconcilerPlanner() {
-        return reconciler.planner();
     }
 
     /**
@@ -167,7 +164,7 @@ final class WarmUp {
         ByteBuffer[] made = new ByteBuffer[at.length];
         for (int k = 0; k < at.length; k++) {
             long cap = min + (long) (span * at[k]);
-            byte[] b = ReportParser.write(new ReportParser.Report(DEV, ReportPath.WARM_UP_NETNS, 100, cap / 80, 100,
+            byte[] b = ReportParser.write(new ReportParser.Report(DEV, Namespaces.WARM_UP_NETNS, 100, cap / 80, 100,
                     cap, k + 1, k, 0)).getBytes(StandardCharsets.UTF_8);
             made[k] = ByteBuffer.allocateDirect(b.length).put(b).flip();
         }

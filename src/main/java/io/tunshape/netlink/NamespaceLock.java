@@ -226,6 +226,97 @@ public final class NamespaceLock implements AutoCloseable {
         fd.close();
     }
 
+    /**
+     * The lock file of the namespace with inode {@code ino}, opened once and kept open for as long as
+     * this process serves the namespace (the daemon), so that taking the lock costs one flock(2), not
+     * an open, a flock, a write and a close. See {@link Keeper}.
+     */
+    public static Keeper keeper(long ino) {
+        Path p = file(key(ino));
+        return new Keeper(openFile(p), p);
+    }
+
+    /**
+     * One process's hold on a namespace's lock, shared by its threads: the flock is taken when the
+     * first user enters and dropped when the last one leaves, so other processes (an apply, a clear)
+     * are excluded while any thread of this one is inside, and this process's own threads never wait
+     * for one another here (the daemon's report thread does not wait behind its event loop's pass;
+     * the two use separate sockets and order their rate changes themselves). flock belongs to the open
+     * file, so two threads entering through one Keeper share one hold: the count decides when it goes.
+     */
+    public static final class Keeper implements AutoCloseable {
+        private final Fd fd;
+        private final Path path;
+        private int users;
+        private boolean closed;
+
+        private Keeper(Fd fd, Path path) {
+            this.fd = fd;
+            this.path = path;
+        }
+
+        /**
+         * Enters without waiting: false when another process holds the lock now. {@code what}, when not
+         * null and the flock is taken afresh, is written into the file for waiters to report.
+         */
+        public boolean tryEnter(String what) {
+            synchronized (this) {
+                if (closed) {
+                    return false;
+                }
+                if (users == 0 && !Sys.tryFlock(fd, Sys.LOCK_EX)) {
+                    return false;
+                }
+                users++;
+                if (users == 1 && what != null) {
+                    held(fd, path, what);
+                }
+                return true;
+            }
+        }
+
+        /** As {@link #tryEnter}, or a BusyException that names the holder. */
+        public void enterOrBusy(String what) {
+            if (!tryEnter(what)) {
+                throw new BusyException(path, holder(path), Duration.ZERO);
+            }
+        }
+
+        /** Enters, waiting up to {@code wait} for another process to leave (polling, as {@link #exclusive}). */
+        public void enter(Duration wait, String what) {
+            long start = System.nanoTime();
+            long pause = 1_000_000L;
+            while (!tryEnter(what)) {
+                long waited = System.nanoTime() - start;
+                if (waited >= wait.toNanos() || Thread.currentThread().isInterrupted()) {
+                    throw new BusyException(path, holder(path), Duration.ofNanos(waited));
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(pause, wait.toNanos() - waited));
+                pause = Math.min(pause * 2, MAX_POLL_NANOS);
+            }
+        }
+
+        /** Leaves; the last user out drops the flock. */
+        public void exit() {
+            synchronized (this) {
+                if (--users == 0 && !closed) {
+                    Sys.tryFlock(fd, Sys.LOCK_UN);
+                }
+            }
+        }
+
+        /** Closes the file (the namespace is no longer served): the kernel drops any flock with it. */
+        @Override
+        public void close() {
+            synchronized (this) {
+                if (!closed) {
+                    closed = true;
+                    fd.close();
+                }
+            }
+        }
+    }
+
     /** Another holder kept the namespace's lock for the whole wait. */
     public static final class BusyException extends RuntimeException {
         private static final long serialVersionUID = 1L;

@@ -1,0 +1,184 @@
+package io.tunshape.daemon;
+
+import io.tunshape.profile.Planner;
+import io.tunshape.profile.ShapingRequest;
+import io.tunshape.tc.TreeLayout;
+import io.tunshape.tc.FlowQueues;
+import io.tunshape.tc.Handle;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbSpec;
+import io.tunshape.tc.Psched;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.Size;
+import io.tunshape.tc.Tc;
+import io.tunshape.tc.TcClient;
+import io.tunshape.tc.TcCodec;
+
+import java.util.List;
+import java.util.function.LongFunction;
+
+/**
+ * What a rate change of one adaptive device needs, kept by the pass that shaped it: the class that
+ * carries the link's rate (its handle, its parent, and every field that does not follow the rate:
+ * priority, overhead, mpu), its leaf, and the sizes that do follow the rate (burst, quantum, the
+ * leaf's limit) as functions of it. A report's change is then these functions and one class message
+ * (and the leaf's limit), with no planner.
+ *
+ * <p>The sizes follow the planner's rules for an adaptive device (htb, the ceiling at the rate, the
+ * burst a millisecond at the rate unless the profile gives one, the leaf a latency at the rate plus
+ * the burst, or the senders' buffers plus the burst). {@link #compile} holds them against the
+ * planner's own plans at min_rate, at the rate of the pass and at max_rate: where any field differs,
+ * or the tree has priority classes (whose sizes follow the link's in more ways), the change is not
+ * compiled and each one is planned, as before.
+ */
+final class CompiledRate {
+    private final int ifindex;
+    /** The plan of the pass: what does not follow the rate comes from it. */
+    private final HtbSpec planned;
+    /** Non-null when compiled: the request the sizes follow, the device's largest frame. */
+    private final Sizes sizes;
+    /** The planner, for a tree the sizes do not cover. */
+    private final LongFunction<HtbSpec> plan;
+
+    private CompiledRate(int ifindex, HtbSpec planned, Sizes sizes, LongFunction<HtbSpec> plan) {
+        this.ifindex = ifindex;
+        this.planned = planned;
+        this.sizes = sizes;
+        this.plan = plan;
+    }
+
+    /** The rate-dependent sizes of a one-class tree, or of a link class over flow queues. */
+    private record Sizes(ShapingRequest req, int frame, Psched psched, long senderBytes) {
+        long burst(long bytesPerSecond) {
+            if (req.burst() != null) {
+                if (!psched.fits(bytesPerSecond, req.burst().bytes())) {
+                    throw new IllegalArgumentException("the profile's burst does not fit htb's bucket at this rate");
+                }
+                return req.burst().bytes();
+            }
+            long b = Math.max(frame, (long) Math.ceil(bytesPerSecond * (Planner.BURST_MICROS / 1e6)));
+            return psched.fits(bytesPerSecond, b) ? b : (long) Math.floor(psched.maxMicros() * bytesPerSecond / 1e6);
+        }
+
+        int quantum(long bytesPerSecond) {
+            return (int) Math.max(frame, Math.min(bytesPerSecond / Planner.HTB_R2Q, Planner.HTB_MAX_QUANTUM));
+        }
+
+        /** The queue's limit: a latency at the rate plus the burst, the profile's, or the senders' buffers plus the burst. */
+        long limit(long bytesPerSecond, long burst) {
+            if (req.limit() != null) {
+                return req.limit().bytes();
+            }
+            if (req.latency() != null) {
+                return Math.multiplyExact(bytesPerSecond, req.latency().micros()) / 1_000_000 + burst;
+            }
+            return senderBytes + burst;
+        }
+    }
+
+    /**
+     * Compiles the change for a device shaped with {@code planned} (its plan at {@code req}'s rate);
+     * {@code plan} plans at a rate in bit/s. Never null: what cannot be compiled is planned at each change.
+     */
+    static CompiledRate compile(int ifindex, ShapingRequest req, HtbSpec planned, int frame, Psched psched,
+                                LongFunction<HtbSpec> plan, long minBps, long maxBps) {
+        CompiledRate planner = new CompiledRate(ifindex, planned, null, plan);
+        if (planned.classes().size() != 1 || req.ceil() != null) {
+            return planner;
+        }
+        HtbClassSpec c = planned.classes().get(0);
+        long senderBytes = c.limit() == null ? 0 : c.limit().bytes() - c.burst().bytes();
+        FlowQueues fq = planned.flows();
+        if (fq != null && fq.leaf().limit() != null && req.limit() == null && req.latency() == null) {
+            senderBytes = fq.leaf().limit().bytes() - c.burst().bytes(); // backpressure: each queue holds the whole
+        }
+        CompiledRate compiled = new CompiledRate(ifindex, planned, new Sizes(req, frame, psched, senderBytes), plan);
+        try {
+            for (long bps : new long[] {minBps, req.rate().bitsPerSecond(), maxBps}) {
+                HtbSpec want = plan.apply(bps);
+                HtbSpec got = compiled.specAt(bps, true);
+                if (!want.classes().equals(got.classes()) || (want.flows() != null
+                        && !want.flows().leaf().limit().equals(got.flows().leaf().limit()))) {
+                    return planner;
+                }
+            }
+        } catch (RuntimeException e) {
+            return planner; // a rate the sizes (or the planner) refuse: plan each change
+        }
+        return compiled;
+    }
+
+    /** Whether a change is made without the planner. */
+    boolean compiled() {
+        return sizes != null;
+    }
+
+    /** The tree at {@code bps}: the class carrying the rate, and the flow queues' leaves when {@code flush}. */
+    HtbSpec specAt(long bps, boolean flush) {
+        if (sizes == null) {
+            return plan.apply(bps);
+        }
+        Rate rate = Rate.ofBits(bps);
+        long bytes = rate.bytesPerSecond();
+        long burst = sizes.burst(bytes);
+        HtbClassSpec c = planned.classes().get(0);
+        Size limit = c.limit() == null ? null : Size.of(sizes.limit(bytes, burst));
+        HtbClassSpec now = new HtbClassSpec(c.minor(), c.parentMinor(), rate, rate, Size.of(burst), Size.of(burst),
+                c.prio(), sizes.quantum(bytes), c.overhead(), c.mpu(), limit, c.name());
+        FlowQueues fq = planned.flows();
+        if (fq != null && flush) {
+            HtbClassSpec l = fq.leaf();
+            long leafLimit = l.limit().bytes();
+            if (sizes.req().latency() != null) {
+                leafLimit = Math.multiplyExact(bytes, sizes.req().latency().micros()) / 1_000_000 / fq.count()
+                        + sizes.frame();
+            } else if (sizes.req().limit() == null) {
+                leafLimit = sizes.limit(bytes, burst);
+            }
+            fq = new FlowQueues(fq.count(), fq.parentMinor(), fq.firstMinor(), new HtbClassSpec(l.minor(),
+                    l.parentMinor(), l.rate(), l.ceil(), l.burst(), l.cburst(), l.prio(), l.quantum(), l.overhead(),
+                    l.mpu(), Size.of(leafLimit), l.name()), fq.filterPrio(), fq.classifier());
+        }
+        return new HtbSpec(planned.defaultMinor(), planned.r2q(), planned.directQlen(), List.of(now),
+                planned.filters(), fq);
+    }
+
+    /**
+     * Sets the rate over {@code tc}: each class changed in place (no rate tables: the kernel does not
+     * read them for our ratespecs), its leaf's limit with it; when {@code flush}, every leaf is
+     * replaced, empty (flow queues borrow everything from their parent, so a new rate moves none of
+     * their classes, but their queues are emptied too).
+     */
+    void send(TcClient tc, long bps, boolean flush) {
+        HtbSpec h = specAt(bps, flush);
+        TcCodec codec = tc.codec();
+        for (HtbClassSpec c : h.classes()) {
+            tc.send(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parent(c), c, false));
+            if (c.limit() != null) {
+                leaf(tc, c, flush);
+            }
+        }
+        if (h.flows() != null && flush) {
+            for (HtbClassSpec c : h.flows().classes()) {
+                leaf(tc, c, true);
+            }
+        }
+    }
+
+    private void leaf(TcClient tc, HtbClassSpec c, boolean empty) {
+        Handle leaf = TreeLayout.leafHandle(c.minor());
+        Handle cls = classHandle(c.minor());
+        if (empty) {
+            tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leaf, cls));
+        }
+        tc.send(tc.codec().bfifo(empty ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leaf, cls, c.limit().bytes()));
+    }
+
+    private static Handle classHandle(int minor) {
+        return Handle.of(TreeLayout.HTB_MAJOR, minor);
+    }
+
+    private static Handle parent(HtbClassSpec c) {
+        return c.parentMinor() == 0 ? TreeLayout.HTB_HANDLE : classHandle(c.parentMinor());
+    }
+}

@@ -1,0 +1,309 @@
+package io.tunshape.daemon;
+
+import io.tunshape.netlink.NamespaceLock;
+import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.NetnsEntry;
+import io.tunshape.shape.Session;
+import io.tunshape.sys.Fd;
+import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Sys;
+import io.tunshape.tc.TcCodec;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * Which namespaces are served, and their passes: serves or releases a namespace the host's
+ * discovery saw appear, change or go ({@link #consider}), opens its sockets inside it, and works off
+ * the namespaces queued ({@link #workOff}): a pass each ({@link Reconciler#reconcile}), a failed one
+ * retried with backoff ({@link WorkQueue}) and its reason in status. On the event loop's thread.
+ */
+final class Serving {
+    /** A namespace is described again (hostname, command) at most this often, however busy it is. */
+    static final int DESCRIBE_MS = 250;
+
+    /** One namespace's pass: null when it served every device, else why not (it is retried). */
+    interface Pass {
+        String run(Namespace ns);
+    }
+
+    private final Supplier<DaemonConfig> config;
+    private final Reconciler reconciler;
+    private final Namespaces namespaces;
+    private final WorkQueue<Namespace> queue;
+    private final HostNamespaces host;
+    private final ReportPath reports;
+    private final TcCodec codec;
+    private final Consumer<String> log;
+    /** When each namespace was last described, so a busy one is not re-read on every event. */
+    private final Map<Long, Long> describedAt = new HashMap<>();
+    /** Namespaces to describe again once {@link #DESCRIBE_MS} has passed. */
+    final Set<Long> describeLater = new HashSet<>();
+    /** Opened by the loop: asks ids of this namespace; enters namespaces; reads their hostnames. */
+    private NetlinkSocket ids;
+    private NetnsEntry net;
+    private NetnsEntry uts;
+
+    Serving(Supplier<DaemonConfig> config, Reconciler reconciler, Namespaces namespaces, WorkQueue<Namespace> queue,
+            HostNamespaces host, ReportPath reports, TcCodec codec, Consumer<String> log) {
+        this.config = config;
+        this.reconciler = reconciler;
+        this.namespaces = namespaces;
+        this.queue = queue;
+        this.host = host;
+        this.reports = reports;
+        this.codec = codec;
+        this.log = log;
+    }
+
+    /** The loop's sockets and namespace entries, opened when it starts. */
+    void use(NetlinkSocket ids, NetnsEntry net, NetnsEntry uts) {
+        this.ids = ids;
+        this.net = net;
+        this.uts = uts;
+    }
+
+    /** Whether every rule's selector can be decided on names alone. */
+    private boolean namesDecide() {
+        for (DaemonConfig.Entry e : config.get().interfaces()) {
+            if (e.needsProcessFacts()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Serves or releases a namespace after it appeared, went, or changed holders or mounts. */
+    void consider(long ino, long now) {
+        Namespace ns = namespaces.byIno(ino);
+        if (!host.exists(ino) && ino != host.own()) {
+            describedAt.remove(ino);
+            if (ns != null) {
+                release(ns, false, "its last process exited and nothing mounts it");
+            }
+            return;
+        }
+        Long at = describedAt.get(ino);
+        if (at != null && now - at < DESCRIBE_MS) {
+            describeLater.add(ino);
+            return;
+        }
+        int leader = host.leader(ino);
+        List<String> mounts = host.mountPoints(ino);
+        if (ns != null && ns.facts.mountPoints().equals(mounts) && namesDecide()
+                && (ns.facts.pid() == leader || !mounts.isEmpty())) {
+            // a fork or exec in a served namespace that changes nothing a rule looks at, nor its
+            // label (a mounted namespace is called by its name, whoever runs in it)
+            return;
+        }
+        if (ns == null && namesDecide() && !selected(new NsFacts(ino, ino == host.own(), mounts, 0, null, null, null,
+                null, null))) {
+            return; // no rule can select it: not worth reading its processes
+        }
+        NsFacts f = NsFacts.describe(ino, ino == host.own(), mounts, leader, uts);
+        describedAt.put(ino, now);
+        boolean wanted = selected(f);
+        if (ns == null && wanted) {
+            ns = new Namespace(ino, f);
+            namespaces.add(ns);
+            log.accept(f.label() + ": selected");
+            queue.add(ns);
+        } else if (ns != null && !wanted) {
+            release(ns, true, "no rule selects it any more");
+        } else if (ns != null) {
+            NsFacts old = ns.facts;
+            ns.facts = f;
+            namespaces.renamed(ns, old);
+        }
+    }
+
+    private boolean selected(NsFacts f) {
+        for (DaemonConfig.Entry e : config.get().interfaces()) {
+            if (e.selects(f)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Works off the namespaces due: a pass each. */
+    void workOff() {
+        runDue(queue, namespaces, this::pass, log);
+    }
+
+    /**
+     * Runs {@code pass} for each namespace due in {@code queue} and still served: what served every
+     * device is forgotten (its backoff reset), what failed is queued again after its backoff.
+     */
+    static void runDue(WorkQueue<Namespace> queue, Namespaces namespaces, Pass pass, Consumer<String> log) {
+        for (Namespace ns : queue.takeDue()) {
+            if (!namespaces.serves(ns)) {
+                queue.remove(ns); // released meanwhile
+                continue;
+            }
+            String why = pass.run(ns);
+            if (why == null) {
+                queue.forget(ns);
+                if (ns.state != Namespace.State.SERVING) {
+                    log.accept(ns.label() + ": serving (" + ns.devices.size() + " device(s) shaped)");
+                }
+                ns.served();
+            } else {
+                queue.addRateLimited(ns);
+                ns.failed(why, queue.failures(ns));
+            }
+        }
+    }
+
+    /** Opens the namespace's sockets inside it, if not yet, and reconciles what the events asked for. */
+    private String pass(Namespace ns) {
+        try {
+            if (ns.session == null) {
+                open(ns);
+            }
+            Set<Integer> which = ns.dirtyAll ? null : new HashSet<>(ns.dirty);
+            ns.dirtyAll = false;
+            ns.dirty.clear();
+            synchronized (ns) {
+                reconciler.reconcile(ns, which);
+            }
+            if (ns.failures.isEmpty()) {
+                return null;
+            }
+            Map.Entry<String, String> f = ns.failures.entrySet().iterator().next();
+            return f.getKey() + ": " + f.getValue() + (ns.failures.size() > 1 ? " (and "
+                    + (ns.failures.size() - 1) + " more device(s))" : "");
+        } catch (RuntimeException e) {
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (!why.equals(ns.reason)) {
+                log.accept(ns.label() + ": " + why + "; retrying with backoff");
+            }
+            if (e instanceof NativeException || e instanceof io.tunshape.netlink.NetlinkException) {
+                closeSockets(ns); // opened afresh next time
+            }
+            return why;
+        }
+    }
+
+    /** Whether any rule shapes adaptively: its namespaces get a rate socket. */
+    private boolean adaptive() {
+        for (DaemonConfig.Entry e : config.get().interfaces()) {
+            if (e.adaptive()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Opens the request socket (and the rate socket) inside the namespace, from this thread (setns
+     * there and back), its lock file, and gives the namespace an id here, by which its events are
+     * told apart on the one event socket.
+     */
+    private void open(Namespace ns) {
+        NsFacts f = ns.facts;
+        boolean rates = adaptive();
+        Object[] opened = new Object[3];
+        java.util.concurrent.Callable<Void> make = () -> {
+            long here = HostNamespaces.inoOf("thread-self");
+            if (here != ns.ino) {
+                throw new IllegalStateException("pid " + f.pid() + " is no longer in the namespace (it is in "
+                        + here + "): it will be found again through its other holders");
+            }
+            opened[0] = f.own() ? null : Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC);
+            opened[1] = new Session(f.own() ? null : f.name() != null ? f.name() : f.label(), codec);
+            opened[2] = rates ? NetlinkSocket.open() : null;
+            return null;
+        };
+        try {
+            if (f.own()) {
+                make.call();
+            } else {
+                String path = !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
+                try (Fd target = Sys.open(path, Sys.O_RDONLY | Sys.O_CLOEXEC)) {
+                    net.within(target, make);
+                }
+            }
+            if (opened[0] instanceof Fd target) {
+                try (target) {
+                    namespaces.identified(ns, ids.nsid(target));
+                }
+            }
+            NamespaceLock.Keeper lock = NamespaceLock.keeper(ns.ino);
+            synchronized (ns) {
+                ns.lock = lock;
+                ns.session = (Session) opened[1];
+                ns.rates = opened[2] == null ? null : new RateLink((NetlinkSocket) opened[2], codec, lock);
+            }
+        } catch (Exception e) {
+            closeAll(opened);
+            namespaces.unidentified(ns);
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e.getMessage(), e);
+        }
+        // events before the id was known went unheard: everything is read now
+        ns.dirtyAll = true;
+    }
+
+    private static void closeAll(Object[] opened) {
+        for (Object o : opened) {
+            if (o instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing what half-opened
+                }
+            }
+        }
+    }
+
+    private void closeSockets(Namespace ns) {
+        namespaces.unidentified(ns);
+        ns.close();
+    }
+
+    /** Forgets a namespace: puts its devices back first when it is still there and {@code restore}. */
+    private void release(Namespace ns, boolean restore, String why) {
+        if (restore && config.get().restoreOnExit()) {
+            reconciler.restore(ns);
+        }
+        namespaces.remove(ns);
+        closeSockets(ns);
+        queue.remove(ns);
+        reports.forget(ns);
+        log.accept(ns.label() + ": released (" + why + ")");
+    }
+
+    /** On stop: puts back what was changed in every namespace still there, then closes everything. */
+    void shutDown() {
+        boolean restore = config.get().restoreOnExit();
+        for (Namespace ns : namespaces.all()) {
+            if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
+                try {
+                    reconciler.restore(ns);
+                } catch (RuntimeException e) {
+                    log.accept(ns.label() + ": putting back: " + e.getMessage());
+                }
+            }
+            namespaces.remove(ns);
+            closeSockets(ns);
+        }
+    }
+
+    /** On reload: every namespace is looked at again against the new rules, every served one gets a full pass. */
+    void reconsiderAll() {
+        describedAt.clear();
+        describeLater.addAll(host.all());
+        for (Namespace ns : namespaces.all()) {
+            if (ns.rates == null && adaptive()) {
+                closeSockets(ns); // opened again with a rate socket
+            }
+            ns.dirtyAll = true;
+            queue.add(ns);
+        }
+    }
+}
