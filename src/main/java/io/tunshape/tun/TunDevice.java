@@ -132,6 +132,66 @@ public final class TunDevice implements AutoCloseable {
         return offloads;
     }
 
+    /** {@link #await}: a frame is waiting. */
+    public static final int READABLE = 1;
+    /** {@link #await}: the device went away (deleted): every read and write fails from now on. */
+    public static final int HANGUP = -1;
+    /** {@link #write}: the frames went to the device. */
+    public static final int WRITTEN = 0;
+    /** {@link #write}: tun's socket buffer is full (EAGAIN); the frames are dropped, as tun drops. */
+    public static final int FULL = 1;
+    /** {@link #write}: not a frame the device takes (EINVAL, e.g. not IP on tun); dropped. */
+    public static final int REFUSED = 2;
+    /** {@link #write}: the device is down (EIO: tun refuses writes until it is up again); dropped. */
+    public static final int DOWN = 3;
+
+    /**
+     * Reads one frame (with its virtio_net_hdr on a device with offloads) into native memory at
+     * {@code addr}, up to {@code len} bytes: its length, or -1 when tun's ring is empty. Throws
+     * {@link NativeException} when the device is gone.
+     */
+    public int read(long addr, int len) {
+        return Sys.read(fd, addr, len);
+    }
+
+    /** Waits up to {@code timeoutMs} for a frame: {@link #READABLE}, 0 (none came) or {@link #HANGUP}. */
+    public int await(int timeoutMs) {
+        int ev = Sys.poll(fd, Sys.POLLIN, timeoutMs);
+        return (ev & (Sys.POLLERR | Sys.POLLHUP)) != 0 ? HANGUP : (ev & Sys.POLLIN) != 0 ? READABLE : 0;
+    }
+
+    /**
+     * Writes one frame of {@code len} bytes at native address {@code addr}: {@link #WRITTEN},
+     * {@link #FULL}, {@link #REFUSED} or {@link #DOWN}; throws {@link NativeException} when the device
+     * is gone.
+     */
+    public int write(long addr, int len) {
+        try {
+            return Sys.write(fd, addr, len) < 0 ? FULL : WRITTEN;
+        } catch (NativeException e) {
+            return writeFailure(e);
+        }
+    }
+
+    /** One frame gathered from {@code count} struct iovec at native address {@code iov}: as {@link #write}. */
+    public int writev(long iov, int count) {
+        try {
+            return Sys.writev(fd, iov, count) < 0 ? FULL : WRITTEN;
+        } catch (NativeException e) {
+            return writeFailure(e);
+        }
+    }
+
+    private static int writeFailure(NativeException e) {
+        if (e.errno() == Errno.EINVAL) {
+            return REFUSED;
+        }
+        if (e.errno() == Errno.EIO) {
+            return DOWN;
+        }
+        throw e;
+    }
+
     /** "checksum, TSO (IPv4, IPv6)" or "none", for logs. */
     public String describeOffloads() {
         if (offloads == 0) {
