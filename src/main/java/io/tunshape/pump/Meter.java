@@ -16,6 +16,7 @@ final class Meter {
     /** Null: the device's counters are not read. */
     private final Supplier<DeviceCounters> counters;
     private final long epochNanos;
+    private final boolean kernelFlowControl;
     private final RingEstimate ring = new RingEstimate();
     private long txBytes;
     private long txFrames;
@@ -24,8 +25,9 @@ final class Meter {
     private long txFramesTotal;
     private long rxFramesReported;
 
-    Meter(String dev, String netns, Supplier<DeviceCounters> counters, long epochNanos) {
+    Meter(String dev, String netns, Supplier<DeviceCounters> counters, long epochNanos, boolean kernelFlowControl) {
         this.dev = dev;
+        this.kernelFlowControl = kernelFlowControl;
         this.netns = netns;
         this.counters = counters;
         this.epochNanos = epochNanos;
@@ -73,7 +75,7 @@ final class Meter {
         long rx = rxFramesTotal - rxFramesReported;
         rxFramesReported = rxFramesTotal;
         Interval iv = new Interval(dev, netns, Math.round(elapsedNanos / 1e6), txBytes, txFrames, busyNanos, capacity,
-                backlog, inRing, qdisc, dropped, rx, (System.nanoTime() - epochNanos) / 1_000_000);
+                backlog, inRing, qdisc, dropped, rx, (System.nanoTime() - epochNanos) / 1_000_000, kernelFlowControl);
         txBytes = 0;
         txFrames = 0;
         busyNanos = 0;

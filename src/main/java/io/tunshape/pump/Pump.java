@@ -55,7 +55,7 @@ public final class Pump {
         this.backend = backend;
         this.o = options;
         health = new BackendHealth(backend, options.log());
-        meter = new Meter(dev.name(), options.netns(), options.counters(), options.epochNanos());
+        meter = new Meter(dev.name(), options.netns(), options.counters(), options.epochNanos(), dev.backpressure());
         writer = new DeviceWriter(dev, backend, health, options.log());
         link = options.model() != null ? new EmulatedLink(dev, backend, health, meter, options.model(), options.queue())
                 : null;

@@ -1,14 +1,17 @@
 package io.tunshape.pump;
 
+import io.tunshape.daemon.ReportParser;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The pump's measurement and backend health, on plain values (no device, no kernel). */
@@ -46,7 +49,7 @@ class MeasurementTest {
 
     @Test
     void meterClosesIntervalsAndCountsFramesWrittenPerInterval() {
-        Meter m = new Meter("t0", "n1", null, System.nanoTime());
+        Meter m = new Meter("t0", "n1", null, System.nanoTime(), false);
         m.start();
         m.handedOver(3000, 2);
         m.busy(100_000_000L, 3000);
@@ -61,6 +64,40 @@ class MeasurementTest {
         assertEquals(-1, b.capacityBps(), "not busy long enough to tell");
         assertEquals(3, b.rxFrames(), "frames written since the last report");
         assertEquals(2, m.txFramesTotal());
+    }
+
+    @Test
+    void reportsCarryKernelFlowControlAndTheDaemonAcceptsThem() {
+        for (boolean on : new boolean[] {false, true}) {
+            Meter m = new Meter("t0", "n1", null, System.nanoTime(), on);
+            m.handedOver(1500, 1);
+            Interval iv = m.close(1_000_000_000L, 0, 0);
+            String json = iv.toJson();
+            assertTrue(json.endsWith(",\"kernel_flow_control\":" + on + "}"), json);
+            assertTrue(iv.toText().endsWith("kernel flow control " + (on ? "on" : "off")), iv.toText());
+            byte[] b = json.getBytes(StandardCharsets.UTF_8);
+            ReportParser.Outcome o = ReportParser.parse(b, 0, b.length);
+            assertEquals(null, o.refused(), json);
+            assertEquals(1500, o.report().txBytes());
+        }
+    }
+
+    @Test
+    void kernelFlowControlFollowsWhatTheKernelOffers() {
+        int without = 0x7173; // TUNGETFEATURES on 6.1 to 6.18
+        int with = 0x71f3; // on 7.3-rc7
+        assertFalse(KernelFlowControl.AUTO.decide(without, "6.18.0").on());
+        assertTrue(KernelFlowControl.AUTO.decide(with, "7.3.0-rc7").on());
+        assertTrue(KernelFlowControl.ON.decide(with, "7.3.0-rc7").on());
+        assertFalse(KernelFlowControl.OFF.decide(with, "7.3.0-rc7").on());
+        assertEquals("kernel flow control: off (Linux 6.18.0 does not offer IFF_BACKPRESSURE (TUNGETFEATURES 0x7173; "
+                + "it came with Linux 7.3); a full ring drops)", KernelFlowControl.AUTO.decide(without, "6.18.0").describe());
+        KernelFlowControl.NotOfferedException e = assertThrows(KernelFlowControl.NotOfferedException.class,
+                () -> KernelFlowControl.ON.decide(without, "6.18.0"));
+        assertTrue(e.getMessage().contains("Linux 6.18.0 does not offer IFF_BACKPRESSURE"), e.getMessage());
+        assertEquals(KernelFlowControl.OFF, KernelFlowControl.parse("Off"));
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> KernelFlowControl.parse("yes"));
+        assertEquals("'yes' is not a choice; accepted: auto, on, off", bad.getMessage());
     }
 
     /** A backend whose sends may fail, for {@link BackendHealth}. */
