@@ -61,7 +61,9 @@ cleanup() {
     ip netns del "$B" 2>/dev/null || true
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 case " $PUMPS " in *" c "*|*" c-plain "*) gcc -O2 -pthread -o "$work/cpump" "$top/bench/cpump.c" ;; esac
 ip netns add "$A"; ip netns add "$B"
 ip link add va netns "$A" type veth peer name vb netns "$B"
@@ -124,9 +126,13 @@ stop_all() {
     sleep 0.3
 }
 iperf() { # iperf3 client arguments...; prints the client's JSON (for T seconds, default D)
-    ip netns exec "$B" iperf3 -s -1 -B 198.18.0.2 -p 5201 >/dev/null 2>&1 & local srv=$!
+    # both bounded in time: a client that never reaches the server (a tunnel not up yet, a pump
+    # starved under load) would leave a one-off server waiting for it forever
+    local limit=$(( ${T:-$D} + 20 ))
+    timeout "$limit" ip netns exec "$B" iperf3 -s -1 -B 198.18.0.2 -p 5201 >/dev/null 2>&1 & local srv=$!
     sleep 0.5
-    ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "${T:-$D}" -J "$@" 2>/dev/null || true
+    timeout "$limit" ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "${T:-$D}" -J "$@" 2>/dev/null || true
+    kill "$srv" 2>/dev/null || true
     wait $srv 2>/dev/null || true
 }
 measure() { # $1 = payload bytes, $2 = offered rate (0 = flood); prints "pps mbit loss% received"
