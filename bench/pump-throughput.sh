@@ -31,13 +31,23 @@
 #                             (the row measured first in a run tends to come out lower, whichever
 #                             pump it is), then print each column's ratio tunshape / C pump per run
 #                             and their median, when PUMPS has both
+#   SMALL=1                   the smallest meaningful run (for CI, about 20 s): tunshape's pump alone
+#                             unless PUMPS says otherwise, 1 s a measurement, no warm-up, no paced
+#                             sweeps (the floods, TCP and the paced CPU column only); exits 1 when a
+#                             measurement carried nothing or a pump died
 # Usage (as root): bench/pump-throughput.sh [SECONDS]   needs: iproute2, socat, iperf3, gcc, a built jar
 set -euo pipefail
-D=${1:-5}
+SMALL=${SMALL:-0}
+if [ "$SMALL" = 1 ]; then
+    D=${1:-1}; PUMPS=${PUMPS:-tunshape}; WARMUP=${WARMUP:-0}; RUNS=${RUNS:-1}
+else
+    D=${1:-5}
+fi
 PUMPS=${PUMPS:-tunshape c socat}
 CPU_RATE=${CPU_RATE:-40M}
 WARMUP=${WARMUP:-3}
 RUNS=${RUNS:-1}
+failed=0
 top=$(cd "$(dirname "$0")/.." && pwd)
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
@@ -51,7 +61,9 @@ cleanup() {
     ip netns del "$B" 2>/dev/null || true
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 case " $PUMPS " in *" c "*|*" c-plain "*) gcc -O2 -pthread -o "$work/cpump" "$top/bench/cpump.c" ;; esac
 ip netns add "$A"; ip netns add "$B"
 ip link add va netns "$A" type veth peer name vb netns "$B"
@@ -114,9 +126,13 @@ stop_all() {
     sleep 0.3
 }
 iperf() { # iperf3 client arguments...; prints the client's JSON (for T seconds, default D)
-    ip netns exec "$B" iperf3 -s -1 -B 198.18.0.2 -p 5201 >/dev/null 2>&1 & local srv=$!
+    # both bounded in time: a client that never reaches the server (a tunnel not up yet, a pump
+    # starved under load) would leave a one-off server waiting for it forever
+    local limit=$(( ${T:-$D} + 20 ))
+    timeout "$limit" ip netns exec "$B" iperf3 -s -1 -B 198.18.0.2 -p 5201 >/dev/null 2>&1 & local srv=$!
     sleep 0.5
-    ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "${T:-$D}" -J "$@" 2>/dev/null || true
+    timeout "$limit" ip netns exec "$A" iperf3 -c 198.18.0.2 -B 198.18.0.1 -p 5201 -t "${T:-$D}" -J "$@" 2>/dev/null || true
+    kill "$srv" 2>/dev/null || true
     wait $srv 2>/dev/null || true
 }
 measure() { # $1 = payload bytes, $2 = offered rate (0 = flood); prints "pps mbit loss% received"
@@ -172,8 +188,11 @@ best() { # $1 = payload bytes, $2 = field (1 pps, 2 Mbit/s), rest = offered rate
     echo "$top"
 }
 # the same offered rates for every pump: 64-byte payloads (92 bytes on the wire) and 1400-byte ones
-SMALL=(40M 60M 80M 100M)
-LARGE=(400M 600M 800M 1000M 1200M 1400M 1600M)
+if [ "$SMALL" = 1 ]; then
+    RATES_64=(); RATES_1400=()
+else
+    RATES_64=(40M 60M 80M 100M); RATES_1400=(400M 600M 800M 1000M 1200M 1400M 1600M)
+fi
 row() { # $1 = name, $2 = the run; prints the row and keeps its numbers in $work/results
     local fs fl ps pl t c cold="-"
     if [ "$WARMUP" != 0 ]; then
@@ -181,9 +200,17 @@ row() { # $1 = name, $2 = the run; prints the row and keeps its numbers in $work
         T=$WARMUP measure 1400 0 >/dev/null
     fi
     fs=$(measure 64 0); fl=$(measure 1400 0)
-    ps=$(best 64 1 "${SMALL[@]}"); pl=$(best 1400 2 "${LARGE[@]}")
+    ps="- - -"; pl="- - -"
+    [ ${#RATES_64[@]} = 0 ] || ps=$(best 64 1 "${RATES_64[@]}")
+    [ ${#RATES_1400[@]} = 0 ] || pl=$(best 1400 2 "${RATES_1400[@]}")
     t=$(tcp); c=$(cpu_per_packet)
     local run=$2
+    # a measurement that carried nothing (iperf3 failed, the tunnel is broken) or a pump that died
+    local p v
+    for v in "${fs%% *}" "${fl%% *}" "${ps%% *}" "${pl%% *}" "$t" "${c##* }"; do
+        case $v in 0|0.0|0.00) echo "$1: a measurement carried nothing" >&2; failed=1 ;; esac
+    done
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "$1: a pump died (pid $p)" >&2; failed=1; }; done
     set -- "$1" $fs $fl $ps $pl "$t" $c
     printf "| %-15s | %7s pkt/s | %7s Mbit/s | %7s pkt/s (%s%% lost, offered %s) | %7s Mbit/s (%s%% lost, offered %s) | %6s Mbit/s | %5s us (%s pkt/s) | %7s pkt/s |\n" \
         "$1" "$2" "$7" "${10}" "${11}" "${12}" "${13}" "${14}" "${15}" "${16}" "${17}" "${18}" "$cold"
@@ -208,6 +235,10 @@ for run in $(seq "$RUNS"); do
     order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$failed" = 1 ] && [ "$SMALL" = 1 ]; then
+    echo "pump-throughput: FAILED (see above)" >&2
+    exit 1
+fi
 # the ratios tunshape / C pump, run by run, and their median (CPU per packet: the lower the better)
 python3 - "$work/results" <<'PY'
 import statistics, sys

@@ -12,6 +12,7 @@ import io.tunshape.profile.PlanException;
 import io.tunshape.pump.Backend;
 import io.tunshape.pump.Backends;
 import io.tunshape.pump.Interval;
+import io.tunshape.pump.KernelFlowControl;
 import io.tunshape.pump.LinkModel;
 import io.tunshape.pump.Pump;
 import io.tunshape.pump.Reporter;
@@ -48,7 +49,13 @@ import java.util.concurrent.Callable;
             "Every --report-interval the pump measures bytes and frames handed to the backend, the time the "
                     + "backend was busy, the capacity estimate (bytes / busy time), its own backlog, the frames "
                     + "waiting in tun's ring and the device's tx_dropped; --stats prints them (JSON with --json) and each report goes to the "
-                    + "daemon's socket (a missing daemon is not an error). SIGTERM or SIGINT ends it cleanly."
+                    + "daemon's socket (a missing daemon is not an error). SIGTERM or SIGINT ends it cleanly.",
+            "",
+            "Kernel flow control: where the kernel offers IFF_BACKPRESSURE (Linux 7.3), the pump opens the device "
+                    + "with it, so that a full ring stops the device's queue instead of dropping and the qdisc holds "
+                    + "what the pump cannot take yet; the pump says once which it uses, and --stats and the reports "
+                    + "carry it. A pump that stops reading (SIGSTOP, a stuck backend) then blocks the senders until it "
+                    + "reads again."
         })
 public final class PumpCommand implements Callable<Integer> {
     @ParentCommand
@@ -115,6 +122,12 @@ public final class PumpCommand implements Callable<Integer> {
             + "super-frame).")
     boolean noOffload;
 
+    @Option(names = "--kernel-flow-control", paramLabel = "auto|on|off", defaultValue = "auto",
+            description = "Open the device with the kernel's flow control (IFF_BACKPRESSURE): auto, where "
+                    + "TUNGETFEATURES offers it (Linux 7.3 and later); on, or exit 1 naming the kernel, with nothing "
+                    + "changed; off, never (a full ring drops, as before 7.3) (default: ${DEFAULT-VALUE}).")
+    String kernelFlowControl;
+
 
     @Override
     public Integer call() throws Exception {
@@ -144,6 +157,8 @@ public final class PumpCommand implements Callable<Integer> {
             }
         }
         Backend backend = OptionValues.parse("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
+        KernelFlowControl flowMode = OptionValues.parse("--kernel-flow-control", kernelFlowControl,
+                KernelFlowControl::parse);
         PrintWriter err = spec.commandLine().getErr();
         java.util.function.Consumer<String> log = line -> {
             synchronized (err) {
@@ -161,9 +176,11 @@ public final class PumpCommand implements Callable<Integer> {
             }
         });
         try {
+            // before the device is opened or created: "on" where the kernel lacks it changes nothing
+            KernelFlowControl.Decision flow = flowMode.decide(TunDevice.features(), KernelFlowControl.kernelRelease());
             top.inNetns(() -> {
                 boolean offload = !noOffload && !tap && rate == null && traceFinal == null;
-                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload);
+                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload, flow.on());
                      Reporter rep = new Reporter(report)) {
                     LinkClient links = new LinkClient(nl);
                     TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
@@ -180,6 +197,8 @@ public final class PumpCommand implements Callable<Integer> {
                             + (rate != null ? ", emulating " + rate : "")
                             + (traceFinal != null ? ", emulating trace " + emulateTrace + " x" + traceScale : "")
                             + (offload ? ", tun offloads: " + d.describeOffloads() : ""));
+                    log.accept(d.backpressure() == flow.on() ? flow.describe()
+                            : "kernel flow control: off (asked for, but the kernel did not keep IFF_BACKPRESSURE)");
                     pump.run();
                     log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
                             + " from it");
@@ -188,7 +207,7 @@ public final class PumpCommand implements Callable<Integer> {
                     backend.close();
                 }
             });
-        } catch (Pump.DeviceGoneException e) {
+        } catch (Pump.DeviceGoneException | KernelFlowControl.NotOfferedException e) {
             err.println("tunshape: pump " + dev + ": " + e.getMessage());
             err.flush();
             return ExitCodes.REFUSED;
@@ -198,7 +217,8 @@ public final class PumpCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log, boolean offload) {
+    private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log, boolean offload,
+                           boolean backpressure) {
         LinkInfo existing = null;
         for (LinkInfo l : new LinkClient(nl).links()) {
             if (l.name().equals(dev)) {
@@ -216,7 +236,7 @@ public final class PumpCommand implements Callable<Integer> {
             throw new PlanException(tap ? "--tap" : "--tun", dev + " is a " + existing.kind() + " device; use --"
                     + existing.kind());
         }
-        return offload ? TunDevice.openWithOffloads(dev, log) : TunDevice.open(dev, tap);
+        return offload ? TunDevice.openWithOffloads(dev, backpressure, log) : TunDevice.open(dev, tap, backpressure);
     }
 
     /** tun's counters and its root qdisc's, for the report's tx_dropped, ring and qdisc. */

@@ -6,11 +6,12 @@ package io.tunshape.pump;
  * time, or -1 when it was not busy long enough to tell), the pump's own backlog, the frames
  * waiting in tun's ring between the qdisc and the pump (-1 when unknown), the frames queued in the
  * root qdisc (-1 when unknown), and the device's tx_dropped counter (-1 when unknown); {@code endMs}
- * is when the interval ended, in ms since the pump started (and since the start of an emulated trace).
+ * is when the interval ended, in ms since the pump started (and since the start of an emulated trace);
+ * {@code kernelFlowControl} whether the device is open with the kernel's flow control (IFF_BACKPRESSURE).
  */
 public record Interval(String dev, String netns, long intervalMs, long txBytes, long txFrames, long busyNanos,
                        long capacityBps, int backlog, long ring, long qdisc, long txDropped, long rxFrames,
-                       long endMs) {
+                       long endMs, boolean kernelFlowControl) {
     /** Busy time needed before bytes / busy is reported as a capacity. */
     public static final long MIN_BUSY_NANOS = 50_000_000L;
 
@@ -40,7 +41,8 @@ public record Interval(String dev, String netns, long intervalMs, long txBytes, 
         if (txDropped >= 0) {
             b.append(",\"tx_dropped\":").append(txDropped);
         }
-        b.append(",\"rx_frames\":").append(rxFrames).append(",\"t_ms\":").append(endMs).append('}');
+        b.append(",\"rx_frames\":").append(rxFrames).append(",\"t_ms\":").append(endMs)
+                .append(",\"kernel_flow_control\":").append(kernelFlowControl).append('}');
         return b.toString();
     }
 
@@ -61,8 +63,8 @@ public record Interval(String dev, String netns, long intervalMs, long txBytes, 
     /** One line for people. */
     public String toText() {
         return String.format(java.util.Locale.ROOT, "%s: %d frames %d bytes in %d ms, busy %d ms, capacity %s, "
-                        + "backlog %d, ring %s, qdisc %s, tx_dropped %s", dev, txFrames, txBytes, intervalMs, busyMs(),
-                capacityBps >= 0 ? capacityBps + " bit/s" : "-", backlog, ring >= 0 ? ring : "-",
-                qdisc >= 0 ? qdisc : "-", txDropped >= 0 ? txDropped : "-");
+                        + "backlog %d, ring %s, qdisc %s, tx_dropped %s, kernel flow control %s", dev, txFrames, txBytes,
+                intervalMs, busyMs(), capacityBps >= 0 ? capacityBps + " bit/s" : "-", backlog, ring >= 0 ? ring : "-",
+                qdisc >= 0 ? qdisc : "-", txDropped >= 0 ? txDropped : "-", kernelFlowControl ? "on" : "off");
     }
 }

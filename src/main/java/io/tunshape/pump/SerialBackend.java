@@ -1,7 +1,9 @@
 package io.tunshape.pump;
 
+import io.tunshape.sys.Errno;
 import io.tunshape.sys.Fd;
 import io.tunshape.sys.NativeException;
+import io.tunshape.sys.Serial;
 import io.tunshape.sys.Sys;
 
 import java.io.IOException;
@@ -30,72 +32,85 @@ final class SerialBackend extends StreamBackend {
     protected Streams connect() throws IOException {
         Fd f;
         try {
-            f = Sys.open(device, Sys.O_RDWR | Sys.O_NOCTTY | Sys.O_CLOEXEC);
+            f = Sys.open(device, Sys.O_RDWR | Serial.O_NOCTTY | Sys.O_CLOEXEC);
         } catch (NativeException e) {
-            throw new IOException("cannot open " + device + ": " + io.tunshape.sys.Errno.text(e.errno()));
+            throw new IOException("cannot open " + device + ": " + Errno.text(e.errno()));
         }
         try {
-            Sys.rawSerial(f, baud);
+            Serial.raw(f, baud);
         } catch (NativeException e) {
             f.close();
-            throw new IOException(device + " is not a serial line: " + io.tunshape.sys.Errno.text(e.errno()));
+            throw new IOException(device + " is not a serial line: " + Errno.text(e.errno()));
         }
         closed = false;
         fd = f;
-        Fd mine = f;
-        InputStream in = new InputStream() {
-            private final ByteBuffer b = ByteBuffer.allocateDirect(4096);
+        return new Streams(new LineIn(f), new LineOut(f));
+    }
 
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
-            }
+    /** What the line receives; ends when the other end hangs up or the backend disconnects. */
+    private final class LineIn extends InputStream {
+        private final Fd line;
+        private final ByteBuffer b = ByteBuffer.allocateDirect(4096);
 
-            @Override
-            public int read(byte[] dst, int off, int len) throws IOException {
-                while (!closed) {
-                    b.clear().limit(Math.min(len, b.capacity()));
-                    int n;
-                    try {
-                        n = Sys.read(mine, b);
-                    } catch (NativeException e) {
-                        throw new IOException(device + ": " + io.tunshape.sys.Errno.text(e.errno()));
-                    }
-                    if (n > 0) {
-                        b.flip().get(dst, off, n);
-                        return n;
-                    }
-                    // n == 0: the 100 ms read timeout (VTIME), or the other end hung up
-                    if ((Sys.poll(mine, Sys.POLLIN, 0) & Sys.POLLHUP) != 0) {
-                        return -1;
-                    }
+        LineIn(Fd line) {
+            this.line = line;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+        }
+
+        @Override
+        public int read(byte[] dst, int off, int len) throws IOException {
+            while (!closed) {
+                b.clear().limit(Math.min(len, b.capacity()));
+                int n;
+                try {
+                    n = Sys.read(line, b);
+                } catch (NativeException e) {
+                    throw new IOException(device + ": " + Errno.text(e.errno()));
                 }
-                return -1;
-            }
-        };
-        OutputStream out = new OutputStream() {
-            private final ByteBuffer b = ByteBuffer.allocateDirect(65536 * 2 + 8);
-
-            @Override
-            public void write(int x) throws IOException {
-                write(new byte[] {(byte) x}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] src, int off, int len) throws IOException {
-                b.clear();
-                b.put(src, off, len).flip();
-                while (b.hasRemaining()) {
-                    try {
-                        Sys.write(mine, b);
-                    } catch (NativeException e) {
-                        throw new IOException(device + ": " + io.tunshape.sys.Errno.text(e.errno()));
-                    }
+                if (n > 0) {
+                    b.flip().get(dst, off, n);
+                    return n;
+                }
+                // n == 0: the 100 ms read timeout (VTIME), or the other end hung up
+                if ((Sys.poll(line, Sys.POLLIN, 0) & Sys.POLLHUP) != 0) {
+                    return -1;
                 }
             }
-        };
-        return new Streams(in, out);
+            return -1;
+        }
+    }
+
+    /** What goes out on the line: a write blocks at the line's speed. */
+    private final class LineOut extends OutputStream {
+        private final Fd line;
+        private final ByteBuffer b = ByteBuffer.allocateDirect(65536 * 2 + 8);
+
+        LineOut(Fd line) {
+            this.line = line;
+        }
+
+        @Override
+        public void write(int x) throws IOException {
+            write(new byte[] {(byte) x}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] src, int off, int len) throws IOException {
+            b.clear();
+            b.put(src, off, len).flip();
+            while (b.hasRemaining()) {
+                try {
+                    Sys.write(line, b);
+                } catch (NativeException e) {
+                    throw new IOException(device + ": " + Errno.text(e.errno()));
+                }
+            }
+        }
     }
 
     @Override

@@ -71,11 +71,6 @@ public final class TraceModel implements LinkModel {
         return java.util.Arrays.copyOf(out, n);
     }
 
-    /** Mean capacity of the trace in bytes per second (at this scale). */
-    public double meanBytesPerSecond() {
-        return opportunityMs.length * bytesPerOpportunity / (periodMs / 1000.0);
-    }
-
     private long timeOf(long index) {
         long period = index / opportunityMs.length;
         int i = (int) (index % opportunityMs.length);

@@ -17,7 +17,6 @@ public final class Epoll implements AutoCloseable {
     public static final int EPOLLIN = 0x1;
     public static final int EPOLLPRI = 0x2;
     public static final int EPOLLERR = 0x8;
-    public static final int EPOLLHUP = 0x10;
     private static final int EPOLL_CTL_ADD = 1;
     private static final int EPOLL_CTL_DEL = 2;
     private static final int EPOLL_CLOEXEC = 0x80000;

@@ -13,7 +13,6 @@ public final class Errno {
     public static final int EEXIST = 17;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
-    public static final int ERANGE = 34;
     public static final int EBADMSG = 74;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;

@@ -60,8 +60,6 @@ final class LibC {
     /** writev(2) of {@code count} struct iovec at native address {@code iov}. */
     static native long writev(int fd, long iov, int count);
 
-    static native int recvmmsg(int fd, long msgvec, int vlen, int flags, long timeout);
-
     static native int getsockname(int fd, ByteBuffer addr, int[] len) throws LastErrorException;
 
     static native int setsockopt(int fd, int level, int name, int[] value, int len) throws LastErrorException;

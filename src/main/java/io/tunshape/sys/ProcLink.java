@@ -3,8 +3,6 @@ package io.tunshape.sys;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 
-import java.nio.charset.StandardCharsets;
-
 /**
  * readlink(2) without exceptions, for reading /proc/PID/ns/* links by the thousand: a process that
  * has just exited is the common case there, and an exception (with its stack trace) for each cost
@@ -18,13 +16,6 @@ public final class ProcLink {
     private static native long readlink(String path, byte[] buf, long size);
 
     private ProcLink() {
-    }
-
-    /** The link's target, or null when it cannot be read (the process is gone, not permitted). */
-    public static String read(String path) {
-        byte[] buf = new byte[64];
-        long n = readlink(path, buf, buf.length);
-        return n < 0 ? null : new String(buf, 0, (int) n, StandardCharsets.US_ASCII);
     }
 
     /** The inode in a namespace link such as "net:[4026531840]", or -1 when it cannot be read. */

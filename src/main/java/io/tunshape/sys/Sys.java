@@ -20,7 +20,6 @@ public final class Sys {
     public static final int SO_SNDBUF = 7;
     public static final int SO_RCVBUF = 8;
     public static final int SO_RCVBUFFORCE = 33;
-    public static final int MSG_PEEK = 2;
     public static final int MSG_TRUNC = 0x20;
     public static final int MSG_DONTWAIT = 0x40;
     public static final int CLONE_NEWNET = 0x40000000;
@@ -46,8 +45,8 @@ public final class Sys {
 
     public static final int LOCK_SH = 1;
     public static final int LOCK_EX = 2;
-    public static final int LOCK_NB = 4;
     public static final int LOCK_UN = 8;
+    public static final int LOCK_NB = 4;
 
     /**
      * flock(2) without waiting ({@code op} | LOCK_NB): true when taken, false when someone else holds
@@ -207,70 +206,13 @@ public final class Sys {
     /** No control message of the asked kind came with the datagram ({@link #recvWithCmsgInt}). */
     public static final int NO_CMSG = Integer.MIN_VALUE;
 
-    /** Sees one control message of a datagram: its level, type, and where its data starts in {@code control}. */
-    public interface CmsgVisitor {
-        void visit(int level, int type, ByteBuffer control, int dataOffset, int dataLength);
-    }
-
-    /** A recvmsg's msghdr, iovec and control buffer, kept by their user so that a receive allocates nothing. */
-    public static final class MsgBuffers {
-        final ByteBuffer msghdr = ByteBuffer.allocateDirect(56).order(java.nio.ByteOrder.nativeOrder());
-        final ByteBuffer iov = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.nativeOrder());
-        final ByteBuffer control;
-
-        public MsgBuffers(int controlBytes) {
-            control = ByteBuffer.allocateDirect(controlBytes).order(java.nio.ByteOrder.nativeOrder());
-        }
-    }
-
-    /**
-     * recvmsg into {@code buf} (from position 0, up to its capacity), showing each control message to
-     * {@code v}. Returns the datagram's length (larger than buf when truncated, with MSG_TRUNC).
-     */
-    public static long recvmsg(Fd fd, ByteBuffer buf, int flags, MsgBuffers m, CmsgVisitor v) {
-        ByteBuffer control = m.control;
-        m.iov.putLong(0, address(buf)).putLong(8, buf.capacity());
-        for (int i = 0; i < control.capacity(); i++) {
-            control.put(i, (byte) 0);
-        }
-        m.msghdr.putLong(0, 0).putInt(8, 0).putInt(12, 0)
-                .putLong(16, address(m.iov)).putLong(24, 1)
-                .putLong(32, address(control)).putLong(40, control.capacity()).putInt(48, 0);
-        int n = fd.acquire();
-        long r;
-        try {
-            r = LibC.recvmsg(n, m.msghdr, flags);
-        } catch (LastErrorException e) {
-            throw new NativeException("recvmsg", e.getErrorCode());
-        } finally {
-            fd.release();
-        }
-        long controlLen = Math.min(m.msghdr.getLong(40), control.capacity());
-        for (int off = 0; off + 16 <= controlLen; ) {
-            long len = control.getLong(off);
-            if (len < 16 || off + len > controlLen) {
-                break;
-            }
-            v.visit(control.getInt(off + 8), control.getInt(off + 12), control, off + 16, (int) len - 16);
-            off += (int) ((len + 7) & ~7L);
-        }
-        return r;
-    }
-
-    private static final ThreadLocal<MsgBuffers> CMSG_INT_BUFFERS = ThreadLocal.withInitial(() -> new MsgBuffers(64));
-
     /**
      * recvmsg with {@code out[0]} set to the int carried by the control message {@code level}/{@code
      * type} (e.g. SOL_NETLINK/NETLINK_LISTEN_ALL_NSID: the namespace a multicast came from), or
-     * {@link #NO_CMSG}.
+     * {@link #NO_CMSG}. Kept here for its callers; the work is {@link RecvMsg}'s.
      */
     public static long recvWithCmsgInt(Fd fd, ByteBuffer buf, int flags, int level, int type, int[] out) {
-        out[0] = NO_CMSG;
-        return recvmsg(fd, buf, flags, CMSG_INT_BUFFERS.get(), (l, t, c, at, len) -> {
-            if (l == level && t == type && len >= 4) {
-                out[0] = c.getInt(at);
-            }
-        });
+        return RecvMsg.withInt(fd, buf, flags, level, type, out);
     }
 
     /** ioctl with a pointer to {@code arg} (read and written back by the kernel). */
@@ -311,7 +253,6 @@ public final class Sys {
     }
 
     public static final short POLLIN = 0x1;
-    public static final short POLLOUT = 0x4;
     public static final short POLLERR = 0x8;
     public static final short POLLHUP = 0x10;
 
@@ -409,63 +350,6 @@ public final class Sys {
                     }
                 }
             }
-        } finally {
-            fd.release();
-        }
-    }
-
-    public static final int O_NOCTTY = 0x100;
-    private static final int TCSANOW = 0;
-    private static final int VTIME = 5;
-    private static final int VMIN = 6;
-    private static final int CC_OFFSET = 17;
-    private static final int CLOCAL = 0x800;
-    private static final int CREAD = 0x80;
-
-    /** Linux's speed_t codes for the usual line speeds. */
-    private static final int[][] SPEEDS = {
-        {300, 7}, {600, 8}, {1200, 9}, {1800, 10}, {2400, 11}, {4800, 12}, {9600, 13}, {19200, 14}, {38400, 15},
-        {57600, 0x1001}, {115200, 0x1002}, {230400, 0x1003}, {460800, 0x1004}, {500000, 0x1005}, {576000, 0x1006},
-        {921600, 0x1007}, {1000000, 0x1008}, {1152000, 0x1009}, {1500000, 0x100A}, {2000000, 0x100B},
-        {2500000, 0x100C}, {3000000, 0x100D}, {3500000, 0x100E}, {4000000, 0x100F},
-    };
-
-    /** The line speeds {@link #rawSerial} accepts. */
-    public static String serialSpeeds() {
-        StringBuilder b = new StringBuilder();
-        for (int[] s : SPEEDS) {
-            b.append(b.length() == 0 ? "" : ", ").append(s[0]);
-        }
-        return b.toString();
-    }
-
-    /**
-     * Puts a tty in raw mode at {@code baud} (8N1, no flow control, receiver on), with reads that
-     * return after 100 ms without data so a reader can notice it should stop.
-     */
-    public static void rawSerial(Fd fd, int baud) {
-        int code = -1;
-        for (int[] s : SPEEDS) {
-            if (s[0] == baud) {
-                code = s[1];
-            }
-        }
-        if (code < 0) {
-            throw new IllegalArgumentException("baud " + baud + " is not a standard line speed; accepted: "
-                    + serialSpeeds());
-        }
-        int n = fd.acquire();
-        try {
-            ByteBuffer t = ByteBuffer.allocateDirect(64).order(java.nio.ByteOrder.nativeOrder());
-            LibC.tcgetattr(n, t);
-            LibC.cfmakeraw(t);
-            LibC.cfsetspeed(t, code);
-            t.putInt(8, t.getInt(8) | CLOCAL | CREAD);
-            t.put(CC_OFFSET + VMIN, (byte) 0);
-            t.put(CC_OFFSET + VTIME, (byte) 1);
-            LibC.tcsetattr(n, TCSANOW, t);
-        } catch (LastErrorException e) {
-            throw new NativeException("termios", e.getErrorCode());
         } finally {
             fd.release();
         }

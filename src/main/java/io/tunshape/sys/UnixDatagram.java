@@ -54,7 +54,7 @@ public final class UnixDatagram implements AutoCloseable {
     private static final int SO_PASSCRED = 16;
     private static final int SCM_CREDENTIALS = 2;
     private static final int SO_TIMESTAMPNS = 35;
-    private final Sys.MsgBuffers msg = new Sys.MsgBuffers(128);
+    private final RecvMsg.Buffers msg = new RecvMsg.Buffers(128);
     private Credentials lastSender;
     private long lastArrival = -1;
 
@@ -75,11 +75,11 @@ public final class UnixDatagram implements AutoCloseable {
     public int receiveWithSender(ByteBuffer buf) {
         lastSender = null;
         lastArrival = -1;
-        return (int) Sys.recvmsg(fd, buf, Sys.MSG_TRUNC, msg, controlMessage);
+        return (int) RecvMsg.receive(fd, buf, Sys.MSG_TRUNC, msg, controlMessage);
     }
 
     /** Made once: a receive allocates nothing but the sender's credentials. */
-    private final Sys.CmsgVisitor controlMessage = (level, type, c, at, len) -> {
+    private final RecvMsg.Visitor controlMessage = (level, type, c, at, len) -> {
         if (level == Sys.SOL_SOCKET && type == SCM_CREDENTIALS && len >= 12) {
             lastSender = new Credentials(c.getInt(at), c.getInt(at + 4), c.getInt(at + 8));
         } else if (level == Sys.SOL_SOCKET && type == SO_TIMESTAMPNS && len >= 16) {

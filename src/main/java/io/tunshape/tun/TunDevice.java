@@ -18,15 +18,24 @@ import java.nio.charset.StandardCharsets;
  * over TCP super-frames of up to 64 KB (TSO) and packets whose checksum is left to the reader
  * (checksum offload), and accepts super-frames written back. {@link Segmenter} and {@link Coalescer}
  * turn them into plain IP packets and back.
+ *
+ * <p>Where the kernel offers it (Linux 7.3), a device may be opened with {@link #IFF_BACKPRESSURE}:
+ * with a real qdisc on the device, a full ring then stops the device's queue instead of dropping,
+ * and the reader's consumption wakes it, so the qdisc holds what the reader cannot take yet. It is
+ * a feature flag of the attachment: whoever attaches with TUNSETIFF next sets or clears it.
  */
 public final class TunDevice implements AutoCloseable {
     public static final long TUNSETIFF = 0x400454CAL;
     static final long TUNGETFEATURES = 0x800454CFL;
     static final long TUNSETOFFLOAD = 0x400454D0L;
+    static final long TUNGETIFF = 0x800454D2L;
     public static final int IFF_TUN = 0x0001;
     public static final int IFF_TAP = 0x0002;
+    /** Kernel flow control (Linux 7.3): a full ring stops the device's queue instead of dropping. */
+    public static final int IFF_BACKPRESSURE = 0x0080;
+    static final int IFF_PERSIST = 0x0800;
     public static final int IFF_NO_PI = 0x1000;
-    static final int IFF_VNET_HDR = 0x4000;
+    public static final int IFF_VNET_HDR = 0x4000;
     /** TUNSETOFFLOAD bits: the reader completes checksums; TCP over IPv4 and IPv6 may come as super-frames. */
     public static final int TUN_F_CSUM = 0x01;
     public static final int TUN_F_TSO4 = 0x02;
@@ -35,19 +44,43 @@ public final class TunDevice implements AutoCloseable {
 
     private final Fd fd;
     private final String name;
-    private final boolean vnet;
+    /** The IFF_* flags the kernel holds for this attachment (TUNGETIFF), as tun_flags in sysfs shows them. */
+    private final int flags;
     private final int offloads;
 
-    private TunDevice(Fd fd, String name, boolean vnet, int offloads) {
+    private TunDevice(Fd fd, String name, int flags, int offloads) {
         this.fd = fd;
         this.name = name;
-        this.vnet = vnet;
+        this.flags = flags;
         this.offloads = offloads;
     }
 
     /** Attaches to (or creates) the device {@code name}, without the packet-information header. */
     public static TunDevice open(String name, boolean tap) {
-        return open(name, tap, false);
+        return open(name, tap, false, false);
+    }
+
+    /**
+     * As {@link #open(String, boolean)}, with {@link #IFF_BACKPRESSURE} asked for when {@code
+     * backpressure}: ask only where {@link #features()} offers it (a kernel that does not know the
+     * flag ignores it). {@link #backpressure()} says whether the kernel holds it.
+     */
+    public static TunDevice open(String name, boolean tap, boolean backpressure) {
+        return open(name, tap, false, backpressure);
+    }
+
+    /**
+     * The IFF_* flags this kernel's TUNSETIFF takes (TUNGETFEATURES): 0x7173 on 6.1 to 6.18, with
+     * {@link #IFF_BACKPRESSURE} (0x71f3) from 7.3; 0 when /dev/net/tun cannot be asked.
+     */
+    public static int features() {
+        try (Fd probe = Sys.open("/dev/net/tun", Sys.O_RDWR | Sys.O_CLOEXEC)) {
+            byte[] f = new byte[4];
+            Sys.ioctl(probe, TUNGETFEATURES, f);
+            return ByteBuffer.wrap(f).order(ByteOrder.nativeOrder()).getInt();
+        } catch (NativeException e) {
+            return 0;
+        }
     }
 
     /**
@@ -56,20 +89,13 @@ public final class TunDevice implements AutoCloseable {
      * CSUM alone, or nothing when the kernel refuses. {@code log} hears once what was refused.
      * Without IFF_VNET_HDR the device is opened plainly ({@link #vnetHeader()} false).
      */
-    public static TunDevice openWithOffloads(String name, java.util.function.Consumer<String> log) {
-        int features;
-        try (Fd probe = Sys.open("/dev/net/tun", Sys.O_RDWR | Sys.O_CLOEXEC)) {
-            byte[] f = new byte[4];
-            Sys.ioctl(probe, TUNGETFEATURES, f);
-            features = ByteBuffer.wrap(f).order(ByteOrder.nativeOrder()).getInt();
-        } catch (NativeException e) {
-            features = 0;
-        }
-        if ((features & IFF_VNET_HDR) == 0) {
+    public static TunDevice openWithOffloads(String name, boolean backpressure,
+                                             java.util.function.Consumer<String> log) {
+        if ((features() & IFF_VNET_HDR) == 0) {
             log.accept("tun offloads: the kernel does not offer IFF_VNET_HDR; frames come one by one");
-            return open(name, false, false);
+            return open(name, false, false, backpressure);
         }
-        TunDevice d = open(name, false, true);
+        TunDevice d = open(name, false, true, backpressure);
         int want = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
         for (int offer : new int[] {want, TUN_F_CSUM, 0}) {
             try {
@@ -78,7 +104,7 @@ public final class TunDevice implements AutoCloseable {
                     log.accept("tun offloads: the kernel refused TSO" + (offer == 0 ? " and checksum offload" : "")
                             + "; TCP comes one segment a frame");
                 }
-                return new TunDevice(d.fd, d.name, true, offer);
+                return new TunDevice(d.fd, d.name, d.flags, offer);
             } catch (NativeException e) {
                 if (e.errno() != Errno.EINVAL) {
                     d.close();
@@ -89,7 +115,7 @@ public final class TunDevice implements AutoCloseable {
         return d;
     }
 
-    private static TunDevice open(String name, boolean tap, boolean vnet) {
+    private static TunDevice open(String name, boolean tap, boolean vnet, boolean backpressure) {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         if (n.length >= IFNAMSIZ) {
             throw new IllegalArgumentException("interface name '" + name + "' is longer than 15 bytes");
@@ -99,7 +125,8 @@ public final class TunDevice implements AutoCloseable {
         try {
             byte[] ifr = new byte[40];
             System.arraycopy(n, 0, ifr, 0, n.length);
-            int flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+            int flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0)
+                    | (backpressure ? IFF_BACKPRESSURE : 0);
             ifr[16] = (byte) flags;
             ifr[17] = (byte) (flags >> 8);
             Sys.ioctl(fd, TUNSETIFF, ifr);
@@ -107,15 +134,36 @@ public final class TunDevice implements AutoCloseable {
             while (end < IFNAMSIZ && ifr[end] != 0) {
                 end++;
             }
-            return new TunDevice(fd, new String(ifr, 0, end, StandardCharsets.UTF_8), vnet, 0);
+            return new TunDevice(fd, new String(ifr, 0, end, StandardCharsets.UTF_8), heldFlags(fd, flags), 0);
         } catch (RuntimeException e) {
             fd.close();
             throw e;
         }
     }
 
+    /** What the kernel kept of {@code asked} (TUNGETIFF; without IFF_PERSIST); {@code asked} if it cannot say. */
+    private static int heldFlags(Fd fd, int asked) {
+        byte[] ifr = new byte[40];
+        try {
+            Sys.ioctl(fd, TUNGETIFF, ifr);
+        } catch (NativeException e) {
+            return asked;
+        }
+        return (Byte.toUnsignedInt(ifr[16]) | Byte.toUnsignedInt(ifr[17]) << 8) & ~IFF_PERSIST;
+    }
+
     public String name() {
         return name;
+    }
+
+    /** The IFF_* flags the kernel holds for this attachment (as the device's tun_flags in sysfs, less IFF_PERSIST). */
+    public int flags() {
+        return flags;
+    }
+
+    /** Whether kernel flow control ({@link #IFF_BACKPRESSURE}) is on for this attachment. */
+    public boolean backpressure() {
+        return (flags & IFF_BACKPRESSURE) != 0;
     }
 
     public Fd fd() {
@@ -124,12 +172,72 @@ public final class TunDevice implements AutoCloseable {
 
     /** Whether every frame read and written starts with a struct virtio_net_hdr ({@link VnetHeader#LEN} bytes). */
     public boolean vnetHeader() {
-        return vnet;
+        return (flags & IFF_VNET_HDR) != 0;
     }
 
     /** The TUN_F_* offloads in force. */
     public int offloads() {
         return offloads;
+    }
+
+    /** {@link #await}: a frame is waiting. */
+    public static final int READABLE = 1;
+    /** {@link #await}: the device went away (deleted): every read and write fails from now on. */
+    public static final int HANGUP = -1;
+    /** {@link #write}: the frames went to the device. */
+    public static final int WRITTEN = 0;
+    /** {@link #write}: tun's socket buffer is full (EAGAIN); the frames are dropped, as tun drops. */
+    public static final int FULL = 1;
+    /** {@link #write}: not a frame the device takes (EINVAL, e.g. not IP on tun); dropped. */
+    public static final int REFUSED = 2;
+    /** {@link #write}: the device is down (EIO: tun refuses writes until it is up again); dropped. */
+    public static final int DOWN = 3;
+
+    /**
+     * Reads one frame (with its virtio_net_hdr on a device with offloads) into native memory at
+     * {@code addr}, up to {@code len} bytes: its length, or -1 when tun's ring is empty. Throws
+     * {@link NativeException} when the device is gone.
+     */
+    public int read(long addr, int len) {
+        return Sys.read(fd, addr, len);
+    }
+
+    /** Waits up to {@code timeoutMs} for a frame: {@link #READABLE}, 0 (none came) or {@link #HANGUP}. */
+    public int await(int timeoutMs) {
+        int ev = Sys.poll(fd, Sys.POLLIN, timeoutMs);
+        return (ev & (Sys.POLLERR | Sys.POLLHUP)) != 0 ? HANGUP : (ev & Sys.POLLIN) != 0 ? READABLE : 0;
+    }
+
+    /**
+     * Writes one frame of {@code len} bytes at native address {@code addr}: {@link #WRITTEN},
+     * {@link #FULL}, {@link #REFUSED} or {@link #DOWN}; throws {@link NativeException} when the device
+     * is gone.
+     */
+    public int write(long addr, int len) {
+        try {
+            return Sys.write(fd, addr, len) < 0 ? FULL : WRITTEN;
+        } catch (NativeException e) {
+            return writeFailure(e);
+        }
+    }
+
+    /** One frame gathered from {@code count} struct iovec at native address {@code iov}: as {@link #write}. */
+    public int writev(long iov, int count) {
+        try {
+            return Sys.writev(fd, iov, count) < 0 ? FULL : WRITTEN;
+        } catch (NativeException e) {
+            return writeFailure(e);
+        }
+    }
+
+    private static int writeFailure(NativeException e) {
+        if (e.errno() == Errno.EINVAL) {
+            return REFUSED;
+        }
+        if (e.errno() == Errno.EIO) {
+            return DOWN;
+        }
+        throw e;
     }
 
     /** "checksum, TSO (IPv4, IPv6)" or "none", for logs. */

@@ -49,7 +49,7 @@ class TunOffloadKernelTest {
     void theKernelCutsASuperFrameAsTheSegmenterDoesAndTakesMergedRunsBackWhole() throws Exception {
         try (KernelNs ns = KernelNs.create()) {
             Netns.run(ns.name(), () -> {
-                try (TunDevice in = TunDevice.openWithOffloads("toff", m -> { });
+                try (TunDevice in = TunDevice.openWithOffloads("toff", false, m -> { });
                      TunDevice out = TunDevice.open("tplain", false)) {
                     assertTrue(in.vnetHeader(), "this kernel offers IFF_VNET_HDR");
                     ns.exec(List.of("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"));
