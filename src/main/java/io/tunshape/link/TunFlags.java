@@ -1,0 +1,87 @@
+package io.tunshape.link;
+
+import io.tunshape.netlink.Netns;
+import io.tunshape.sys.Mounts;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The flags a tun/tap device was attached with (TUNSETIFF), as sysfs shows them in
+ * /sys/class/net/DEV/tun_flags, whoever its driver is. IFF_BACKPRESSURE (Linux 7.3) is the kernel's
+ * own flow control: with it, a full ring stops the device's queue instead of dropping.
+ */
+public final class TunFlags {
+    public static final int IFF_TUN = 0x0001;
+    public static final int IFF_TAP = 0x0002;
+    public static final int IFF_BACKPRESSURE = 0x0080;
+    public static final int IFF_NO_PI = 0x1000;
+
+    private TunFlags() {
+    }
+
+    /** True when the flags carry the kernel's flow control. */
+    public static boolean flowControl(int flags) {
+        return (flags & IFF_BACKPRESSURE) != 0;
+    }
+
+    /**
+     * The tun_flags of the named devices in namespace {@code netns} (null: the process's own), by
+     * device name; a device sysfs does not show (gone, or not tun/tap) is absent. The host's /sys is
+     * read directly when it shows the process's own namespace (its ifindex files agree with
+     * {@code indexes}); otherwise a sysfs is mounted inside the namespace on a throwaway thread.
+     */
+    public static Map<String, Integer> read(String netns, Map<String, Integer> indexes) throws Exception {
+        if (netns == null) {
+            Map<String, Integer> direct = readIfSame(Path.of("/sys/class/net"), indexes);
+            if (direct != null) {
+                return direct;
+            }
+        }
+        return Netns.run(netns == null ? "/proc/self/ns/net" : netns, () -> {
+            Mounts.privateSysfs();
+            return readAll(Path.of("/sys/class/net"), indexes);
+        });
+    }
+
+    /** Reads the flags when every named device's ifindex in {@code dir} matches; null otherwise. */
+    static Map<String, Integer> readIfSame(Path dir, Map<String, Integer> indexes) throws IOException {
+        for (Map.Entry<String, Integer> e : indexes.entrySet()) {
+            String ix = text(dir.resolve(e.getKey()).resolve("ifindex"));
+            if (ix == null || Integer.parseInt(ix) != e.getValue()) {
+                return null;
+            }
+        }
+        return readAll(dir, indexes);
+    }
+
+    static Map<String, Integer> readAll(Path dir, Map<String, Integer> indexes) throws IOException {
+        Map<String, Integer> out = new HashMap<>();
+        for (String name : indexes.keySet()) {
+            String f = text(dir.resolve(name).resolve("tun_flags"));
+            if (f != null) {
+                out.put(name, parse(f));
+            }
+        }
+        return out;
+    }
+
+    /** "0x1081" as the kernel prints it (%#x). */
+    static int parse(String s) {
+        String t = s.strip();
+        return Integer.parseUnsignedInt(t.startsWith("0x") ? t.substring(2) : t, 16);
+    }
+
+    private static String text(Path p) throws IOException {
+        try {
+            return Files.readString(p, StandardCharsets.US_ASCII).strip();
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+}
