@@ -2,6 +2,7 @@ package io.tunshape.link;
 
 import io.tunshape.netlink.Netns;
 import io.tunshape.sys.Mounts;
+import io.tunshape.tun.TunDevice;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -14,20 +15,20 @@ import java.util.Map;
 /**
  * The flags a tun/tap device was attached with (TUNSETIFF), as sysfs shows them in
  * /sys/class/net/DEV/tun_flags, whoever its driver is. IFF_BACKPRESSURE (Linux 7.3) is the kernel's
- * own flow control: with it, a full ring stops the device's queue instead of dropping.
+ * own flow control: with it, a full ring stops the device's queue instead of dropping. This class
+ * finds the right sysfs for a namespace; {@link io.tunshape.tun.TunFlags} reads and parses the file.
  */
 public final class TunFlags {
     public static final int IFF_TUN = 0x0001;
     public static final int IFF_TAP = 0x0002;
-    public static final int IFF_BACKPRESSURE = 0x0080;
-    public static final int IFF_NO_PI = 0x1000;
+    public static final int IFF_BACKPRESSURE = TunDevice.IFF_BACKPRESSURE;
 
     private TunFlags() {
     }
 
     /** True when the flags carry the kernel's flow control. */
     public static boolean flowControl(int flags) {
-        return (flags & IFF_BACKPRESSURE) != 0;
+        return io.tunshape.tun.TunFlags.backpressure(flags);
     }
 
     /**
@@ -63,18 +64,12 @@ public final class TunFlags {
     static Map<String, Integer> readAll(Path dir, Map<String, Integer> indexes) throws IOException {
         Map<String, Integer> out = new HashMap<>();
         for (String name : indexes.keySet()) {
-            String f = text(dir.resolve(name).resolve("tun_flags"));
-            if (f != null) {
-                out.put(name, parse(f));
+            int f = io.tunshape.tun.TunFlags.read(dir, name);
+            if (f >= 0) {
+                out.put(name, f);
             }
         }
         return out;
-    }
-
-    /** "0x1081" as the kernel prints it (%#x). */
-    static int parse(String s) {
-        String t = s.strip();
-        return Integer.parseUnsignedInt(t.startsWith("0x") ? t.substring(2) : t, 16);
     }
 
     private static String text(Path p) throws IOException {
