@@ -19,7 +19,8 @@ tmp=$(mktemp -d) || exit 0
 trap 'rm -rf "$tmp"' EXIT
 # the training: apply, show and clear for real on a tun device in a network namespace of its own
 # (gone when the run ends) where that is allowed (root), otherwise with --dry-run on no device
-train() { # $@: JVM options for the training run
+train() { # $@: JVM options for the training run (its namespace lock files go into the temporary directory)
+    export TUNSHAPE_LOCK_DIR="$tmp/lock"
     if unshare -n sh -c 'ip tuntap add dev tstrain0 mode tun && ip link set tstrain0 up' 2>/dev/null; then
         TUNSHAPE_PROFILE_PATH=$profiles unshare -n sh -c 'ip tuntap add dev tstrain0 mode tun \
             && ip link set tstrain0 up && exec "$@" tstrain0' sh "$java" $opts "$@" -cp "$jar" io.tunshape.cli.Training
