@@ -101,19 +101,7 @@ public final class Cli {
         } else if (ex instanceof ShapeException se) {
             NetlinkException n = se.netlink();
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
-            msg = se.iface() + ": the kernel refused: " + n.getMessage() + hint(n);
-            if (code == ExitCodes.PERMISSION) {
-                msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
-            }
-            if (!se.rollbackFailures().isEmpty()) {
-                for (String f : se.rollbackFailures()) {
-                    msg += "\ntunshape: could not put back " + f;
-                }
-            } else if (!se.changedAny()) {
-                msg += "\ntunshape: nothing was changed (re-read: the kernel holds what it held before)";
-            } else {
-                msg += "\ntunshape: every interface changed by this command was put back as it was (re-read)";
-            }
+            msg = refused(se, code == ExitCodes.PERMISSION);
         } else if (ex instanceof NetlinkException n) {
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
             msg = "the kernel refused: " + n.getMessage()
@@ -140,6 +128,25 @@ public final class Cli {
         }
         err.flush();
         return code;
+    }
+
+    /** A refused change: what the kernel said, and what was put back. */
+    private static String refused(ShapeException se, boolean permission) {
+        NetlinkException n = se.netlink();
+        String msg = se.iface() + ": the kernel refused: " + n.getMessage() + hint(n);
+        if (permission) {
+            msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
+        }
+        if (!se.rollbackFailures().isEmpty()) {
+            for (String f : se.rollbackFailures()) {
+                msg += "\ntunshape: could not put back " + f;
+            }
+        } else if (!se.changedAny()) {
+            msg += "\ntunshape: nothing was changed (re-read: the kernel holds what it held before)";
+        } else {
+            msg += "\ntunshape: every interface changed by this command was put back as it was (re-read)";
+        }
+        return msg;
     }
 
     private static boolean permission(int errno) {

@@ -125,6 +125,38 @@ public final class PumpCommand implements Callable<Integer> {
         if (interval.micros() < 10_000) {
             throw new PlanException("--report-interval", interval + " is too short; at least 10ms");
         }
+        Rate rate = emulatedRate();
+        long[] trace = trace();
+        Backend backend = OptionValues.parse("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
+        PrintWriter err = spec.commandLine().getErr();
+        java.util.function.Consumer<String> log = line -> {
+            synchronized (err) {
+                err.println("tunshape: pump " + dev + ": " + line);
+                err.flush();
+            }
+        };
+        Pump[] running = new Pump[1];
+        Object signals = Signals.install(() -> {
+            synchronized (running) {
+                if (running[0] != null) {
+                    running[0].stop();
+                }
+            }
+        });
+        try {
+            top.inNetns(() -> run(backend, rate, trace, interval, log, running));
+        } catch (Pump.DeviceGoneException e) {
+            err.println("tunshape: pump " + dev + ": " + e.getMessage());
+            err.flush();
+            return ExitCodes.REFUSED;
+        } finally {
+            Signals.uninstall(signals);
+        }
+        return ExitCodes.OK;
+    }
+
+    /** --emulate-rate, checked against --emulate-trace and --trace-scale; null when not given. */
+    private Rate emulatedRate() {
         if (emulateRate != null && emulateTrace != null) {
             throw new PlanException("--emulate-rate", "give --emulate-rate or --emulate-trace, not both");
         }
@@ -135,6 +167,10 @@ public final class PumpCommand implements Callable<Integer> {
         if (rate != null && rate.bytesPerSecond() == 0) {
             throw new PlanException("--emulate-rate", "'" + emulateRate + "' is 0 bytes/s; at least 8bit");
         }
+        return rate;
+    }
+
+    private long[] trace() {
         long[] trace = null;
         if (emulateTrace != null) {
             try {
@@ -143,59 +179,37 @@ public final class PumpCommand implements Callable<Integer> {
                 throw new PlanException("--emulate-trace", e.getMessage());
             }
         }
-        Backend backend = OptionValues.parse("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
-        PrintWriter err = spec.commandLine().getErr();
-        java.util.function.Consumer<String> log = line -> {
-            synchronized (err) {
-                err.println("tunshape: pump " + dev + ": " + line);
-                err.flush();
-            }
-        };
-        long[] traceFinal = trace;
-        Pump[] running = new Pump[1];
-        Object signals = Signals.install(() -> {
+        return trace;
+    }
+
+    /** Runs the pump in the chosen namespace until it is stopped (a signal) or its device goes. */
+    private Void run(Backend backend, Rate rate, long[] trace, Duration interval,
+                     java.util.function.Consumer<String> log, Pump[] running) throws Exception {
+        boolean offload = !noOffload && !tap && rate == null && trace == null;
+        try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload);
+             Reporter rep = new Reporter(report)) {
+            LinkClient links = new LinkClient(nl);
+            TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
+            int index = find(links, d.name()).index();
+            long epoch = System.nanoTime();
+            LinkModel model = rate != null ? LinkModel.rate(rate.bytesPerSecond())
+                    : trace != null ? new TraceModel(trace, traceScale, epoch) : null;
+            Pump pump = new Pump(d, backend, new Pump.Options(top.netns, model, interval.micros() / 1000,
+                    rep, stats ? this::printStats : null, log, () -> counters(links, tc, index), 2, epoch));
             synchronized (running) {
-                if (running[0] != null) {
-                    running[0].stop();
-                }
+                running[0] = pump;
             }
-        });
-        try {
-            top.inNetns(() -> {
-                boolean offload = !noOffload && !tap && rate == null && traceFinal == null;
-                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload);
-                     Reporter rep = new Reporter(report)) {
-                    LinkClient links = new LinkClient(nl);
-                    TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
-                    int index = find(links, d.name()).index();
-                    long epoch = System.nanoTime();
-                    LinkModel model = rate != null ? LinkModel.rate(rate.bytesPerSecond())
-                            : traceFinal != null ? new TraceModel(traceFinal, traceScale, epoch) : null;
-                    Pump pump = new Pump(d, backend, new Pump.Options(top.netns, model, interval.micros() / 1000,
-                            rep, stats ? this::printStats : null, log, () -> counters(links, tc, index), 2, epoch));
-                    synchronized (running) {
-                        running[0] = pump;
-                    }
-                    log.accept("moving frames between " + d.name() + " and " + backend.describe()
-                            + (rate != null ? ", emulating " + rate : "")
-                            + (traceFinal != null ? ", emulating trace " + emulateTrace + " x" + traceScale : "")
-                            + (offload ? ", tun offloads: " + d.describeOffloads() : ""));
-                    pump.run();
-                    log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
-                            + " from it");
-                    return null;
-                } finally {
-                    backend.close();
-                }
-            });
-        } catch (Pump.DeviceGoneException e) {
-            err.println("tunshape: pump " + dev + ": " + e.getMessage());
-            err.flush();
-            return ExitCodes.REFUSED;
+            log.accept("moving frames between " + d.name() + " and " + backend.describe()
+                    + (rate != null ? ", emulating " + rate : "")
+                    + (trace != null ? ", emulating trace " + emulateTrace + " x" + traceScale : "")
+                    + (offload ? ", tun offloads: " + d.describeOffloads() : ""));
+            pump.run();
+            log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
+                    + " from it");
+            return null;
         } finally {
-            Signals.uninstall(signals);
+            backend.close();
         }
-        return ExitCodes.OK;
     }
 
     private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log, boolean offload) {
