@@ -13,7 +13,10 @@
 # that every run changes the kernel), clear (after an untimed apply, so every run removes a qdisc),
 # profiles list, and status against a control socket that a python3 responder serves one canned
 # answer of the daemon's shape on (status's whole path: connect, read, parse the JSON, print; no
-# daemon needed, so the row times the CLI alone). Progress on stderr, the table on stdout.
+# daemon needed, so the row times the CLI alone). Also each command's median CPU time (user + system,
+# from the shell's `times`) and its ratio to the hello-world's: on a loaded machine, where waiting
+# for a core stretches every wall time, the CPU ratio is the steadier one. Progress on stderr, the
+# table on stdout.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 LAUNCHER=${LAUNCHER:-$top/bin/tunshape}
@@ -78,10 +81,21 @@ apply_once() { # the rate alternates so that every run changes the kernel; -v: t
 }
 clear_once() { "$T" --netns "$NS" clear t1; }
 failed=0
+cpu() { # the CPU time of the shell's finished children in ms, into cpu_ms (no process of its own: it would count)
+    local u s i m sec
+    times > "$D/times"
+    { read -r _; read -r u s; } < "$D/times"
+    cpu_ms=0
+    for i in "$u" "$s"; do
+        m=${i%%m*}; sec=${i#*m}; sec=${sec%s}
+        cpu_ms=$(( cpu_ms + m * 60000 + ${sec%.*} * 1000 + 10#${sec#*.} ))
+    done
+}
 for r in $(seq "$RUNS"); do
     echo "startup: round $r of $RUNS" >&2
     for c in "${ORDER[@]}"; do
         [ "$c" = clear ] && "$T" --netns "$NS" apply t1 --rate 1mbit >/dev/null
+        cpu; c0=$cpu_ms
         s=${EPOCHREALTIME/./}
         if [ "$c" = apply ]; then
             apply_once >"$D/out" 2>"$D/err" || { echo "startup: apply failed: $(cat "$D/err")" >&2; failed=1; }
@@ -93,18 +107,21 @@ for r in $(seq "$RUNS"); do
         fi
         e=${EPOCHREALTIME/./}
         echo $(( (e - s) / 1000 )) >> "$D/t.${c// /_}"
+        cpu; echo $(( cpu_ms - c0 )) >> "$D/c.${c// /_}"
     done
 done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; print m}'; }
-floor=$(median "$D/t.hello")
+floor=$(median "$D/t.hello"); cfloor=$(median "$D/c.hello")
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $("$L_java" -version 2>&1 | sed -n 2p); launcher: $LAUNCHER; archive: ${L_archive:-none}; $RUNS rounds"
-echo "| command              | median wall | ratio to hello |"
-echo "| -------------------- | ----------- | -------------- |"
+echo "| command              | median wall | ratio to hello | median CPU | CPU ratio |"
+echo "| -------------------- | ----------- | -------------- | ---------- | --------- |"
 for c in "${ORDER[@]}"; do
     m=$(median "$D/t.${c// /_}")
     ratio=$(awk -v a="$m" -v b="$floor" 'BEGIN {printf "%.2f", a / b}')
+    cm=$(median "$D/c.${c// /_}")
+    cratio=$(awk -v a="$cm" -v b="$cfloor" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')
     label=$c; [ "$c" = hello ] && label="hello-world (floor)"
-    printf "| %-20s | %8s ms | %13sx |\n" "$label" "$m" "$ratio"
+    printf "| %-20s | %8s ms | %13sx | %7s ms | %8sx |\n" "$label" "$m" "$ratio" "$cm" "$cratio"
 done
 [ -s "$D/inproc" ] && echo "apply's in-process figure (apply -v), median: $(median "$D/inproc") ms"
 exit "$failed"

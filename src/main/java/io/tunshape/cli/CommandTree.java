@@ -42,8 +42,9 @@ final class CommandTree {
 
     /**
      * The top command with only the subcommand {@code args} name, or with none for a bare --version;
-     * null when the run needs the whole tree (no subcommand, help, completion, or an argument that
-     * is also a subcommand's name, which picocli treats differently when it knows that subcommand).
+     * null when the run needs the whole tree (no subcommand, help, completion, or a top-level option's
+     * value that is also a subcommand's name, which picocli refuses when it knows that subcommand;
+     * what follows the subcommand is parsed against the subcommand's own, complete, model).
      */
     static CommandLine forArgs(String... args) {
         int at = subcommandIndex(args);
@@ -54,8 +55,8 @@ final class CommandTree {
         if (name.equals("help") || name.equals("completion")) {
             return null;
         }
-        for (int i = 0; i < args.length; i++) {
-            if (i != at && NAMES.contains(args[i])) {
+        for (int i = 0; i < at; i++) {
+            if (NAMES.contains(args[i])) {
                 return null;
             }
         }
