@@ -119,7 +119,7 @@ for c in "${ORDER[@]}"; do
     m=$(median "$D/t.${c// /_}")
     ratio=$(awk -v a="$m" -v b="$floor" 'BEGIN {printf "%.2f", a / b}')
     cm=$(median "$D/c.${c// /_}")
-    cratio=$(awk -v a="$cm" -v b="$cfloor" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')
+    cratio=$(awk -v a="$cm" -v b="$cfloor" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     label=$c; [ "$c" = hello ] && label="hello-world (floor)"
     printf "| %-20s | %8s ms | %13sx | %7s ms | %8sx |\n" "$label" "$m" "$ratio" "$cm" "$cratio"
 done
