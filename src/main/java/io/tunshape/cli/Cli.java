@@ -22,8 +22,12 @@ public final class Cli {
     private Cli() {
     }
 
+    /** The whole command tree (help, completion, the man page, the tests) with its handlers and writers. */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new TunshapeCommand());
+        return configure(CommandTree.whole(), out, err);
+    }
+
+    private static CommandLine configure(CommandLine cl, PrintWriter out, PrintWriter err) {
         cl.setOut(out);
         cl.setErr(err);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
@@ -40,13 +44,37 @@ public final class Cli {
         return cl;
     }
 
-    /** Runs a command line; returns its exit status. */
+    /**
+     * Runs a command line; returns its exit status. Only the invoked command's model is built
+     * (CommandTree.forArgs); when its arguments do not parse, the whole tree parses them again, so
+     * that the error and its suggestions are those of the whole tree (parsing changes nothing).
+     */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        int rc = commandLine(out, err).execute(args);
+        CommandLine one = CommandTree.forArgs(args);
+        int rc = UNPARSED;
+        if (one != null) {
+            configure(one, out, err);
+            // a ParameterException thrown once the command runs is the command's own: not parsed again
+            boolean[] started = {false};
+            CommandLine.IExecutionStrategy runLast = new CommandLine.RunLast();
+            CommandLine.IParameterExceptionHandler usage = one.getParameterExceptionHandler();
+            one.setExecutionStrategy(parsed -> {
+                started[0] = true;
+                return runLast.execute(parsed);
+            });
+            one.setParameterExceptionHandler((ex, a) -> started[0] ? usage.handleParseException(ex, a) : UNPARSED);
+            rc = one.execute(args);
+        }
+        if (rc == UNPARSED) {
+            rc = commandLine(out, err).execute(args);
+        }
         out.flush();
         err.flush();
         return rc;
     }
+
+    /** The one-command model's answer to arguments it could not parse (no exit status is negative). */
+    private static final int UNPARSED = -1;
 
     /** Says what went wrong on {@code cl}'s error writer and returns the exit status (package-private for tests). */
     static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
@@ -73,19 +101,7 @@ public final class Cli {
         } else if (ex instanceof ShapeException se) {
             NetlinkException n = se.netlink();
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
-            msg = se.iface() + ": the kernel refused: " + n.getMessage() + hint(n);
-            if (code == ExitCodes.PERMISSION) {
-                msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
-            }
-            if (!se.rollbackFailures().isEmpty()) {
-                for (String f : se.rollbackFailures()) {
-                    msg += "\ntunshape: could not put back " + f;
-                }
-            } else if (!se.changedAny()) {
-                msg += "\ntunshape: nothing was changed (re-read: the kernel holds what it held before)";
-            } else {
-                msg += "\ntunshape: every interface changed by this command was put back as it was (re-read)";
-            }
+            msg = refused(se, code == ExitCodes.PERMISSION);
         } else if (ex instanceof NetlinkException n) {
             code = permission(n.errno()) ? ExitCodes.PERMISSION : ExitCodes.REFUSED;
             msg = "the kernel refused: " + n.getMessage()
@@ -112,6 +128,25 @@ public final class Cli {
         }
         err.flush();
         return code;
+    }
+
+    /** A refused change: what the kernel said, and what was put back. */
+    private static String refused(ShapeException se, boolean permission) {
+        NetlinkException n = se.netlink();
+        String msg = se.iface() + ": the kernel refused: " + n.getMessage() + hint(n);
+        if (permission) {
+            msg += "; tunshape needs CAP_NET_ADMIN (run it as root)";
+        }
+        if (!se.rollbackFailures().isEmpty()) {
+            for (String f : se.rollbackFailures()) {
+                msg += "\ntunshape: could not put back " + f;
+            }
+        } else if (!se.changedAny()) {
+            msg += "\ntunshape: nothing was changed (re-read: the kernel holds what it held before)";
+        } else {
+            msg += "\ntunshape: every interface changed by this command was put back as it was (re-read)";
+        }
+        return msg;
     }
 
     private static boolean permission(int errno) {

@@ -59,8 +59,32 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Also write the two rows as a figure: the rate the backend got and the drops, over time.")
     Path plot;
 
+    /** What the demo shapes with: the backend's rate, the request and its name in the table. */
+    private record Shaping(Rate rate, ShapingRequest request, String name) {
+    }
+
     @Override
     public Integer call() throws Exception {
+        validate();
+        Shaping shaping = shaping();
+        Rate r = shaping.rate();
+        List<Demo.Row> rows = run(shaping);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (plot != null && !rows.isEmpty()) {
+            DemoFigure.write(plot, rows, r, seconds, payload);
+            err.println("tunshape demo: figure written to " + plot);
+            err.flush();
+        }
+        if (top.json) {
+            json(out, r, rows);
+        } else {
+            table(out, r, rows);
+        }
+        return ExitCodes.OK;
+    }
+
+    private void validate() {
         if (plot != null) {
             Path dir = plot.toAbsolutePath().getParent();
             if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
@@ -77,6 +101,9 @@ public final class DemoCommand implements Callable<Integer> {
         if (payload < 16 || payload > 1472) {
             throw new PlanException("--payload", payload + " is out of range; accepted: 16 to 1472 bytes");
         }
+    }
+
+    private Shaping shaping() {
         Planner planner = new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
         Rate r;
         ShapingRequest req;
@@ -94,53 +121,57 @@ public final class DemoCommand implements Callable<Integer> {
             req = new ShapingRequest("tbf", r, rate, null, null, null, null, Mode.BACKPRESSURE, 1, 0, 0, null);
             name = "tunshape backpressure";
         }
-        PrintWriter out = spec.commandLine().getOut();
+        return new Shaping(r, req, name);
+    }
+
+    private List<Demo.Row> run(Shaping shaping) throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         Demo demo = new Demo();
         Object signals = Signals.install(demo::stop);
         List<Demo.Row> rows;
         try {
             Progress progress = new Progress(err, Tty.isTerminal(2));
-            rows = demo.run(new Demo.Options(r, req, name, seconds, payload, line -> {
+            java.util.function.Consumer<String> say = line -> {
                 synchronized (err) {
                     progress.endLine();
                     err.println("tunshape demo: " + line);
                     err.flush();
                 }
-            }, progress::show));
+            };
+            rows = demo.run(new Demo.Options(shaping.rate(), shaping.request(), shaping.name(), seconds, payload, say,
+                    progress::show));
             progress.endLine();
         } finally {
             Signals.uninstall(signals);
         }
-        if (plot != null && !rows.isEmpty()) {
-            DemoFigure.write(plot, rows, r, seconds, payload);
-            err.println("tunshape demo: figure written to " + plot);
-            err.flush();
-        }
-        if (top.json) {
-            Json.print(out, g -> {
+        return rows;
+    }
+
+    private void json(PrintWriter out, Rate r, List<Demo.Row> rows) {
+        Json.print(out, g -> {
+            g.writeStartObject();
+            g.writeNumberField("rate_bps", r.bitsPerSecond());
+            g.writeNumberField("payload_bytes", payload);
+            g.writeNumberField("seconds", seconds);
+            g.writeArrayFieldStart("rows");
+            for (Demo.Row row : rows) {
                 g.writeStartObject();
-                g.writeNumberField("rate_bps", r.bitsPerSecond());
-                g.writeNumberField("payload_bytes", payload);
-                g.writeNumberField("seconds", seconds);
-                g.writeArrayFieldStart("rows");
-                for (Demo.Row row : rows) {
-                    g.writeStartObject();
-                    g.writeStringField("qdisc", row.qdisc());
-                    g.writeNumberField("sent", row.sent());
-                    g.writeNumberField("delivered", row.delivered());
-                    g.writeNumberField("dropped_at_tun", row.droppedAtTun());
-                    g.writeNumberField("dropped_in_qdisc", row.droppedInQdisc());
-                    g.writeNumberField("goodput_bps", Math.round(row.goodputBps()));
-                    g.writeNumberField("longest_wait_us", Math.round(row.longestWaitMs() * 1000));
-                    g.writeNumberField("sender_blocked_us", Math.round(row.senderBlockedSeconds() * 1e6));
-                    g.writeEndObject();
-                }
-                g.writeEndArray();
+                g.writeStringField("qdisc", row.qdisc());
+                g.writeNumberField("sent", row.sent());
+                g.writeNumberField("delivered", row.delivered());
+                g.writeNumberField("dropped_at_tun", row.droppedAtTun());
+                g.writeNumberField("dropped_in_qdisc", row.droppedInQdisc());
+                g.writeNumberField("goodput_bps", Math.round(row.goodputBps()));
+                g.writeNumberField("longest_wait_us", Math.round(row.longestWaitMs() * 1000));
+                g.writeNumberField("sender_blocked_us", Math.round(row.senderBlockedSeconds() * 1e6));
                 g.writeEndObject();
-            });
-            return ExitCodes.OK;
-        }
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    private void table(PrintWriter out, Rate r, List<Demo.Row> rows) {
         out.printf("tun0 behind a pump emulating a %s backend; one UDP sender, default socket buffers, %d-byte "
                 + "datagrams for %s s per row%n%n", r, payload, fmt(seconds));
         String[] head = {"tun0 root qdisc", "app sent", "delivered", "dropped", "goodput", "longest wait"};
@@ -178,7 +209,6 @@ public final class DemoCommand implements Callable<Integer> {
         out.println("Without shaping the sender is never slowed and tun drops the excess silently; with a queue deep "
                 + "enough for the sender's socket buffer, the sender blocks and nothing is lost.");
         out.flush();
-        return ExitCodes.OK;
     }
 
     /**

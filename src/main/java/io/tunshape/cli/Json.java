@@ -131,48 +131,8 @@ final class Json {
             g.writeStringField("default_class", Handle.of(v.handle().major(), h.defaultMinor()).toString());
             g.writeNumberField("r2q", h.r2q());
             g.writeNumberField("direct_qlen", h.directQlen());
-            g.writeArrayFieldStart("classes");
-            for (HtbClassSpec c : h.classes()) {
-                g.writeStartObject();
-                g.writeStringField("classid", Handle.of(v.handle().major(), c.minor()).toString());
-                if (c.name() != null) {
-                    g.writeStringField("name", c.name());
-                }
-                g.writeStringField("parent", c.parentMinor() == 0 ? v.handle().toString()
-                        : Handle.of(v.handle().major(), c.parentMinor()).toString());
-                classParams(g, c);
-                g.writeNumberField("overhead", c.overhead());
-                g.writeNumberField("mpu", c.mpu());
-                if (c.limit() != null) {
-                    g.writeNumberField("limit_bytes", c.limit().bytes());
-                }
-                Stats cs = v.classStats().get(c.minor());
-                if (withStats && cs != null) {
-                    g.writeFieldName("stats");
-                    stats(g, cs);
-                }
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            g.writeArrayFieldStart("filters");
-            for (U32Filter f : h.filters()) {
-                g.writeStartObject();
-                g.writeNumberField("prio", f.prio());
-                g.writeStringField("protocol", f.protocol() == U32Filter.ETH_P_IP ? "ip"
-                        : f.protocol() == U32Filter.ETH_P_IPV6 ? "ipv6" : Integer.toString(f.protocol()));
-                g.writeStringField("classid", Handle.of(v.handle().major(), f.classMinor()).toString());
-                g.writeArrayFieldStart("match");
-                for (U32Filter.Key k : f.keys()) {
-                    g.writeStartObject();
-                    g.writeNumberField("offset", k.offset());
-                    g.writeStringField("mask", String.format("0x%08x", k.mask()));
-                    g.writeStringField("value", String.format("0x%08x", k.value()));
-                    g.writeEndObject();
-                }
-                g.writeEndArray();
-                g.writeEndObject();
-            }
-            g.writeEndArray();
+            htbClasses(g, v, h, withStats);
+            htbFilters(g, v, h);
             g.writeFieldName("flows");
             flows(g, v, h.flows(), withStats);
         }
@@ -184,6 +144,54 @@ final class Json {
     }
 
     /** An htb class's rates, buckets, prio and quantum. */
+    private static void htbClasses(JsonGenerator g, QdiscView v, HtbSpec h, boolean withStats) throws IOException {
+        g.writeArrayFieldStart("classes");
+        for (HtbClassSpec c : h.classes()) {
+            g.writeStartObject();
+            g.writeStringField("classid", Handle.of(v.handle().major(), c.minor()).toString());
+            if (c.name() != null) {
+                g.writeStringField("name", c.name());
+            }
+            g.writeStringField("parent", c.parentMinor() == 0 ? v.handle().toString()
+                    : Handle.of(v.handle().major(), c.parentMinor()).toString());
+            classParams(g, c);
+            g.writeNumberField("overhead", c.overhead());
+            g.writeNumberField("mpu", c.mpu());
+            if (c.limit() != null) {
+                g.writeNumberField("limit_bytes", c.limit().bytes());
+            }
+            Stats cs = v.classStats().get(c.minor());
+            if (withStats && cs != null) {
+                g.writeFieldName("stats");
+                stats(g, cs);
+            }
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    private static void htbFilters(JsonGenerator g, QdiscView v, HtbSpec h) throws IOException {
+        g.writeArrayFieldStart("filters");
+        for (U32Filter f : h.filters()) {
+            g.writeStartObject();
+            g.writeNumberField("prio", f.prio());
+            g.writeStringField("protocol", f.protocol() == U32Filter.ETH_P_IP ? "ip"
+                    : f.protocol() == U32Filter.ETH_P_IPV6 ? "ipv6" : Integer.toString(f.protocol()));
+            g.writeStringField("classid", Handle.of(v.handle().major(), f.classMinor()).toString());
+            g.writeArrayFieldStart("match");
+            for (U32Filter.Key k : f.keys()) {
+                g.writeStartObject();
+                g.writeNumberField("offset", k.offset());
+                g.writeStringField("mask", String.format("0x%08x", k.mask()));
+                g.writeStringField("value", String.format("0x%08x", k.value()));
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
     private static void classParams(JsonGenerator g, HtbClassSpec c) throws IOException {
         g.writeNumberField("rate_bps", c.rate().bitsPerSecond());
         g.writeNumberField("ceil_bps", c.ceil().bitsPerSecond());

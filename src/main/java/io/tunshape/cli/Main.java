@@ -7,8 +7,29 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        jnaSearchPath();
         PrintWriter out = new PrintWriter(System.out, false);
         PrintWriter err = new PrintWriter(System.err, true);
         System.exit(Cli.run(out, err, args));
+    }
+
+    /**
+     * JNA's library search path, given before JNA looks for libc: without it JNA's first use runs
+     * {@code /sbin/ldconfig -p} (a process, 10 to 60 ms of every start that touches the kernel) to
+     * learn directories beyond these, the ones it searches itself; tunshape loads only libc, which
+     * lives in the first. A path given with -Djna.platform.library.path stays.
+     */
+    static void jnaSearchPath() {
+        if (System.getProperty("jna.platform.library.path") != null) {
+            return;
+        }
+        String arch = switch (System.getProperty("os.arch", "")) {
+            case "amd64", "x86_64" -> "x86_64-linux-gnu";
+            case "aarch64" -> "aarch64-linux-gnu";
+            default -> null;
+        };
+        String dirs = "/usr/lib64:/lib64:/usr/lib:/lib";
+        System.setProperty("jna.platform.library.path", arch == null ? dirs
+                : "/usr/lib/" + arch + ":/lib/" + arch + ":" + dirs);
     }
 }

@@ -138,24 +138,8 @@ public final class PumpCommand implements Callable<Integer> {
         if (interval.micros() < 10_000) {
             throw new PlanException("--report-interval", interval + " is too short; at least 10ms");
         }
-        if (emulateRate != null && emulateTrace != null) {
-            throw new PlanException("--emulate-rate", "give --emulate-rate or --emulate-trace, not both");
-        }
-        if (!(traceScale > 0 && traceScale <= 1e6)) {
-            throw new PlanException("--trace-scale", traceScale + " is out of range; accepted: more than 0");
-        }
-        Rate rate = emulateRate == null ? null : OptionValues.parse("--emulate-rate", emulateRate, Units::parseRate);
-        if (rate != null && rate.bytesPerSecond() == 0) {
-            throw new PlanException("--emulate-rate", "'" + emulateRate + "' is 0 bytes/s; at least 8bit");
-        }
-        long[] trace = null;
-        if (emulateTrace != null) {
-            try {
-                trace = TraceModel.read(emulateTrace);
-            } catch (IOException e) {
-                throw new PlanException("--emulate-trace", e.getMessage());
-            }
-        }
+        Rate rate = emulatedRate();
+        long[] trace = trace();
         Backend backend = OptionValues.parse("--backend", backendSpec, s -> Backends.parse(s, listen, baud, framing));
         KernelFlowControl flowMode = OptionValues.parse("--kernel-flow-control", kernelFlowControl,
                 KernelFlowControl::parse);
@@ -166,7 +150,6 @@ public final class PumpCommand implements Callable<Integer> {
                 err.flush();
             }
         };
-        long[] traceFinal = trace;
         Pump[] running = new Pump[1];
         Object signals = Signals.install(() -> {
             synchronized (running) {
@@ -178,35 +161,7 @@ public final class PumpCommand implements Callable<Integer> {
         try {
             // before the device is opened or created: "on" where the kernel lacks it changes nothing
             KernelFlowControl.Decision flow = flowMode.decide(TunDevice.features(), KernelFlowControl.kernelRelease());
-            top.inNetns(() -> {
-                boolean offload = !noOffload && !tap && rate == null && traceFinal == null;
-                try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload, flow.on());
-                     Reporter rep = new Reporter(report)) {
-                    LinkClient links = new LinkClient(nl);
-                    TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
-                    int index = find(links, d.name()).index();
-                    long epoch = System.nanoTime();
-                    LinkModel model = rate != null ? LinkModel.rate(rate.bytesPerSecond())
-                            : traceFinal != null ? new TraceModel(traceFinal, traceScale, epoch) : null;
-                    Pump pump = new Pump(d, backend, new Pump.Options(top.netns, model, interval.micros() / 1000,
-                            rep, stats ? this::printStats : null, log, () -> counters(links, tc, index), 2, epoch));
-                    synchronized (running) {
-                        running[0] = pump;
-                    }
-                    log.accept("moving frames between " + d.name() + " and " + backend.describe()
-                            + (rate != null ? ", emulating " + rate : "")
-                            + (traceFinal != null ? ", emulating trace " + emulateTrace + " x" + traceScale : "")
-                            + (offload ? ", tun offloads: " + d.describeOffloads() : ""));
-                    log.accept(d.backpressure() == flow.on() ? flow.describe()
-                            : "kernel flow control: off (asked for, but the kernel did not keep IFF_BACKPRESSURE)");
-                    pump.run();
-                    log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
-                            + " from it");
-                    return null;
-                } finally {
-                    backend.close();
-                }
-            });
+            top.inNetns(() -> run(backend, rate, trace, interval, log, running, flow));
         } catch (Pump.DeviceGoneException | KernelFlowControl.NotOfferedException e) {
             err.println("tunshape: pump " + dev + ": " + e.getMessage());
             err.flush();
@@ -215,6 +170,66 @@ public final class PumpCommand implements Callable<Integer> {
             Signals.uninstall(signals);
         }
         return ExitCodes.OK;
+    }
+
+    /** --emulate-rate, checked against --emulate-trace and --trace-scale; null when not given. */
+    private Rate emulatedRate() {
+        if (emulateRate != null && emulateTrace != null) {
+            throw new PlanException("--emulate-rate", "give --emulate-rate or --emulate-trace, not both");
+        }
+        if (!(traceScale > 0 && traceScale <= 1e6)) {
+            throw new PlanException("--trace-scale", traceScale + " is out of range; accepted: more than 0");
+        }
+        Rate rate = emulateRate == null ? null : OptionValues.parse("--emulate-rate", emulateRate, Units::parseRate);
+        if (rate != null && rate.bytesPerSecond() == 0) {
+            throw new PlanException("--emulate-rate", "'" + emulateRate + "' is 0 bytes/s; at least 8bit");
+        }
+        return rate;
+    }
+
+    private long[] trace() {
+        long[] trace = null;
+        if (emulateTrace != null) {
+            try {
+                trace = TraceModel.read(emulateTrace);
+            } catch (IOException e) {
+                throw new PlanException("--emulate-trace", e.getMessage());
+            }
+        }
+        return trace;
+    }
+
+    /** Runs the pump in the chosen namespace until it is stopped (a signal) or its device goes. */
+    private Void run(Backend backend, Rate rate, long[] trace, Duration interval,
+                     java.util.function.Consumer<String> log, Pump[] running, KernelFlowControl.Decision flow)
+            throws Exception {
+        boolean offload = !noOffload && !tap && rate == null && trace == null;
+        try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice d = open(nl, log, offload, flow.on());
+             Reporter rep = new Reporter(report)) {
+            LinkClient links = new LinkClient(nl);
+            TcClient tc = new TcClient(nl, new TcCodec(Psched.system()));
+            int index = find(links, d.name()).index();
+            long epoch = System.nanoTime();
+            LinkModel model = rate != null ? LinkModel.rate(rate.bytesPerSecond())
+                    : trace != null ? new TraceModel(trace, traceScale, epoch) : null;
+            Pump pump = new Pump(d, backend, new Pump.Options(top.netns, model, interval.micros() / 1000,
+                    rep, stats ? this::printStats : null, log, () -> counters(links, tc, index), 2, epoch));
+            synchronized (running) {
+                running[0] = pump;
+            }
+            log.accept("moving frames between " + d.name() + " and " + backend.describe()
+                    + (rate != null ? ", emulating " + rate : "")
+                    + (trace != null ? ", emulating trace " + emulateTrace + " x" + traceScale : "")
+                    + (offload ? ", tun offloads: " + d.describeOffloads() : ""));
+            log.accept(d.backpressure() == flow.on() ? flow.describe()
+                    : "kernel flow control: off (asked for, but the kernel did not keep IFF_BACKPRESSURE)");
+            pump.run();
+            log.accept("stopped: " + pump.txFramesTotal() + " frames to the backend, " + pump.rxFramesTotal()
+                    + " from it");
+            return null;
+        } finally {
+            backend.close();
+        }
     }
 
     private TunDevice open(NetlinkSocket nl, java.util.function.Consumer<String> log, boolean offload,

@@ -51,46 +51,66 @@ public final class StatusCommand implements Callable<Integer> {
             out.flush();
             return ExitCodes.OK;
         }
-        List<Map<String, String>> rows = new ArrayList<>();
-        List<Map<String, String>> namespaces = new ArrayList<>();
-        Map<String, String> refusedBy = new LinkedHashMap<>();
-        Map<String, String> discovery = new LinkedHashMap<>();
-        Map<String, String> reports = new LinkedHashMap<>();
-        Map<String, String> changes = new LinkedHashMap<>();
-        try (JsonParser p = new JsonFactory().createParser(answer)) {
-            Map<String, String> cur = null;
-            String section = null;
-            JsonToken t;
-            while ((t = p.nextToken()) != null) {
-                if (t == JsonToken.FIELD_NAME && p.getParsingContext().getParent() != null
-                        && p.getParsingContext().getParent().inRoot()) {
-                    section = p.currentName();
-                } else if (t == JsonToken.START_OBJECT && ("interfaces".equals(section) || "namespaces".equals(section))
-                        && p.getParsingContext().getParent().inArray()) {
-                    cur = new LinkedHashMap<>();
-                    ("interfaces".equals(section) ? rows : namespaces).add(cur);
-                } else if (t.isScalarValue()) {
-                    var ctx = p.getParsingContext();
-                    boolean byReason = ctx.getParent() != null
-                            && "refused_by_reason".equals(ctx.getParent().getCurrentName());
-                    Map<String, String> to = byReason ? refusedBy : "reports".equals(section) ? reports
-                            : "changes".equals(section) ? changes : "discovery".equals(section) ? discovery
-                            : cur == null ? reports : cur;
-                    to.put(p.currentName(), t == JsonToken.VALUE_NULL ? "-" : p.getText());
+        Answer a = new Answer(answer);
+        namespaces(out, a);
+        interfaces(out, a.rows);
+        reports(out, a);
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    /** The daemon's answer as flat maps of its scalar fields (JSON null as "-"), by section. */
+    private static final class Answer {
+        final List<Map<String, String>> rows = new ArrayList<>();
+        final List<Map<String, String>> namespaces = new ArrayList<>();
+        final Map<String, String> refusedBy = new LinkedHashMap<>();
+        final Map<String, String> discovery = new LinkedHashMap<>();
+        final Map<String, String> reports = new LinkedHashMap<>();
+        final Map<String, String> changes = new LinkedHashMap<>();
+
+        Answer(String answer) throws java.io.IOException {
+            try (JsonParser p = new JsonFactory().createParser(answer)) {
+                Map<String, String> cur = null;
+                String section = null;
+                JsonToken t;
+                while ((t = p.nextToken()) != null) {
+                    if (t == JsonToken.FIELD_NAME && p.getParsingContext().getParent() != null
+                            && p.getParsingContext().getParent().inRoot()) {
+                        section = p.currentName();
+                    } else if (t == JsonToken.START_OBJECT && ("interfaces".equals(section)
+                            || "namespaces".equals(section)) && p.getParsingContext().getParent().inArray()) {
+                        cur = new LinkedHashMap<>();
+                        ("interfaces".equals(section) ? rows : namespaces).add(cur);
+                    } else if (t.isScalarValue()) {
+                        var ctx = p.getParsingContext();
+                        boolean byReason = ctx.getParent() != null
+                                && "refused_by_reason".equals(ctx.getParent().getCurrentName());
+                        Map<String, String> to = byReason ? refusedBy : "reports".equals(section) ? reports
+                                : "changes".equals(section) ? changes : "discovery".equals(section) ? discovery
+                                : cur == null ? reports : cur;
+                        to.put(p.currentName(), t == JsonToken.VALUE_NULL ? "-" : p.getText());
+                    }
                 }
             }
         }
-        for (Map<String, String> n : namespaces) {
+    }
+
+    private static void namespaces(PrintWriter out, Answer a) {
+        for (Map<String, String> n : a.namespaces) {
             // a person's name for it (name, or hostname, command and pid), its state, and why when not serving
             out.printf("namespace %s: %s, %s device(s)%s%n", n.get("label"), n.get("state"), n.get("devices"),
                     "-".equals(n.getOrDefault("reason", "-")) ? "" : "; " + n.get("reason") + " (attempt "
                             + n.get("attempts") + ")");
         }
+        Map<String, String> discovery = a.discovery;
         if (!discovery.isEmpty()) {
             out.println("discovery: " + discovery.get("host_namespaces") + " namespaces on the host, "
-                    + namespaces.size() + " selected; process events " + discovery.get("process_event_source")
+                    + a.namespaces.size() + " selected; process events " + discovery.get("process_event_source")
                     + "; last /proc scan " + discovery.get("last_proc_scan_us") + " us");
         }
+    }
+
+    private static void interfaces(PrintWriter out, List<Map<String, String>> rows) {
         if (rows.isEmpty()) {
             out.println("the daemon shapes no interface yet");
         }
@@ -101,20 +121,22 @@ public final class StatusCommand implements Callable<Integer> {
                     r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"),
                     r.getOrDefault("flushes", "0"));
         }
+    }
+
+    private static void reports(PrintWriter out, Answer a) {
         StringBuilder why = new StringBuilder();
-        for (Map.Entry<String, String> r : refusedBy.entrySet()) {
+        for (Map.Entry<String, String> r : a.refusedBy.entrySet()) {
             if (!"0".equals(r.getValue())) {
                 why.append(why.length() == 0 ? " (" : ", ").append(r.getKey()).append(' ').append(r.getValue());
             }
         }
-        out.println("reports: " + reports.getOrDefault("accepted", "0") + " accepted, "
-                + reports.getOrDefault("refused", "0") + " refused" + (why.length() == 0 ? "" : why + ")"));
+        out.println("reports: " + a.reports.getOrDefault("accepted", "0") + " accepted, "
+                + a.reports.getOrDefault("refused", "0") + " refused" + (why.length() == 0 ? "" : why + ")"));
+        Map<String, String> changes = a.changes;
         if (!changes.isEmpty() && !"0".equals(changes.get("count"))) {
             out.println("rate changes from reports: " + changes.get("count") + "; from a report's arrival to the "
                     + "kernel's ack p50 " + changes.get("p50_us") + " us, p99 " + changes.get("p99_us") + " us, max "
                     + changes.get("max_us") + " us (the last " + 4096 + ")");
         }
-        out.flush();
-        return ExitCodes.OK;
     }
 }

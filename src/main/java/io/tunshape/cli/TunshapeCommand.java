@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 
+// the subcommands: CommandTree (built whole only when the run needs the whole tree)
 @Command(name = "tunshape", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true,
         versionProvider = TunshapeCommand.Version.class, sortOptions = false,
         header = "Shape tun/tap devices to the speed of the link behind them.",
@@ -19,10 +20,6 @@ import java.util.concurrent.Callable;
                     + "sender. tunshape puts a non-work-conserving qdisc (tbf or htb) on the device at the backend's "
                     + "rate, through rtnetlink, idempotently, in any network namespace."
         },
-        subcommands = {ApplyCommand.class, ShowCommand.class, TopCommand.class, ClearCommand.class, ProfilesCommand.class,
-            PumpCommand.class,
-            DemoCommand.class, DaemonCommand.class, StatusCommand.class, CompletionCommand.class,
-            CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n", exitCodeList = {
             "0:success",
             "1:the kernel or the system refused (the kernel's extended-ack text is shown when it gave one)",

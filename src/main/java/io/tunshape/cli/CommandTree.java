@@ -1,0 +1,135 @@
+package io.tunshape.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+import java.util.List;
+
+/**
+ * The picocli model, built whole or for one command. picocli builds a command's model by reflection
+ * (annotation proxies, fields, converters): for every command of the tree that was most of a one-shot
+ * command's start-up (issue 24). A run builds only the top command and the one subcommand its
+ * arguments name; help, completion, the man page and every parse error get the whole tree, so what
+ * they print comes from the same model as before.
+ */
+final class CommandTree {
+    /** The subcommands in the order help, the man page and completion list them. */
+    static final List<String> NAMES = List.of("apply", "show", "top", "clear", "profiles", "pump", "demo", "daemon",
+            "status", "completion", "help");
+
+    private static final String EXCLUDES = "picocli.converters.excludes";
+
+    static {
+        // picocli's parser registers a converter for every java.sql and java.time type it knows, by
+        // reflection, on every start (71 classes and the java.sql module); no option here has such a type
+        if (System.getProperty(EXCLUDES) == null) {
+            System.setProperty(EXCLUDES, "java\\.sql\\..*,java\\.time\\..*");
+        }
+    }
+
+    private CommandTree() {
+    }
+
+    /** The top command with every subcommand. */
+    static CommandLine whole() {
+        CommandLine cl = new CommandLine(new TunshapeCommand());
+        for (String name : NAMES) {
+            add(cl, name);
+        }
+        return cl;
+    }
+
+    /**
+     * The top command with only the subcommand {@code args} name, or with none for a bare --version;
+     * null when the run needs the whole tree (no subcommand, help, completion, or a top-level option's
+     * value that is also a subcommand's name, which picocli refuses when it knows that subcommand;
+     * what follows the subcommand is parsed against the subcommand's own, complete, model).
+     */
+    static CommandLine forArgs(String... args) {
+        int at = subcommandIndex(args);
+        if (at < 0) {
+            return versionOnly(args) ? new CommandLine(new TunshapeCommand()) : null;
+        }
+        String name = args[at];
+        if (name.equals("help") || name.equals("completion")) {
+            return null;
+        }
+        for (int i = 0; i < at; i++) {
+            if (NAMES.contains(args[i])) {
+                return null;
+            }
+        }
+        CommandLine cl = new CommandLine(new TunshapeCommand());
+        add(cl, name);
+        return cl;
+    }
+
+    /** Where the subcommand is: the first argument that is no option nor --netns's value; -1 for none known. */
+    static int subcommandIndex(String... args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--netns")) {
+                i++;
+            } else if (!a.startsWith("-")) {
+                return NAMES.contains(a) ? i : -1;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean versionOnly(String... args) {
+        boolean version = false;
+        for (String a : args) {
+            if (a.equals("-V") || a.equals("--version")) {
+                version = true;
+            } else if (a.equals("-h") || a.equals("--help")) {
+                return false;
+            }
+        }
+        return version;
+    }
+
+    private static void add(CommandLine top, String name) {
+        CommandLine sub = new CommandLine(command(name));
+        top.addSubcommand(name, sub);
+        helpOptionsLast(sub.getCommandSpec());
+    }
+
+    /**
+     * Puts a command's -h and -V after the options it inherits (--netns, --json, -v), where they were
+     * when TunshapeCommand's annotation listed the subcommands: picocli adds a subcommand's help
+     * options before the inherited ones when the subcommand joins a finished top command, and help,
+     * completion and the man page list options in that order.
+     */
+    private static void helpOptionsLast(CommandSpec spec) {
+        CommandSpec help = spec.mixins().get("mixinStandardHelpOptions");
+        if (help != null) {
+            for (OptionSpec o : help.options()) {
+                spec.remove(o);
+                spec.addOption(o);
+            }
+        }
+        for (CommandLine sub : spec.subcommands().values()) {
+            helpOptionsLast(sub.getCommandSpec());
+        }
+    }
+
+    /** A new user object for the subcommand {@code name}; only its own class is loaded. */
+    private static Object command(String name) {
+        return switch (name) {
+            case "apply" -> new ApplyCommand();
+            case "show" -> new ShowCommand();
+            case "top" -> new TopCommand();
+            case "clear" -> new ClearCommand();
+            case "profiles" -> new ProfilesCommand();
+            case "pump" -> new PumpCommand();
+            case "demo" -> new DemoCommand();
+            case "daemon" -> new DaemonCommand();
+            case "status" -> new StatusCommand();
+            case "completion" -> new CompletionCommand();
+            case "help" -> new CommandLine.HelpCommand();
+            default -> throw new IllegalArgumentException("no subcommand " + name);
+        };
+    }
+}
