@@ -88,22 +88,7 @@ public final class DaemonCommand implements Callable<Integer> {
                 log.accept("reload refused, keeping the running configuration: " + e.getMessage());
             }
         });
-        Thread watchdog = null;
-        long wd = notify.watchdogMicros();
-        if (wd > 0) {
-            watchdog = new Thread(() -> {
-                while (!Thread.currentThread().isInterrupted()) {
-                    notify.send("WATCHDOG=1");
-                    try {
-                        Thread.sleep(Math.max(1, wd / 2000));
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }, "watchdog");
-            watchdog.setDaemon(true);
-            watchdog.start();
-        }
+        Thread watchdog = watchdog(notify);
         try {
             daemon.run(() -> {
                 log.accept("running with " + config + ": " + cfg.interfaces().size() + " interface rule(s), reports on "
@@ -120,5 +105,26 @@ public final class DaemonCommand implements Callable<Integer> {
         }
         log.accept("stopped");
         return ExitCodes.OK;
+    }
+
+    /** systemd's watchdog, pinged at half its interval; null when systemd asked for none. */
+    private static Thread watchdog(SystemdNotify notify) {
+        long wd = notify.watchdogMicros();
+        if (wd <= 0) {
+            return null;
+        }
+        Thread t = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                notify.send("WATCHDOG=1");
+                try {
+                    Thread.sleep(Math.max(1, wd / 2000));
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "watchdog");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 }
