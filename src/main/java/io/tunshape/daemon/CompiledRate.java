@@ -2,17 +2,14 @@ package io.tunshape.daemon;
 
 import io.tunshape.profile.Planner;
 import io.tunshape.profile.ShapingRequest;
-import io.tunshape.tc.TreeLayout;
+import io.tunshape.shape.FastRateChange;
 import io.tunshape.tc.FlowQueues;
-import io.tunshape.tc.Handle;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
-import io.tunshape.tc.Tc;
 import io.tunshape.tc.TcClient;
-import io.tunshape.tc.TcCodec;
 
 import java.util.List;
 import java.util.function.LongFunction;
@@ -150,35 +147,6 @@ final class CompiledRate {
      * their classes, but their queues are emptied too).
      */
     void send(TcClient tc, long bps, boolean flush) {
-        HtbSpec h = specAt(bps, flush);
-        TcCodec codec = tc.codec();
-        for (HtbClassSpec c : h.classes()) {
-            tc.send(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parent(c), c, false));
-            if (c.limit() != null) {
-                leaf(tc, c, flush);
-            }
-        }
-        if (h.flows() != null && flush) {
-            for (HtbClassSpec c : h.flows().classes()) {
-                leaf(tc, c, true);
-            }
-        }
-    }
-
-    private void leaf(TcClient tc, HtbClassSpec c, boolean empty) {
-        Handle leaf = TreeLayout.leafHandle(c.minor());
-        Handle cls = classHandle(c.minor());
-        if (empty) {
-            tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leaf, cls));
-        }
-        tc.send(tc.codec().bfifo(empty ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leaf, cls, c.limit().bytes()));
-    }
-
-    private static Handle classHandle(int minor) {
-        return Handle.of(TreeLayout.HTB_MAJOR, minor);
-    }
-
-    private static Handle parent(HtbClassSpec c) {
-        return c.parentMinor() == 0 ? TreeLayout.HTB_HANDLE : classHandle(c.parentMinor());
+        FastRateChange.changeHtbInPlace(tc, ifindex, specAt(bps, flush), flush);
     }
 }

@@ -11,10 +11,11 @@ import static io.tunshape.tc.TreeLayout.leafHandle;
 import static io.tunshape.tc.TreeLayout.parentHandle;
 
 /**
- * The daemon's fast path for a new adaptive rate (until the daemon compiles its rate change): the
- * classes and leaf limits of tunshape's htb changed in place, without reading anything first.
+ * A new adaptive rate sent to the kernel: the classes and leaf limits of tunshape's htb changed in
+ * place, without reading anything first. The daemon's compiled rate change computes the tree at the
+ * new rate and sends it through here.
  */
-final class FastRateChange {
+public final class FastRateChange {
     private FastRateChange() {
     }
 
@@ -23,7 +24,7 @@ final class FastRateChange {
      * changed (the class holds the kernel's default leaf in between): what it held is dropped at once,
      * and the kernel counts it in the root's drops. The next full pass checks the result like any other.
      */
-    static void changeHtbInPlace(TcClient tc, int ifindex, HtbSpec h, boolean emptyLeaves) {
+    public static void changeHtbInPlace(TcClient tc, int ifindex, HtbSpec h, boolean emptyLeaves) {
         TcCodec codec = tc.codec();
         for (HtbClassSpec c : h.classes()) {
             // no rate tables: the kernel does not read them for our ratespecs
