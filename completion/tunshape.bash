@@ -473,7 +473,7 @@ function _picocli_tunshape_pump() {
 
   local commands=""
   local flag_opts="'--tun' '--tap' '--create' '--stats' '--no-offload' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
-  local arg_opts="'--dev' '--backend' '--listen' '--baud' '--framing' '--emulate-rate' '--emulate-trace' '--trace-scale' '--report' '--report-interval' '--netns'"
+  local arg_opts="'--dev' '--backend' '--listen' '--baud' '--framing' '--emulate-rate' '--emulate-trace' '--trace-scale' '--report' '--report-interval' '--kernel-flow-control' '--netns'"
 
   type compopt &>/dev/null && compopt +o default
 
@@ -509,6 +509,9 @@ function _picocli_tunshape_pump() {
       return
       ;;
     '--report-interval')
+      return
+      ;;
+    '--kernel-flow-control')
       return
       ;;
     '--netns')
@@ -737,7 +740,7 @@ function _picocli_tunshape_profiles_show() {
   local prev_word=${COMP_WORDS[COMP_CWORD-1]}
 
   local commands=""
-  local flag_opts="'--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
+  local flag_opts="'--kernel-flow-control' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
   local arg_opts="'--netns'"
 
   type compopt &>/dev/null && compopt +o default
