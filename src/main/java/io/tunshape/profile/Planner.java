@@ -76,9 +76,10 @@ public final class Planner {
         if (!r.readerPaced() || dev.flowControl()) {
             return null;
         }
-        return "rate reader on " + dev.name() + ": its " + dev.flagsText() + " lack IFF_BACKPRESSURE (0x0080, "
-                + "Linux 7.3's kernel flow control), so nothing paces the qdisc: tun would drop every packet beyond "
-                + "its ring. Give a rate (the backend's payload rate, e.g. 1mbit), or attach the device with "
+        String flags = dev.tunFlags() == null ? "it has " + dev.flagsText() + ", so not IFF_BACKPRESSURE"
+                : "its " + dev.flagsText() + " lack IFF_BACKPRESSURE";
+        return "rate reader on " + dev.name() + ": " + flags + " (0x0080, Linux 7.3's kernel flow control), so "
+                + "nothing paces the qdisc: tun would drop every packet beyond its ring. Give a rate (the backend's payload rate, e.g. 1mbit), or attach the device with "
                 + "IFF_BACKPRESSURE";
     }
 
