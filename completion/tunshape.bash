@@ -740,7 +740,7 @@ function _picocli_tunshape_profiles_show() {
   local prev_word=${COMP_WORDS[COMP_CWORD-1]}
 
   local commands=""
-  local flag_opts="'--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
+  local flag_opts="'--kernel-flow-control' '--json' '-v' '--verbose' '-h' '--help' '-V' '--version'"
   local arg_opts="'--netns'"
 
   type compopt &>/dev/null && compopt +o default

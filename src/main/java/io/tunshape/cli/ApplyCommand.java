@@ -43,7 +43,14 @@ import java.util.concurrent.Callable;
             "Queue size: --latency bounds the wait (limit = rate x latency + burst; excess is dropped and "
                     + "counted); --limit sets it in bytes; with neither, backpressure mode sizes it to hold the "
                     + "default socket send buffer (net.core.wmem_default) of --senders local senders plus the burst, "
-                    + "so local UDP senders block instead of losing packets."
+                    + "so local UDP senders block instead of losing packets.",
+            "",
+            "Kernel flow control: apply reads each tun/tap device's tun_flags (sysfs, in the namespace of "
+                    + "--netns). On a device attached with IFF_BACKPRESSURE (Linux 7.3) tun loses nothing even with "
+                    + "a rate above the link: the qdisc holds what the link cannot take, then local senders block; "
+                    + "the plan says so. --rate reader shapes with no rate there: a queue sized for the senders' "
+                    + "buffers (with or without --flows), paced by the reader. On a device without the flag it is "
+                    + "refused (exit 2, nothing changed); --dry-run shows the plan with the refusal as a warning."
         })
 public final class ApplyCommand implements Callable<Integer> {
     @ParentCommand
@@ -63,7 +70,10 @@ public final class ApplyCommand implements Callable<Integer> {
 
     @Option(names = "--rate", paramLabel = "RATE",
             description = "The backend's payload rate, in tc's units: 9600bit, 1.2kbit, 10mbit, 1gbit; "
-                    + "bps/kbps/mbps mean BYTES per second.")
+                    + "bps/kbps/mbps mean BYTES per second. Or 'reader': no rate, the reader's pace is the clock "
+                    + "(a queue sized for the senders' buffers; tbf/htb at 32gbit as a formality), only on devices "
+                    + "with kernel flow control (tun_flags with IFF_BACKPRESSURE, Linux 7.3); refused elsewhere "
+                    + "(exit 2).")
     String rate;
 
     @Option(names = "--ceil", paramLabel = "RATE", description = "htb only: the class may borrow up to this rate "
@@ -160,7 +170,8 @@ public final class ApplyCommand implements Callable<Integer> {
         if (senders < 1) {
             throw new PlanException("--senders", senders + " is out of range; accepted: 1 or more");
         }
-        Rate r = OptionValues.parse("--rate", rate, Units::parseRate);
+        boolean reader = ShapingRequest.READER.equals(rate);
+        Rate r = reader ? ShapingRequest.READER_RATE : OptionValues.parse("--rate", rate, Units::parseRate);
         Rate c = OptionValues.parse("--ceil", ceil, Units::parseRate);
         if (c != null && c.bytesPerSecond() == 0) {
             throw new PlanException("--ceil", "'" + ceil + "' is 0 bytes/s; the smallest rate is 8bit");

@@ -7,11 +7,13 @@ import io.tunshape.profile.Planner;
 import io.tunshape.profile.Profile;
 import io.tunshape.profile.ProfileException;
 import io.tunshape.profile.ProfileLoader;
+import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.Shaper;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.Psched;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -107,7 +109,7 @@ public final class ProfilesCommand implements Callable<Integer> {
             }
             for (Object o : rows) {
                 if (o instanceof Profile p) {
-                    out.printf("%-28s %-10s %s %-12s %s%n", p.name(), p.link().rate(), p.shaping().qdisc(),
+                    out.printf("%-28s %-10s %s %-12s %s%n", p.name(), rate(p), p.shaping().qdisc(),
                             p.shaping().mode().word(), p.description());
                 } else {
                     out.println("invalid: " + ((ProfileException) o).getMessage());
@@ -120,7 +122,10 @@ public final class ProfilesCommand implements Callable<Integer> {
 
     @Command(name = "show", header = "Show a profile, the kernel parameters it produces, and what they mean.",
             description = "The plan is shown for a tun and for a tap device of the profile's MTU: qdisc, classes "
-                    + "and filters, the longest wait, the burst, and what a local UDP sender will experience.")
+                    + "and filters, the longest wait, the burst, and what a local UDP sender will experience. "
+                    + "The devices are planned without kernel flow control (a profile with rate: reader then "
+                    + "carries apply's refusal as a warning); --kernel-flow-control plans them as attached with "
+                    + "IFF_BACKPRESSURE (Linux 7.3), as apply does for a device whose tun_flags carry it.")
     static final class ShowCommand implements Callable<Integer> {
         @ParentCommand
         ProfilesCommand parent;
@@ -131,12 +136,17 @@ public final class ProfilesCommand implements Callable<Integer> {
         @Parameters(paramLabel = "PROFILE", description = "A profile name or a YAML file.")
         String name;
 
+        @Option(names = "--kernel-flow-control", description = "Plan for devices with kernel flow control "
+                + "(tun_flags 0x1081 and 0x1082: IFF_BACKPRESSURE), as apply does where sysfs shows it.")
+        boolean flowControl;
+
         @Override
         public Integer call() {
             Planner planner = planner();
             Profile p = new ProfileLoader(ProfileLoader.defaultPath(), planner).load(name);
-            Device tun = new Device("tun", p.link().mtu(), 0, 500);
-            Device tap = new Device("tap", p.link().mtu(), 14, 1000);
+            int fc = flowControl ? Device.IFF_BACKPRESSURE | 0x1000 : 0;
+            Device tun = new Device("tun", p.link().mtu(), 0, 500, flowControl ? fc | 0x0001 : null);
+            Device tap = new Device("tap", p.link().mtu(), 14, 1000, flowControl ? fc | 0x0002 : null);
             Plan onTun = planner.plan(p.request(), tun);
             Plan onTap = planner.plan(p.request(), tap);
             PrintWriter out = spec.commandLine().getOut();
@@ -149,6 +159,9 @@ public final class ProfilesCommand implements Callable<Integer> {
                     g.writeStringField("source", p.source());
                     g.writeObjectFieldStart("link");
                     g.writeNumberField("rate_bps", p.link().rate().bitsPerSecond());
+                    if (ShapingRequest.READER.equals(p.link().rateText())) {
+                        g.writeStringField("paced_by", "reader");
+                    }
                     g.writeNumberField("overhead", p.link().overhead());
                     g.writeNumberField("mpu", p.link().mpu());
                     g.writeNumberField("mtu", p.link().mtu());
@@ -173,7 +186,7 @@ public final class ProfilesCommand implements Callable<Integer> {
             out.println(p.name() + ": " + p.description());
             out.println("  file: " + p.file());
             out.println("  source: " + p.source().strip().replace("\n", "\n          "));
-            out.println("  link: rate " + p.link().rate() + ", overhead " + p.link().overhead() + "b, mpu "
+            out.println("  link: rate " + rate(p) + ", overhead " + p.link().overhead() + "b, mpu "
                     + p.link().mpu() + "b, mtu " + p.link().mtu());
             out.println("  shaping: " + p.shaping().qdisc() + ", " + p.shaping().mode().word() + " mode"
                     + (p.shaping().latency() != null ? ", latency " + p.shaping().latency() : "")
@@ -280,5 +293,10 @@ public final class ProfilesCommand implements Callable<Integer> {
             }
             return allOk ? ExitCodes.OK : ExitCodes.USAGE;
         }
+    }
+
+    /** The link's rate in words: "reader" for a profile paced by its reader, else the rate. */
+    static String rate(Profile p) {
+        return ShapingRequest.READER.equals(p.link().rateText()) ? ShapingRequest.READER : p.link().rate().toString();
     }
 }

@@ -35,8 +35,17 @@ final class Explanation {
                           Psched psched, long wmemDefault) {
         Explanation e = new Explanation(r, s, wmemDefault);
         e.rateWarning();
+        if (r.readerPaced()) {
+            e.lines.add("rate: reader (paced by the reader; " + (s.htb() ? "htb" : "tbf") + " at " + s.rate()
+                    + " as a formality: it never throttles, the stopped queue is the clock)");
+        }
         e.lines.add("kernel: " + e.params(spec) + (s.txqueuelen() != null ? ", txqueuelen " + s.txqueuelen() : ""));
-        e.queue(dev);
+        if (r.readerPaced()) {
+            e.readerQueue(dev);
+        } else {
+            e.queue(dev);
+        }
+        e.flowControl(dev);
         if (s.bucketCapped()) {
             e.lines.add("htb's bucket holds at most " + Sizing.maxSeconds(psched) + " of traffic (" + s.maxBucket()
                     + " bytes at " + s.rate() + "), less than one frame: frames still pass at the rate, each sent on "
@@ -129,6 +138,37 @@ final class Explanation {
         }
     }
 
+    /** The queue of a reader-paced plan: its size, and who waits how long (as long as the reader takes). */
+    private void readerQueue(Device dev) {
+        lines.add("the queue holds " + s.limit() + " bytes" + (r.limit() == null ? " (the send buffers of "
+                + s.senders() + " local sender" + (s.senders() > 1 ? "s" : "") + ", " + wmemDefault + " bytes each, "
+                + "plus " + s.burst().bytes() + ")" : "") + "; they wait as long as the reader takes to read them");
+        lines.add("tun's ring (txqueuelen " + (s.txqueuelen() != null ? s.txqueuelen() : dev.txqueuelen()) + ") fills "
+                + "first: when it is full the kernel stops the device's queue and the qdisc holds what comes; when "
+                + "the reader has read half the ring the queue runs again");
+        lines.add("forwarded traffic has no local socket to block: past the queue's limit it is dropped in the qdisc "
+                + "(counted)");
+        String refusal = Planner.readerRefusal(r, dev);
+        if (refusal != null) {
+            warnings.add(refusal);
+        }
+    }
+
+    /** What the kernel's flow control changes, on a device that has it (nothing is said on one without). */
+    private void flowControl(Device dev) {
+        if (!dev.flowControl()) {
+            return;
+        }
+        lines.add("kernel flow control (" + dev.flagsText() + ", IFF_BACKPRESSURE): nothing is lost at tun, even "
+                + (r.readerPaced() ? "with no rate" : "with a rate above the link") + ": a full ring stops the "
+                + "device's queue instead of dropping");
+        boolean blocks = s.limit() >= s.senderBytes() + s.frame() || (r.limit() == null && r.latency() == null);
+        lines.add("the qdisc holds what the link cannot take (up to " + s.limit() + " bytes), then "
+                + (blocks ? "local senders block" : "it drops (counted): the limit is below the senders' buffers"));
+        lines.add("a reader that stops reading blocks them until it reads again: tunshape's daemon frees them "
+                + "(stall guard); without it, watch the qdisc's backlog against the device's tx_packets");
+    }
+
     /** The profile's classes, and the flow queues with where they sit. */
     private void classes(HtbSpec h, List<HtbClassSpec> sized) {
         if (r.classes().isEmpty()) {
@@ -176,6 +216,16 @@ final class Explanation {
                     + "port picks its queue, and ICMP, fragments and other traffic all go to the first queue"
                     + (h.buckets() != n ? "; " + h.buckets() + " buckets over " + n + " queues, so "
                     + (h.buckets() - n) + " queues take two buckets each" : ""));
+        }
+        if (r.readerPaced()) {
+            out.add("no rate to share: each time the reader frees room in tun's ring, the busy queues take turns, "
+                    + q + " bytes each, so a flow that sends little waits about one turn of each busy queue, "
+                    + "plus what tun's ring holds ahead of it (a smaller txqueuelen moves that wait into the queues)");
+            out.add("each queue holds " + fq.leaf().limit().bytes() + " bytes");
+            if (!u32) {
+                out.add("two flows share a queue with probability 1/" + n + " (then they share its turn)");
+            }
+            return out;
         }
         Rate share = fq.leaf().rate();
         out.add("one flow gets an equal share of the rate among the busy ones (" + Rate.ofBytes(rate.bytesPerSecond() / 2)

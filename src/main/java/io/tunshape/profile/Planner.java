@@ -68,6 +68,22 @@ public final class Planner {
     }
 
     /**
+     * Why {@code r} must not be applied to {@code dev}, or null: with no rate ({@code rate reader})
+     * only the kernel's flow control keeps tun from dropping what its ring cannot hold. Apply refuses
+     * with this; a dry run and a plan's explanation carry it as a warning.
+     */
+    public static String readerRefusal(ShapingRequest r, Device dev) {
+        if (!r.readerPaced() || dev.flowControl()) {
+            return null;
+        }
+        String flags = dev.tunFlags() == null ? "it has " + dev.flagsText() + ", so not IFF_BACKPRESSURE"
+                : "its " + dev.flagsText() + " lack IFF_BACKPRESSURE";
+        return "rate reader on " + dev.name() + ": " + flags + " (0x0080, Linux 7.3's kernel flow control), so "
+                + "nothing paces the qdisc: tun would drop every packet beyond its ring. Give a rate (the backend's payload rate, e.g. 1mbit), or attach the device with "
+                + "IFF_BACKPRESSURE";
+    }
+
+    /**
      * htb: a link class with flow queues, one class, or priority classes; {@code sized} gets the
      * classes with their limits.
      */

@@ -70,7 +70,8 @@ public final class ProfileParser {
         if (link == null) {
             throw top.error("link", "missing; a profile needs link: with at least rate:");
         }
-        Rate rate = link.rate("rate", true);
+        boolean reader = ShapingRequest.READER.equals(link.text("rate"));
+        Rate rate = reader ? ShapingRequest.READER_RATE : link.rate("rate", true);
         int overhead = (int) link.integer("overhead", 0, 0, 65535, "bytes the backend adds to every frame");
         int mpu = (int) link.integer("mpu", 0, 0, 65535, "minimum packet unit in bytes");
         int mtu = (int) link.integer("mtu", 1500, 68, 65535, "the device's MTU in bytes");
@@ -82,10 +83,20 @@ public final class ProfileParser {
             shaping = new Profile.Shaping("tbf", Mode.BACKPRESSURE, null, 1, null, null, null, List.of(), 0);
         } else {
             shaping = shaping(sh, rate);
+            if (reader && !shaping.classes().isEmpty()) {
+                throw sh.error("classes", "priority classes divide the link's rate; with rate: reader there is no "
+                        + "rate (the reader's pace is the clock): leave the classes out (flows: N still isolates "
+                        + "flows), or give the link's rate");
+            }
         }
 
         Profile.Adaptive adaptive = null;
         Fields ad = top.sub("adaptive", ADAPTIVE);
+        if (ad != null && reader) {
+            throw top.error("adaptive", "an adaptive link moves a rate; with rate: reader there is none (the "
+                    + "reader's pace is the clock, which needs no reports): leave adaptive: out, or give the link's "
+                    + "rate");
+        }
         if (ad != null) {
             Rate min = ad.rate("min_rate", true);
             Rate max = ad.rate("max_rate", true);

@@ -21,8 +21,21 @@ public record ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil
                              Duration latency, Mode mode, int senders, int overhead, int mpu, Long txqueuelen,
                              List<Profile.ClassDef> classes, boolean deriveTxqueuelen, Integer expectedMtu,
                              int flows, Rate flowFloor, FlowQueues.Classifier classifier, String classifierNote) {
+    /** The word for "no rate: the reader's pace is the clock", wherever a link rate is accepted. */
+    public static final String READER = "reader";
+    /**
+     * The nominal rate a reader-paced plan gives tbf/htb: 32gbit, near the largest 32-bit rate and far
+     * above what tun's reader takes, so the qdisc never throttles and only the stopped queue paces it.
+     */
+    public static final Rate READER_RATE = Rate.ofBytes(4_000_000_000L);
+
     public ShapingRequest {
         classes = classes == null ? List.of() : List.copyOf(classes);
+    }
+
+    /** True for shaping with no rate ({@code rate: reader}): the reader's pace is the clock. */
+    public boolean readerPaced() {
+        return READER.equals(rateText);
     }
 
     public ShapingRequest(String qdisc, Rate rate, String rateText, Rate ceil, Size burst, Size limit,

@@ -28,6 +28,9 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
         }
         boolean htb = htb(r, flows);
         Rate rate = rate(r);
+        if (r.readerPaced()) {
+            readerOnly(r);
+        }
         checkRange("overhead", r.overhead(), 0, 65535, "bytes the backend adds to every frame");
         checkRange("mpu", r.mpu(), 0, 65535, "minimum packet unit in bytes");
         int frame = dev.maxFrame();
@@ -90,6 +93,25 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
         return qdisc.equals("htb");
     }
 
+    /** A reader-paced plan's bucket: 64 KiB, the largest GSO packet, so none is split or dropped. */
+    static final long READER_BURST = 65536;
+
+    /** What needs a rate, refused with {@code reader}: a ceiling, a latency, priority classes. */
+    private static void readerOnly(ShapingRequest r) {
+        String why = "; with rate reader there is no rate (the reader's pace is the clock)";
+        if (r.ceil() != null) {
+            throw new PlanException("ceil", "a ceiling is above a rate" + why + ": leave the ceiling out");
+        }
+        if (r.latency() != null) {
+            throw new PlanException("latency", "a latency becomes bytes at the rate" + why + ": give a limit in "
+                    + "bytes, or neither (the queue holds the senders' buffers)");
+        }
+        if (!r.classes().isEmpty()) {
+            throw new PlanException("classes", "priority classes divide the link's rate" + why + ": leave the "
+                    + "classes out (flows: N still isolates flows), or give the link's rate");
+        }
+    }
+
     private static Rate rate(ShapingRequest r) {
         Rate rate = r.rate();
         if (rate == null) {
@@ -106,7 +128,10 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
     private static Size burst(ShapingRequest r, Device dev, Rate rate) {
         int frame = dev.maxFrame();
         Size burst = r.burst();
-        if (burst == null) {
+        if (burst == null && r.readerPaced()) {
+            // the bucket never empties at the nominal rate; it need only pass the largest packet whole
+            burst = Size.of(Math.max(frame, READER_BURST));
+        } else if (burst == null) {
             long oneMs = (long) Math.ceil(rate.bytesPerSecond() * (Planner.BURST_MICROS / 1e6));
             burst = Size.of(Math.max(frame, oneMs));
         } else if (burst.bytes() < frame) {
@@ -174,7 +199,7 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
 
     private static Long txqueuelen(ShapingRequest r, Rate rate, int frame, Size burst) {
         Long txq = r.txqueuelen();
-        if (txq == null && r.deriveTxqueuelen()) {
+        if (txq == null && r.deriveTxqueuelen() && !r.readerPaced()) {
             // tun's ring sits after the qdisc: about a second of full frames at the rate, but never less
             // than a bucketful of small packets, which the qdisc may release at once
             long second = (long) Math.ceil(rate.bytesPerSecond() / (double) frame);

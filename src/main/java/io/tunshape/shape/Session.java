@@ -2,6 +2,7 @@ package io.tunshape.shape;
 
 import io.tunshape.link.LinkClient;
 import io.tunshape.link.LinkInfo;
+import io.tunshape.link.TunFlags;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.profile.Device;
 import io.tunshape.profile.Plan;
@@ -150,27 +151,37 @@ public final class Session implements AutoCloseable {
         return r.withClassifier(FlowQueues.Classifier.U32, "the kernel refused eBPF here: " + e.getMessage());
     }
 
+    /**
+     * Reads the tun_flags of tun/tap devices by name, given their ifindexes; a device it does not
+     * return has flags unknown (planned as one without kernel flow control).
+     */
+    @FunctionalInterface
+    public interface FlagsReader {
+        Map<String, Integer> read(Map<String, Integer> indexes) throws Exception;
+    }
+
+    /** Apply, reading each tun/tap device's tun_flags in this session's namespace (sysfs). */
     public List<Result> apply(List<String> names, ShapingRequest asked, Planner planner, boolean dryRun) {
+        return apply(names, asked, planner, dryRun, ix -> TunFlags.read(netns, ix));
+    }
+
+    /**
+     * Shapes the named devices (globs allowed) as {@code asked}; {@code flags} says which have the
+     * kernel's flow control. A reader-paced request on a device without it is refused (nothing is
+     * changed), unless {@code dryRun}, which shows the plan with the refusal as a warning.
+     */
+    public List<Result> apply(List<String> names, ShapingRequest asked, Planner planner, boolean dryRun,
+                              FlagsReader flags) {
         ShapingRequest request = withFlowClassifier(asked);
         Shaper.Snapshot snap = shaper.snapshot();
         List<LinkInfo> links = resolve(snap.links(), names, netns);
+        Map<String, Integer> tunFlags = tunFlags(links, flags);
         List<Shaper.Target> targets = new ArrayList<>();
         List<Plan> plans = new ArrayList<>();
-        // a plan depends on the device only through its frame size and ring: devices alike share one
-        Map<List<Long>, Plan> planned = new HashMap<>();
+        Map<List<Object>, Plan> planned = new HashMap<>();
         // validate every device before anything is sent
         for (LinkInfo l : links) {
-            List<Long> key = List.of((long) l.mtu(), (long) l.linkHeader(), l.txqueuelen());
-            Plan p = planned.get(key);
-            if (p == null) {
-                try {
-                    p = planner.plan(request, new Device(l.name(), l.mtu(), l.linkHeader(), l.txqueuelen()));
-                } catch (PlanException e) {
-                    throw new PlanException(e.field(), e.getMessage().substring(e.field().length() + 2)
-                            + (links.size() > 1 ? " (on " + l.name() + ")" : ""));
-                }
-                planned.put(key, p);
-            }
+            Plan p = plan(l, tunFlags.get(l.name()), request, planner, dryRun, planned, links.size() > 1);
             List<String> warnings = new ArrayList<>(p.warnings());
             if (request.classifierNote() != null && targets.isEmpty()) {
                 // said once, with the first device (the plan of each says it too)
@@ -202,6 +213,53 @@ public final class Session implements AutoCloseable {
             results.add(result(targets.get(i), plans.get(i), kernel, dryRun));
         }
         return results;
+    }
+
+    /**
+     * One device's plan, shared by devices alike ({@code planned}); a reader-paced request on a device
+     * without kernel flow control is refused here unless {@code dryRun}.
+     */
+    private static Plan plan(LinkInfo l, Integer flags, ShapingRequest request, Planner planner, boolean dryRun,
+                             Map<List<Object>, Plan> planned, boolean several) {
+        Device dev = new Device(l.name(), l.mtu(), l.linkHeader(), l.txqueuelen(), flags);
+        String refusal = Planner.readerRefusal(request, dev);
+        // a plan depends on the device only through its frame size, ring and flags (and its name in a refusal)
+        List<Object> key = java.util.Arrays.asList(l.mtu(), l.linkHeader(), l.txqueuelen(), flags,
+                refusal != null ? l.name() : null);
+        Plan p = planned.get(key);
+        if (p == null) {
+            try {
+                p = planner.plan(request, dev);
+            } catch (PlanException e) {
+                throw new PlanException(e.field(), e.getMessage().substring(e.field().length() + 2)
+                        + (several ? " (on " + l.name() + ")" : ""));
+            }
+            planned.put(key, p);
+        }
+        // after planning, so a bad request is named before the device is
+        if (refusal != null && !dryRun) {
+            throw new PlanException("rate", refusal);
+        }
+        return p;
+    }
+
+    /** The tun_flags of the tun/tap devices among {@code links}; empty when there are none or they cannot be read. */
+    private static Map<String, Integer> tunFlags(List<LinkInfo> links, FlagsReader flags) {
+        Map<String, Integer> ix = new HashMap<>();
+        for (LinkInfo l : links) {
+            if (l.isTunTap()) {
+                ix.put(l.name(), l.index());
+            }
+        }
+        if (ix.isEmpty()) {
+            return Map.of();
+        }
+        try {
+            return flags.read(ix);
+        } catch (Exception e) {
+            // unknown flags plan as today's (no kernel flow control); a reader-paced request is refused
+            return Map.of();
+        }
     }
 
     /** What apply says of one device: before and after, warnings, and with --dry-run the requests it would send. */
