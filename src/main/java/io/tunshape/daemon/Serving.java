@@ -40,6 +40,7 @@ final class Serving {
     private final ReportPath reports;
     private final TcCodec codec;
     private final Consumer<String> log;
+    private final StallWatch stalls;
     /** When each namespace was last described, so a busy one is not re-read on every event. */
     private final Map<Long, Long> describedAt = new HashMap<>();
     /** Namespaces to describe again once {@link #DESCRIBE_MS} has passed. */
@@ -50,7 +51,8 @@ final class Serving {
     private NetnsEntry uts;
 
     Serving(Supplier<DaemonConfig> config, Reconciler reconciler, Namespaces namespaces, WorkQueue<Namespace> queue,
-            HostNamespaces host, ReportPath reports, TcCodec codec, Consumer<String> log) {
+            HostNamespaces host, ReportPath reports, TcCodec codec, Consumer<String> log, StallWatch stalls) {
+        this.stalls = stalls;
         this.config = config;
         this.reconciler = reconciler;
         this.namespaces = namespaces;
@@ -172,6 +174,7 @@ final class Serving {
             synchronized (ns) {
                 reconciler.reconcile(ns, which);
             }
+            stalls.passed(ns, which);
             if (ns.failures.isEmpty()) {
                 return null;
             }
