@@ -57,6 +57,16 @@ class StallGuardKernelTest {
                 .start();
     }
 
+    /** Waits (at most 10 s: python starts slowly on a loaded machine) until the qdisc holds some of the sender's packets. */
+    private static StallWatch.Sample queued(Session s) throws InterruptedException {
+        StallWatch.Sample x = sample(s, "t0");
+        for (int i = 0; i < 100 && x.backlogPackets() < 5; i++) {
+            Thread.sleep(100);
+            x = sample(s, "t0");
+        }
+        return x;
+    }
+
     private static StallWatch.Sample sample(Session s, String dev) {
         Map<Integer, StallWatch.Sample> all = StallKernel.samples(s.shaper().snapshot());
         return all.get(index(s, dev));
@@ -76,8 +86,7 @@ class StallGuardKernelTest {
         try (KernelNs ns = KernelNs.create(); TunDevice dev = stoppedReader(ns); Session s = session(ns)) {
             Process p = sender(ns);
             try {
-                Thread.sleep(1000);
-                StallWatch.Sample first = sample(s, "t0");
+                StallWatch.Sample first = queued(s);
                 Thread.sleep(600);
                 StallWatch.Sample later = sample(s, "t0");
                 // what a guard would call stalled: packets wait, the reader took nothing
@@ -118,7 +127,8 @@ class StallGuardKernelTest {
             String plan = ns.tc("qdisc", "show", "dev", "t0") + ns.tc("class", "show", "dev", "t0");
             Process p = sender(ns);
             try {
-                Thread.sleep(1500);
+                queued(s);
+                Thread.sleep(500);
                 assertTrue(p.isAlive(), "blocked: the qdisc holds its datagrams");
                 StallWatch.Sample held = sample(s, "t0");
                 assertTrue(held.backlogPackets() > 0, held.toString());
