@@ -273,6 +273,8 @@ final class Serving {
     private void release(Namespace ns, boolean restore, String why) {
         if (restore && config.get().restoreOnExit()) {
             reconciler.restore(ns);
+        } else if (restore) {
+            unstall(ns);
         }
         namespaces.remove(ns);
         closeSockets(ns);
@@ -285,7 +287,9 @@ final class Serving {
     void shutDown() {
         boolean restore = config.get().restoreOnExit();
         for (Namespace ns : namespaces.all()) {
-            if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
+            if (!restore && (host.exists(ns.ino) || ns.ino == host.own())) {
+                unstall(ns);
+            } else if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
                 try {
                     reconciler.restore(ns);
                 } catch (RuntimeException e) {
@@ -294,6 +298,32 @@ final class Serving {
             }
             namespaces.remove(ns);
             closeSockets(ns);
+        }
+    }
+
+    /**
+     * Leaving a namespace whose devices keep the daemon's plan (restore_on_exit: false): a device the
+     * stall guard holds gets its plan back, or its stall qdisc would drop everything for good.
+     */
+    private void unstall(Namespace ns) {
+        Set<Integer> held = new HashSet<>();
+        for (Namespace.Device d : ns.devices.values()) {
+            if (d.stall.stalled) {
+                d.stall.stalled = false;
+                d.stall.resuming = true;
+                held.add(d.index);
+            }
+        }
+        if (held.isEmpty() || ns.session == null) {
+            return;
+        }
+        try {
+            synchronized (ns) {
+                reconciler.reconcile(ns, held);
+            }
+            log.accept(ns.label() + ": put the plan back on " + held.size() + " stalled device(s) before leaving");
+        } catch (RuntimeException e) {
+            log.accept(ns.label() + ": putting the plan back on stalled device(s): " + e.getMessage());
         }
     }
 
