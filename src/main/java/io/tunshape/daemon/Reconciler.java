@@ -350,7 +350,7 @@ final class Reconciler {
         }
         NsFacts f = ns.facts;
         String where = f.own() ? null : f.name() != null ? f.name() : f.label();
-        String path = f.own() ? null : !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
+        String path = f.path();
         long now = System.nanoTime() / 1_000_000;
         for (Session.Shown s : shown) {
             Namespace.Device d = ns.devices.get(s.link().name());

@@ -227,7 +227,7 @@ final class Serving {
             if (f.own()) {
                 make.call();
             } else {
-                String path = !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
+                String path = f.path();
                 try (Fd target = Sys.open(path, Sys.O_RDONLY | Sys.O_CLOEXEC)) {
                     net.within(target, make);
                 }

@@ -38,10 +38,7 @@ final class StallKernel implements StallWatch.Kernel {
         if (!offered) {
             return Map.of();
         }
-        NsFacts f = ns.facts;
-        String path = f.own() ? null : !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid()
-                + "/ns/net";
-        return TunFlags.read(path, indexes);
+        return TunFlags.read(ns.facts.path(), indexes);
     }
 
     @Override
