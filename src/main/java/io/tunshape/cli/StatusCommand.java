@@ -116,11 +116,19 @@ public final class StatusCommand implements Callable<Integer> {
         }
         for (Map<String, String> r : rows) {
             out.printf("%s%s  profile %s  rate %s bit/s  capacity %s bit/s  last report %s ms ago  changes %s"
-                            + "  queue emptied %s%n",
+                            + "  queue emptied %s%s%n",
                     r.get("dev"), "-".equals(r.get("netns")) ? "" : " (netns " + r.get("netns") + ")", r.get("profile"),
                     r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"),
-                    r.getOrDefault("flushes", "0"));
+                    r.getOrDefault("flushes", "0"), stalled(r));
         }
+    }
+
+    /** The stall guard's word on a device: while stalled, for how long and what it dropped; its failure, if any. */
+    private static String stalled(Map<String, String> r) {
+        String s = "true".equals(r.get("stalled")) ? "  STALLED for " + r.get("stalled_for_ms") + " ms, "
+                + r.get("stall_dropped") + " packet(s) dropped" : "";
+        String error = r.getOrDefault("stall_error", "-");
+        return "-".equals(error) ? s : s + " (could not free its senders: " + error + "; retrying)";
     }
 
     private static void reports(PrintWriter out, Answer a) {

@@ -138,9 +138,26 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("backlog_bytes", s.backlogBytes());
             g.writeNumberField("drops", s.drops());
             g.writeNumberField("tx_dropped", s.txDropped());
+            stall(g, s.stall());
             g.writeEndObject();
         }
         g.writeEndArray();
+    }
+
+    /** A device's stall guard (kernel flow control only): whether stalled, for how long, what it dropped. */
+    private static void stall(JsonGenerator g, Daemon.Stall st) throws IOException {
+        g.writeBooleanField("stall_guarded", st.guarded());
+        g.writeBooleanField("stalled", st.stalled());
+        if (st.stalled()) {
+            g.writeNumberField("stalled_for_ms", st.stalledForMs());
+        } else {
+            g.writeNullField("stalled_for_ms");
+        }
+        g.writeNumberField("stall_dropped", st.dropped());
+        g.writeNumberField("stalls", st.stalls());
+        g.writeNumberField("stall_dropped_total", st.droppedTotal());
+        g.writeNumberField("stall_failures", st.failures());
+        g.writeStringField("stall_error", st.error());
     }
 
     /** Every selected namespace. */
@@ -256,6 +273,7 @@ final class ControlServer implements AutoCloseable {
         metric(b, "tunshape_queue_flushes_total", "counter",
                 "Rate changes that emptied the queue (a fall deeper than it drains in twice the latency).", all,
                 Daemon.Status::flushes);
+        stallMetrics(b, all);
         histogram(b, "tunshape_device_change_latency_seconds",
                 "Per device, from a report's arrival to the kernel's ack of the rate it brought.", all);
         b.append("# HELP tunshape_change_latency_seconds From a report's arrival to the kernel's ack of the rate it "
@@ -279,6 +297,20 @@ final class ControlServer implements AutoCloseable {
         }
         namespaceMetrics(b);
         return b.toString();
+    }
+
+    /** The stall guard's, for the devices it guards (or guarded): none where no device has kernel flow control. */
+    private static void stallMetrics(StringBuilder b, List<Daemon.Status> all) {
+        java.util.function.Predicate<Daemon.Status> shown = s -> s.stall().guarded() || s.stall().stalls() > 0;
+        metric(b, "tunshape_stalled", "gauge", "Whether the stall guard holds a device whose reader stalled (1) or not "
+                + "(0).", all, s -> !shown.test(s) ? -1 : s.stall().stalled() ? 1 : 0);
+        metric(b, "tunshape_stalls_total", "counter", "Stalls of a reader with kernel flow control.", all,
+                s -> shown.test(s) ? s.stall().stalls() : -1);
+        metric(b, "tunshape_stall_dropped_packets_total", "counter", "Packets the stall guard dropped: what the "
+                + "qdisc held at each stall, and what came while stalled.", all,
+                s -> shown.test(s) ? s.stall().droppedTotal() : -1);
+        metric(b, "tunshape_stall_failures_total", "counter", "Attempts to free a stalled device's senders that "
+                + "the kernel refused (each retried).", all, s -> shown.test(s) ? s.stall().failures() : -1);
     }
 
     /** The namespaces' state and what discovery and the work queue did. */

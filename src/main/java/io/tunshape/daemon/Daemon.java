@@ -54,7 +54,16 @@ public final class Daemon {
      */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
                          long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath,
-                         LatencyHistogram latency) {
+                         LatencyHistogram latency, Stall stall) {
+    }
+
+    /**
+     * A device's stall guard: {@code guarded} when its tun_flags carry kernel flow control; while
+     * {@code stalled}, for how long and what the stall dropped; since the start, the stalls, what they
+     * dropped, the failures to free senders, and the last failure's reason while it lasts.
+     */
+    public record Stall(boolean guarded, boolean stalled, long stalledForMs, long dropped, long stalls,
+                        long droppedTotal, long failures, String error) {
     }
 
     /** What status and metrics show for one served namespace. */

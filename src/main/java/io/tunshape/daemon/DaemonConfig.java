@@ -17,7 +17,12 @@ import java.util.Set;
 /** The daemon's configuration (SPEC section 7), validated with positions like profiles. */
 public record DaemonConfig(String file, String reportSocket, String controlSocket, String metrics,
                            boolean restoreOnExit, List<Entry> interfaces, RateController.Tuning tuning,
-                           Scheduling reportScheduling) {
+                           Scheduling reportScheduling, long stallAfterMs) {
+    /** stall_after's default: a device with kernel flow control whose reader took nothing this long is stalled. */
+    public static final long STALL_AFTER_MS = 2000;
+    /** stall_after's bounds (the guard samples four times in it, at most four times a second). */
+    static final long STALL_AFTER_MIN_MS = 100;
+    static final long STALL_AFTER_MAX_MS = 3_600_000;
 
     /**
      * Interfaces matching {@code match} in the namespaces this rule selects: every given selector
@@ -92,7 +97,7 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
     enum Policy { NORMAL, DEADLINE }
 
     static final Set<String> TOP = Set.of("report_socket", "control_socket", "metrics", "restore_on_exit",
-            "interfaces", "control", "report_scheduling");
+            "interfaces", "control", "report_scheduling", "stall_after");
     static final Set<String> SCHEDULING = Set.of("policy", "runtime", "period");
     static final Set<String> ENTRY = Set.of("match", "netns", "profile", "adaptive", "hostname", "command",
             "container");
@@ -154,7 +159,22 @@ public record DaemonConfig(String file, String reportSocket, String controlSocke
             entries.add(new Entry(match, netns, e.string("profile", true), e.bool("adaptive", false), sel[0], sel[1],
                     sel[2]));
         }
-        return new DaemonConfig(file, report, control, metrics, restore, entries, tuning(top), scheduling(top));
+        return new DaemonConfig(file, report, control, metrics, restore, entries, tuning(top), scheduling(top),
+                stallAfter(top));
+    }
+
+    /** stall_after: how long a reader with kernel flow control may take nothing while packets wait. */
+    private static long stallAfter(Fields top) {
+        Duration d = top.time("stall_after");
+        if (d == null) {
+            return STALL_AFTER_MS;
+        }
+        long ms = d.micros() / 1000;
+        if (ms < STALL_AFTER_MIN_MS || ms > STALL_AFTER_MAX_MS) {
+            throw top.error("stall_after", "'" + d + "' is not accepted; from 100ms to 3600s (e.g. 2s: a device with "
+                    + "kernel flow control whose reader took nothing this long while packets waited is stalled)");
+        }
+        return ms;
     }
 
     /** The controller's tunables: the control: section, or the defaults. */

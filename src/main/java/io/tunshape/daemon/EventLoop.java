@@ -98,7 +98,9 @@ final class EventLoop implements Runnable {
         this.namespaces = namespaces;
         this.log = log;
         this.reports = new ReportPath(namespaces, this::kick, () -> Epoll.signal(wake), log);
-        this.serving = new Serving(config, reconciler, namespaces, queue, host, reports, codec, log);
+        StallWatch stalls = new StallWatch(timers, EventLoop::now, config, new StallKernel(), namespaces::serves,
+                queue::changed, log);
+        this.serving = new Serving(config, reconciler, namespaces, queue, host, reports, codec, log, stalls);
     }
 
     /** The report path, whose devices this loop ticks. */

@@ -75,6 +75,8 @@ final class Namespace {
         Object compiledFor;
         /** The controller's change the last pass planned with. */
         volatile RateController.Change planned;
+        /** Its stall guard (kernel flow control only): state and counters. */
+        final StallWatch.State stall = new StallWatch.State();
         /** The controller's last change sent to the kernel (guarded by the namespace's {@link RateLink}). */
         long sentSeq = -1;
 

@@ -39,6 +39,11 @@ record NsFacts(long ino, boolean own, List<String> mountPoints, int pid, String 
         return mountPoints.isEmpty() ? null : names().get(0);
     }
 
+    /** A path that opens it now (its mount, or /proc/PID/ns/net); null for the daemon's own. */
+    String path() {
+        return own ? null : !mountPoints.isEmpty() ? mountPoints.get(0) : "/proc/" + pid + "/ns/net";
+    }
+
     /** How logs and status name it: a name, or hostname, command and pid; never an inode alone. */
     String label() {
         if (own) {

@@ -42,6 +42,9 @@ final class RateLink implements AutoCloseable {
         if (cr == null) {
             return Sent.NOT_COMPILED;
         }
+        if (d.stall.stalled) {
+            return Sent.STALE; // the stall qdisc is the root: the pass after the stall plans with the latest rate
+        }
         if (lock != null && !lock.tryEnter(null)) {
             return Sent.BUSY;
         }

@@ -129,6 +129,9 @@ final class Reconciler {
                 ns.failures.remove(l.name());
                 continue;
             }
+            if (d != null && d.index == l.index() && d.stall.stalled) {
+                continue; // the stall guard holds it: the pass after the reader reads again shapes it
+            }
             if (d == null || d.index != l.index()) {
                 d = new Namespace.Device(l, e, sh.state(snap, l));
             }
@@ -187,6 +190,8 @@ final class Reconciler {
      */
     private void shaped(Namespace ns, Namespace.Device d, ShapingRequest r, Result res) {
         boolean managed = ns.devices.get(d.name) == d;
+        boolean resumed = d.stall.resuming; // StallWatch said so: no second line
+        d.stall.resuming = false;
         compile(ns, d, r);
         ns.devices.put(d.name, d);
         for (String w : res.warnings()) {
@@ -194,7 +199,9 @@ final class Reconciler {
                 log.accept(ns.label() + ": " + w);
             }
         }
-        if (managed && res.changed()) {
+        if (resumed) {
+            ns.failures.remove(d.name);
+        } else if (managed && res.changed()) {
             log.accept(ns.label() + ": " + d.name + ": differed from the daemon's plan (changed by hand, by tc or by "
                     + "another tunshape apply?); the daemon's configuration wins: shaped again with " + d.rule.profile()
                     + " at " + r.rate());
@@ -343,7 +350,7 @@ final class Reconciler {
         }
         NsFacts f = ns.facts;
         String where = f.own() ? null : f.name() != null ? f.name() : f.label();
-        String path = f.own() ? null : !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
+        String path = f.path();
         long now = System.nanoTime() / 1_000_000;
         for (Session.Shown s : shown) {
             Namespace.Device d = ns.devices.get(s.link().name());
@@ -372,7 +379,7 @@ final class Reconciler {
             long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
             long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
             out.add(new Daemon.Status(d.name, where, d.rule.profile(), rate, cap, age, changes, flushes, backlog, drops,
-                    s.link().txDropped(), path, d.latency));
+                    s.link().txDropped(), path, d.latency, StallWatch.shown(d.stall, now)));
         }
         return out;
     }

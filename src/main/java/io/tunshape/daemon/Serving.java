@@ -40,6 +40,7 @@ final class Serving {
     private final ReportPath reports;
     private final TcCodec codec;
     private final Consumer<String> log;
+    private final StallWatch stalls;
     /** When each namespace was last described, so a busy one is not re-read on every event. */
     private final Map<Long, Long> describedAt = new HashMap<>();
     /** Namespaces to describe again once {@link #DESCRIBE_MS} has passed. */
@@ -50,7 +51,8 @@ final class Serving {
     private NetnsEntry uts;
 
     Serving(Supplier<DaemonConfig> config, Reconciler reconciler, Namespaces namespaces, WorkQueue<Namespace> queue,
-            HostNamespaces host, ReportPath reports, TcCodec codec, Consumer<String> log) {
+            HostNamespaces host, ReportPath reports, TcCodec codec, Consumer<String> log, StallWatch stalls) {
+        this.stalls = stalls;
         this.config = config;
         this.reconciler = reconciler;
         this.namespaces = namespaces;
@@ -172,6 +174,7 @@ final class Serving {
             synchronized (ns) {
                 reconciler.reconcile(ns, which);
             }
+            stalls.passed(ns, which);
             if (ns.failures.isEmpty()) {
                 return null;
             }
@@ -224,7 +227,7 @@ final class Serving {
             if (f.own()) {
                 make.call();
             } else {
-                String path = !f.mountPoints().isEmpty() ? f.mountPoints().get(0) : "/proc/" + f.pid() + "/ns/net";
+                String path = f.path();
                 try (Fd target = Sys.open(path, Sys.O_RDONLY | Sys.O_CLOEXEC)) {
                     net.within(target, make);
                 }
@@ -270,6 +273,8 @@ final class Serving {
     private void release(Namespace ns, boolean restore, String why) {
         if (restore && config.get().restoreOnExit()) {
             reconciler.restore(ns);
+        } else if (restore) {
+            unstall(ns);
         }
         namespaces.remove(ns);
         closeSockets(ns);
@@ -282,7 +287,9 @@ final class Serving {
     void shutDown() {
         boolean restore = config.get().restoreOnExit();
         for (Namespace ns : namespaces.all()) {
-            if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
+            if (!restore && (host.exists(ns.ino) || ns.ino == host.own())) {
+                unstall(ns);
+            } else if (restore && (host.exists(ns.ino) || ns.ino == host.own())) {
                 try {
                     reconciler.restore(ns);
                 } catch (RuntimeException e) {
@@ -291,6 +298,32 @@ final class Serving {
             }
             namespaces.remove(ns);
             closeSockets(ns);
+        }
+    }
+
+    /**
+     * Leaving a namespace whose devices keep the daemon's plan (restore_on_exit: false): a device the
+     * stall guard holds gets its plan back, or its stall qdisc would drop everything for good.
+     */
+    private void unstall(Namespace ns) {
+        Set<Integer> held = new HashSet<>();
+        for (Namespace.Device d : ns.devices.values()) {
+            if (d.stall.stalled) {
+                d.stall.stalled = false;
+                d.stall.resuming = true;
+                held.add(d.index);
+            }
+        }
+        if (held.isEmpty() || ns.session == null) {
+            return;
+        }
+        try {
+            synchronized (ns) {
+                reconciler.reconcile(ns, held);
+            }
+            log.accept(ns.label() + ": put the plan back on " + held.size() + " stalled device(s) before leaving");
+        } catch (RuntimeException e) {
+            log.accept(ns.label() + ": putting the plan back on stalled device(s): " + e.getMessage());
         }
     }
 

@@ -77,6 +77,8 @@ class DaemonConfigTest {
                 .ringTargetMs());
         assertEquals(250, parse("control: {drain: 250ms}\ninterfaces:\n  - {match: t0, profile: p}\n").tuning()
                 .drainMs());
+        assertEquals(2000, c.stallAfterMs());
+        assertEquals(500, parse("stall_after: 500ms\ninterfaces:\n  - {match: t0, profile: p}\n").stallAfterMs());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -94,6 +96,8 @@ class DaemonConfigTest {
         "report_scheduling: {policy: deadline, runtime: 20ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:48 | up to the period, 10ms",
         "report_scheduling: {policy: deadline, period: 50us}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:47 | from 100us to 1s",
         "report_scheduling: {runtime: 1ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:30 | the default policy is normal",
+        "stall_after: 50ms\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:14 | from 100ms to 3600s",
+        "stall_after: 2 weeks\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:14 | stall_after",
         "report_scheduling: {policy: normal, runtime: 1ms}\\ninterfaces:\\n  - {match: t0, profile: p}\\n | 1:46 | policy: deadline only",
     })
     void badConfigsAreRefusedWithTheirPosition(String yaml, String position, String reason) {
