@@ -115,11 +115,13 @@ public final class StatusCommand implements Callable<Integer> {
             out.println("the daemon shapes no interface yet");
         }
         for (Map<String, String> r : rows) {
+            String fc = r.get("kernel_flow_control");
             out.printf("%s%s  profile %s  rate %s bit/s  capacity %s bit/s  last report %s ms ago  changes %s"
-                            + "  queue emptied %s%n",
+                            + "  queue emptied %s%s%n",
                     r.get("dev"), "-".equals(r.get("netns")) ? "" : " (netns " + r.get("netns") + ")", r.get("profile"),
                     r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"),
-                    r.getOrDefault("flushes", "0"));
+                    r.getOrDefault("flushes", "0"),
+                    fc == null ? "" : "  kernel flow control " + ("true".equals(fc) ? "on" : "off"));
         }
     }
 

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import io.tunshape.cli.TopModel.Observation;
 import io.tunshape.cli.TopModel.Row;
 import io.tunshape.cli.TopModel.Sort;
+import io.tunshape.link.TunFlags;
 import io.tunshape.netlink.Netns;
 import io.tunshape.profile.PlanException;
 import io.tunshape.shape.QdiscView;
@@ -332,9 +333,10 @@ public final class TopCommand implements Callable<Integer> {
                     notes.add("netns " + (ns == null ? "(the daemon's)" : ns) + ": " + e.getMessage());
                     continue;
                 }
+                Map<String, Integer> flags = TunFlags.ofLinks(open(ns), shown.stream().map(Session.Shown::link).toList());
                 for (Session.Shown s : shown) {
                     long[] d = daemonRows.get(k + "\0" + s.link().name());
-                    out.add(observe(ns, s, d));
+                    out.add(observe(ns, s, d, flags.get(s.link().name())));
                 }
             }
             return out;
@@ -343,11 +345,15 @@ public final class TopCommand implements Callable<Integer> {
         private Session session(String ns) throws Exception {
             Session s = sessions.get(key(ns));
             if (s == null) {
-                String open = ns == null || ns.equals(netns) ? ns : paths.getOrDefault(ns, ns);
-                s = Netns.run(open, () -> new Session(ns, codec));
+                s = Netns.run(open(ns), () -> new Session(ns, codec));
                 sessions.put(key(ns), s);
             }
             return s;
+        }
+
+        /** What opens namespace {@code ns}: its name, or the path the daemon gave for its label. */
+        private String open(String ns) {
+            return ns == null || ns.equals(netns) ? ns : paths.getOrDefault(ns, ns);
         }
 
         private static String key(String ns) {
@@ -362,7 +368,8 @@ public final class TopCommand implements Callable<Integer> {
             }
         }
 
-        static Observation observe(String ns, Session.Shown s, long[] daemonRow) {
+        /** {@code tunFlags}: the device's tun_flags (null: not read, or not tun/tap). */
+        static Observation observe(String ns, Session.Shown s, long[] daemonRow, Integer tunFlags) {
             QdiscView v = s.qdisc();
             long rate = TopModel.NONE;
             String kind;
@@ -391,7 +398,8 @@ public final class TopCommand implements Callable<Integer> {
             }
             return new Observation(ns, s.link().name(), s.link().kind(), kind, rate,
                     daemonRow == null ? TopModel.NONE : daemonRow[1], st.backlog(), st.qlen(), st.drops(),
-                    s.link().txDropped(), s.link().txBytes());
+                    s.link().txDropped(), s.link().txBytes(), !s.link().isTunTap() ? "-"
+                    : tunFlags == null ? "?" : TunFlags.flowControl(tunFlags) ? "on" : "off");
         }
 
         List<String> notes() {
