@@ -51,7 +51,9 @@ import java.util.concurrent.TimeUnit;
             "Every --interval: per tun/tap device of the namespace (--netns picks it) the shaping rate, the daemon's "
                     + "capacity estimate when a daemon answers on --socket, what the device sent to its reader "
                     + "(bit/s), the qdisc's backlog in bytes, packets and as the wait at the rate, and drops in the "
-                    + "qdisc and at tun's ring (totals, with the new ones since the last refresh). When a daemon "
+                    + "qdisc and at tun's ring (totals, with the new ones since the last refresh), and whether kernel "
+                    + "flow control (IFF_BACKPRESSURE) is on (KERNEL FC: on, off, ? where the device's tun_flags "
+                    + "cannot be read, - for devices that are not tun/tap). When a daemon "
                     + "answers, the devices of every namespace it serves are shown too.",
             "On a terminal the view is full-screen: below the table, the last minute of rate, capacity and sent "
                     + "(one scale) and of the backlog, as sparklines, for as many devices as fit. Keys: n, r, c, s, "
@@ -173,9 +175,10 @@ public final class TopCommand implements Callable<Integer> {
     static String line(String clock, Row r) {
         Observation o = r.now();
         return String.format(Locale.ROOT, "%s %s qdisc=%s rate_bps=%s capacity_bps=%s sent_bps=%s backlog_bytes=%d "
-                        + "backlog_packets=%d wait_ms=%s qdisc_drops=%d tun_drops=%d",
+                        + "backlog_packets=%d wait_ms=%s qdisc_drops=%d tun_drops=%d kernel_flow_control=%s",
                 clock, r.label(), o.qdisc(), num(o.rateBps()), num(o.capacityBps()), num(r.sentBps()),
-                o.backlogBytes(), o.backlogPackets(), num(r.backlogMs()), o.qdiscDrops(), o.tunDrops());
+                o.backlogBytes(), o.backlogPackets(), num(r.backlogMs()), o.qdiscDrops(), o.tunDrops(),
+                o.flowControl());
     }
 
     private static String num(long v) {
@@ -201,6 +204,11 @@ public final class TopCommand implements Callable<Integer> {
                 } else {
                     g.writeNumberField((String) f[0], v);
                 }
+            }
+            if (o.flowControl().equals("on") || o.flowControl().equals("off")) {
+                g.writeBooleanField("kernel_flow_control", o.flowControl().equals("on"));
+            } else {
+                g.writeNullField("kernel_flow_control"); // not tun/tap, or its tun_flags could not be read
             }
             g.writeEndObject();
         } catch (IOException e) {
