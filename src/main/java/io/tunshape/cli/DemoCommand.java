@@ -27,7 +27,10 @@ import java.util.concurrent.Callable;
 @Command(name = "demo", header = "Show the problem and the fix on this machine, in a throwaway namespace.",
         description = "In a fresh network namespace (gone when the command ends, even if killed), a tun device, a "
                 + "pump emulating a slow backend, and a UDP sender with default socket buffers: first with the "
-                + "kernel's default qdisc, then with tunshape's backpressure plan. The table shows what the "
+                + "kernel's default qdisc, then with tunshape's backpressure plan, and where the kernel offers "
+                + "IFF_BACKPRESSURE (Linux 7.3) a third row: tun0 opened with the kernel's flow control, behind "
+                + "tunshape's queue at a rate 10 times the backend's (the exact rate no longer matters). Elsewhere "
+                + "a line says what the third row needs. The table shows what the "
                 + "application sent, what the backend got, what was dropped and where, the goodput, and the longest "
                 + "wait. Needs root (it makes a namespace and a tun device). Each row's progress goes to stderr (one "
                 + "line rewritten in place on a terminal, a line a second otherwise); --plot also draws both rows "
@@ -59,8 +62,12 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Also write the two rows as a figure: the rate the backend got and the drops, over time.")
     Path plot;
 
-    /** What the demo shapes with: the backend's rate, the request and its name in the table. */
-    private record Shaping(Rate rate, ShapingRequest request, String name) {
+    /**
+     * What the demo shapes with: the backend's rate, the request and its name in the table; the third
+     * row's request and name (null where the kernel does not offer IFF_BACKPRESSURE).
+     */
+    private record Shaping(Rate rate, ShapingRequest request, String name, ShapingRequest flowControl,
+                           String flowControlName) {
     }
 
     @Override
@@ -76,10 +83,13 @@ public final class DemoCommand implements Callable<Integer> {
             err.println("tunshape demo: figure written to " + plot);
             err.flush();
         }
+        String missing = shaping.flowControl() == null ? "a third row, kernel flow control with tunshape's queue "
+                + "and no exact rate, needs Linux 7.3's IFF_BACKPRESSURE (not offered by this kernel: "
+                + io.tunshape.pump.KernelFlowControl.kernelRelease() + ")" : null;
         if (top.json) {
-            json(out, r, rows);
+            json(out, r, rows, missing);
         } else {
-            table(out, r, rows);
+            table(out, r, rows, missing);
         }
         return ExitCodes.OK;
     }
@@ -121,7 +131,14 @@ public final class DemoCommand implements Callable<Integer> {
             req = new ShapingRequest("tbf", r, rate, null, null, null, null, Mode.BACKPRESSURE, 1, 0, 0, null);
             name = "tunshape backpressure";
         }
-        return new Shaping(r, req, name);
+        if (!Demo.kernelFlowControlOffered()) {
+            return new Shaping(r, req, name, null, null);
+        }
+        // no rate: the kernel's flow control stops the queue when the pump's ring is full, so the
+        // pump's pace is the clock and tunshape's queue only has to hold the sender's buffer
+        ShapingRequest fc = new ShapingRequest("tbf", ShapingRequest.READER_RATE, ShapingRequest.READER, null, null,
+                null, null, Mode.BACKPRESSURE, 1, 0, 0, null);
+        return new Shaping(r, req, name, fc, "kernel flow control, tunshape's queue, no rate (--rate reader)");
     }
 
     private List<Demo.Row> run(Shaping shaping) throws Exception {
@@ -138,8 +155,8 @@ public final class DemoCommand implements Callable<Integer> {
                     err.flush();
                 }
             };
-            rows = demo.run(new Demo.Options(shaping.rate(), shaping.request(), shaping.name(), seconds, payload, say,
-                    progress::show));
+            rows = demo.run(new Demo.Options(shaping.rate(), shaping.request(), shaping.name(), shaping.flowControl(),
+                    shaping.flowControlName(), seconds, payload, say, progress::show));
             progress.endLine();
         } finally {
             Signals.uninstall(signals);
@@ -147,12 +164,18 @@ public final class DemoCommand implements Callable<Integer> {
         return rows;
     }
 
-    private void json(PrintWriter out, Rate r, List<Demo.Row> rows) {
+    /** {@code missing}: why there is no third row (null: there is one). */
+    private void json(PrintWriter out, Rate r, List<Demo.Row> rows, String missing) {
         Json.print(out, g -> {
             g.writeStartObject();
             g.writeNumberField("rate_bps", r.bitsPerSecond());
             g.writeNumberField("payload_bytes", payload);
             g.writeNumberField("seconds", seconds);
+            g.writeObjectFieldStart("kernel_flow_control");
+            g.writeBooleanField("offered", missing == null);
+            g.writeStringField("kernel", io.tunshape.pump.KernelFlowControl.kernelRelease());
+            g.writeStringField("note", missing);
+            g.writeEndObject();
             g.writeArrayFieldStart("rows");
             for (Demo.Row row : rows) {
                 g.writeStartObject();
@@ -164,6 +187,7 @@ public final class DemoCommand implements Callable<Integer> {
                 g.writeNumberField("goodput_bps", Math.round(row.goodputBps()));
                 g.writeNumberField("longest_wait_us", Math.round(row.longestWaitMs() * 1000));
                 g.writeNumberField("sender_blocked_us", Math.round(row.senderBlockedSeconds() * 1e6));
+                g.writeBooleanField("kernel_flow_control", row.kernelFlowControl());
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -171,7 +195,7 @@ public final class DemoCommand implements Callable<Integer> {
         });
     }
 
-    private void table(PrintWriter out, Rate r, List<Demo.Row> rows) {
+    private void table(PrintWriter out, Rate r, List<Demo.Row> rows, String missing) {
         out.printf("tun0 behind a pump emulating a %s backend; one UDP sender, default socket buffers, %d-byte "
                 + "datagrams for %s s per row%n%n", r, payload, fmt(seconds));
         String[] head = {"tun0 root qdisc", "app sent", "delivered", "dropped", "goodput", "longest wait"};
@@ -208,6 +232,13 @@ public final class DemoCommand implements Callable<Integer> {
         out.println();
         out.println("Without shaping the sender is never slowed and tun drops the excess silently; with a queue deep "
                 + "enough for the sender's socket buffer, the sender blocks and nothing is lost.");
+        if (missing == null) {
+            out.println("With the kernel's flow control, tun stops the queue instead of dropping: tunshape's queue "
+                    + "holds what the link cannot take yet and the sender blocks, whatever the rate.");
+        } else {
+            out.println();
+            out.println(Character.toUpperCase(missing.charAt(0)) + missing.substring(1) + ".");
+        }
         out.flush();
     }
 

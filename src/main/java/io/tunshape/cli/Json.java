@@ -3,6 +3,7 @@ package io.tunshape.cli;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.tunshape.link.LinkInfo;
+import io.tunshape.link.TunFlags;
 import io.tunshape.shape.QdiscView;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
@@ -20,6 +21,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.Map;
 
 /** The machine-readable output (SPEC section 4): snake_case, rates in bit/s, sizes in bytes. */
 final class Json {
@@ -71,7 +73,8 @@ final class Json {
         });
     }
 
-    static void shown(PrintWriter out, List<Session.Shown> shown) {
+    /** {@code flags}: the tun_flags of tun/tap devices by name (link.TunFlags.ofLinks); absent: unknown. */
+    static void shown(PrintWriter out, List<Session.Shown> shown, Map<String, Integer> flags) {
         print(out, g -> {
             g.writeStartObject();
             g.writeArrayFieldStart("interfaces");
@@ -87,6 +90,7 @@ final class Json {
                 g.writeNumberField("tx_dropped", l.txDropped());
                 g.writeNumberField("tx_packets", l.txPackets());
                 g.writeNumberField("tx_bytes", l.txBytes());
+                tunFlags(g, l, flags.get(l.name()));
                 g.writeFieldName("qdisc");
                 qdisc(g, s.qdisc(), true);
                 g.writeArrayFieldStart("broken");
@@ -107,6 +111,23 @@ final class Json {
             g.writeEndArray();
             g.writeEndObject();
         });
+    }
+
+    /**
+     * A tun/tap device's "tun_flags" ("0x1001") and "kernel_flow_control" (IFF_BACKPRESSURE set); both
+     * null where they could not be read; absent on other devices.
+     */
+    static void tunFlags(JsonGenerator g, LinkInfo l, Integer flags) throws IOException {
+        if (!l.isTunTap()) {
+            return;
+        }
+        if (flags == null) {
+            g.writeNullField("tun_flags");
+            g.writeNullField("kernel_flow_control");
+        } else {
+            g.writeStringField("tun_flags", "0x" + Integer.toHexString(flags));
+            g.writeBooleanField("kernel_flow_control", TunFlags.flowControl(flags));
+        }
     }
 
     static void qdisc(JsonGenerator g, QdiscView v, boolean withStats) throws IOException {

@@ -20,7 +20,10 @@ import java.util.concurrent.Callable;
         description = "Each selected network namespace with its state (serving, or retrying and why), then per "
                 + "interface: namespace, profile, current rate, capacity estimate, age of the last report, "
                 + "number of rate changes, and of changes that emptied the queue (a fall deeper than it drains in twice "
-                + "the latency); reports accepted and refused by reason. --json prints the daemon's answer as it is.")
+                + "the latency), and for tun/tap devices whether kernel flow control (IFF_BACKPRESSURE) is on, from "
+                + "the device's tun_flags in sysfs; reports accepted and refused by reason. --json prints the "
+                + "daemon's answer as it is (per interface \"tun_flags\" and \"kernel_flow_control\", null where "
+                + "they cannot be read).")
 public final class StatusCommand implements Callable<Integer> {
     @ParentCommand
     TunshapeCommand top;
@@ -115,11 +118,13 @@ public final class StatusCommand implements Callable<Integer> {
             out.println("the daemon shapes no interface yet");
         }
         for (Map<String, String> r : rows) {
+            String fc = r.get("kernel_flow_control");
             out.printf("%s%s  profile %s  rate %s bit/s  capacity %s bit/s  last report %s ms ago  changes %s"
-                            + "  queue emptied %s%s%n",
+                            + "  queue emptied %s%s%s%n",
                     r.get("dev"), "-".equals(r.get("netns")) ? "" : " (netns " + r.get("netns") + ")", r.get("profile"),
                     r.get("rate_bps"), r.get("capacity_bps"), r.get("report_age_ms"), r.get("changes"),
-                    r.getOrDefault("flushes", "0"), stalled(r));
+                    r.getOrDefault("flushes", "0"), stalled(r),
+                    fc == null ? "" : "  kernel flow control " + ("true".equals(fc) ? "on" : "off"));
         }
     }
 

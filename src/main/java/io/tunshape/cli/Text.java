@@ -1,6 +1,7 @@
 package io.tunshape.cli;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.link.TunFlags;
 import io.tunshape.shape.QdiscView;
 import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
@@ -14,6 +15,7 @@ import io.tunshape.tc.U32Filter;
 
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Map;
 
 /** Output for people. */
 final class Text {
@@ -110,6 +112,14 @@ final class Text {
                 + "p, dropped " + drops + "; " + used + " queues used, " + busy + " busy now";
     }
 
+    /** "  kernel flow control on|off" for a tun/tap device ("unknown" when its flags could not be read), else "". */
+    static String flowControl(LinkInfo l, Integer flags) {
+        if (!l.isTunTap()) {
+            return "";
+        }
+        return "  kernel flow control " + (flags == null ? "unknown" : TunFlags.flowControl(flags) ? "on" : "off");
+    }
+
     static String stats(Stats s) {
         return "sent " + s.bytes() + " bytes " + s.packets() + " pkt, backlog " + s.backlog() + "b " + s.qlen()
                 + "p, dropped " + s.drops() + ", overlimits " + s.overlimits();
@@ -152,14 +162,16 @@ final class Text {
         }
     }
 
-    static void shown(PrintWriter out, List<Session.Shown> shown) {
+    /** {@code flags}: the tun_flags of tun/tap devices by name (link.TunFlags.ofLinks); absent: unknown. */
+    static void shown(PrintWriter out, List<Session.Shown> shown, Map<String, Integer> flags) {
         if (shown.isEmpty()) {
             out.println("no tun/tap devices");
         }
         for (Session.Shown s : shown) {
             LinkInfo l = s.link();
             out.println(l.name() + "  " + (l.kind().isEmpty() ? "-" : l.kind()) + "  " + l.operState() + "  mtu "
-                    + l.mtu() + "  txqueuelen " + l.txqueuelen() + "  tx_dropped " + l.txDropped());
+                    + l.mtu() + "  txqueuelen " + l.txqueuelen() + "  tx_dropped " + l.txDropped()
+                    + flowControl(l, flags.get(l.name())));
             QdiscView v = s.qdisc();
             if (v == null) {
                 out.println("    qdisc " + (s.defaultKind() == null ? "none" : s.defaultKind()) + " (kernel default)");

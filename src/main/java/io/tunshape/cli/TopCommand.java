@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import io.tunshape.cli.TopModel.Observation;
 import io.tunshape.cli.TopModel.Row;
 import io.tunshape.cli.TopModel.Sort;
+import io.tunshape.link.TunFlags;
 import io.tunshape.netlink.Netns;
 import io.tunshape.profile.PlanException;
 import io.tunshape.shape.QdiscView;
@@ -50,7 +51,9 @@ import java.util.concurrent.TimeUnit;
             "Every --interval: per tun/tap device of the namespace (--netns picks it) the shaping rate, the daemon's "
                     + "capacity estimate when a daemon answers on --socket, what the device sent to its reader "
                     + "(bit/s), the qdisc's backlog in bytes, packets and as the wait at the rate, and drops in the "
-                    + "qdisc and at tun's ring (totals, with the new ones since the last refresh). When a daemon "
+                    + "qdisc and at tun's ring (totals, with the new ones since the last refresh), and whether kernel "
+                    + "flow control (IFF_BACKPRESSURE) is on (KERNEL FC: on, off, ? where the device's tun_flags "
+                    + "cannot be read, - for devices that are not tun/tap). When a daemon "
                     + "answers, the devices of every namespace it serves are shown too.",
             "On a terminal the view is full-screen: below the table, the last minute of rate, capacity and sent "
                     + "(one scale) and of the backlog, as sparklines, for as many devices as fit. Keys: n, r, c, s, "
@@ -172,9 +175,10 @@ public final class TopCommand implements Callable<Integer> {
     static String line(String clock, Row r) {
         Observation o = r.now();
         return String.format(Locale.ROOT, "%s %s qdisc=%s rate_bps=%s capacity_bps=%s sent_bps=%s backlog_bytes=%d "
-                        + "backlog_packets=%d wait_ms=%s qdisc_drops=%d tun_drops=%d",
+                        + "backlog_packets=%d wait_ms=%s qdisc_drops=%d tun_drops=%d kernel_flow_control=%s",
                 clock, r.label(), o.qdisc(), num(o.rateBps()), num(o.capacityBps()), num(r.sentBps()),
-                o.backlogBytes(), o.backlogPackets(), num(r.backlogMs()), o.qdiscDrops(), o.tunDrops());
+                o.backlogBytes(), o.backlogPackets(), num(r.backlogMs()), o.qdiscDrops(), o.tunDrops(),
+                o.flowControl());
     }
 
     private static String num(long v) {
@@ -200,6 +204,11 @@ public final class TopCommand implements Callable<Integer> {
                 } else {
                     g.writeNumberField((String) f[0], v);
                 }
+            }
+            if (o.flowControl().equals("on") || o.flowControl().equals("off")) {
+                g.writeBooleanField("kernel_flow_control", o.flowControl().equals("on"));
+            } else {
+                g.writeNullField("kernel_flow_control"); // not tun/tap, or its tun_flags could not be read
             }
             g.writeEndObject();
         } catch (IOException e) {
@@ -332,9 +341,10 @@ public final class TopCommand implements Callable<Integer> {
                     notes.add("netns " + (ns == null ? "(the daemon's)" : ns) + ": " + e.getMessage());
                     continue;
                 }
+                Map<String, Integer> flags = TunFlags.ofLinks(open(ns), shown.stream().map(Session.Shown::link).toList());
                 for (Session.Shown s : shown) {
                     long[] d = daemonRows.get(k + "\0" + s.link().name());
-                    out.add(observe(ns, s, d));
+                    out.add(observe(ns, s, d, flags.get(s.link().name())));
                 }
             }
             return out;
@@ -343,11 +353,15 @@ public final class TopCommand implements Callable<Integer> {
         private Session session(String ns) throws Exception {
             Session s = sessions.get(key(ns));
             if (s == null) {
-                String open = ns == null || ns.equals(netns) ? ns : paths.getOrDefault(ns, ns);
-                s = Netns.run(open, () -> new Session(ns, codec));
+                s = Netns.run(open(ns), () -> new Session(ns, codec));
                 sessions.put(key(ns), s);
             }
             return s;
+        }
+
+        /** What opens namespace {@code ns}: its name, or the path the daemon gave for its label. */
+        private String open(String ns) {
+            return ns == null || ns.equals(netns) ? ns : paths.getOrDefault(ns, ns);
         }
 
         private static String key(String ns) {
@@ -362,7 +376,8 @@ public final class TopCommand implements Callable<Integer> {
             }
         }
 
-        static Observation observe(String ns, Session.Shown s, long[] daemonRow) {
+        /** {@code tunFlags}: the device's tun_flags (null: not read, or not tun/tap). */
+        static Observation observe(String ns, Session.Shown s, long[] daemonRow, Integer tunFlags) {
             QdiscView v = s.qdisc();
             long rate = TopModel.NONE;
             String kind;
@@ -391,7 +406,8 @@ public final class TopCommand implements Callable<Integer> {
             }
             return new Observation(ns, s.link().name(), s.link().kind(), kind, rate,
                     daemonRow == null ? TopModel.NONE : daemonRow[1], st.backlog(), st.qlen(), st.drops(),
-                    s.link().txDropped(), s.link().txBytes());
+                    s.link().txDropped(), s.link().txBytes(), !s.link().isTunTap() ? "-"
+                    : tunFlags == null ? "?" : TunFlags.flowControl(tunFlags) ? "on" : "off");
         }
 
         List<String> notes() {

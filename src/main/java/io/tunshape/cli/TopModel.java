@@ -16,9 +16,14 @@ final class TopModel {
     /** Unknown (no qdisc, no daemon, no earlier sample). */
     static final long NONE = -1;
 
-    /** One device as read from the kernel (and the daemon) at one moment. */
+    /**
+     * One device as read from the kernel (and the daemon) at one moment. {@code flowControl}: "on" or
+     * "off" for kernel flow control (IFF_BACKPRESSURE in the device's tun_flags), "?" where they could
+     * not be read, "-" for devices that are not tun/tap.
+     */
     record Observation(String netns, String dev, String kind, String qdisc, long rateBps, long capacityBps,
-                       long backlogBytes, long backlogPackets, long qdiscDrops, long tunDrops, long txBytes) {
+                       long backlogBytes, long backlogPackets, long qdiscDrops, long tunDrops, long txBytes,
+                       String flowControl) {
         String key() {
             return (netns == null ? "" : netns) + "\0" + dev;
         }

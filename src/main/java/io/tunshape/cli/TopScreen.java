@@ -43,9 +43,9 @@ final class TopScreen {
         for (Row r : rows) {
             nameWidth = Math.max(nameWidth, Math.min(32, r.label().length()));
         }
-        String fmt = "%-" + nameWidth + "s %-5s %9s %9s %9s %9s %6s %8s %16s %16s";
+        String fmt = "%-" + nameWidth + "s %-5s %9s %9s %9s %9s %6s %8s %16s %16s %9s";
         out.add(String.format(Locale.ROOT, fmt, "DEVICE", "QDISC", "RATE", "CAPACITY", "SENT", "BACKLOG", "PKTS",
-                "WAIT", "QDISC DROPS", "TUN DROPS"));
+                "WAIT", "QDISC DROPS", "TUN DROPS", "KERNEL FC"));
         int tableEnd = height - 1;
         for (Row r : rows) {
             if (out.size() >= tableEnd) {
@@ -55,7 +55,8 @@ final class TopScreen {
             out.add(String.format(Locale.ROOT, fmt, cut(r.label(), nameWidth), r.now().qdisc(),
                     bits(r.now().rateBps()), bits(r.now().capacityBps()), bits(r.sentBps()),
                     bytes(r.now().backlogBytes()), r.now().backlogPackets(), millis(r.backlogMs()),
-                    drops(r.now().qdiscDrops(), r.qdiscDropsNew()), drops(r.now().tunDrops(), r.tunDropsNew())));
+                    drops(r.now().qdiscDrops(), r.qdiscDropsNew()), drops(r.now().tunDrops(), r.tunDropsNew()),
+                    r.now().flowControl()));
         }
         if (rows.isEmpty()) {
             out.add("(no tun/tap devices)");

@@ -2,6 +2,7 @@ package io.tunshape.daemon;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.tunshape.link.TunFlags;
 
 import java.io.IOException;
 import java.io.StringWriter;
@@ -138,6 +139,13 @@ final class ControlServer implements AutoCloseable {
             g.writeNumberField("backlog_bytes", s.backlogBytes());
             g.writeNumberField("drops", s.drops());
             g.writeNumberField("tx_dropped", s.txDropped());
+            if (s.tunFlags() >= 0) { // read from sysfs during this status: the device's, whoever attached it
+                g.writeStringField("tun_flags", "0x" + Integer.toHexString(s.tunFlags()));
+                g.writeBooleanField("kernel_flow_control", TunFlags.flowControl(s.tunFlags()));
+            } else {
+                g.writeNullField("tun_flags");
+                g.writeNullField("kernel_flow_control");
+            }
             stall(g, s.stall());
             g.writeEndObject();
         }

@@ -52,9 +52,13 @@ public final class Daemon {
      * unnamed one its label (hostname, command, pid), null for the daemon's own; {@code netnsPath}: a
      * path that opens it now (its mount, or /proc/PID/ns/net), null for the daemon's own.
      */
+    /**
+     * What status and metrics show for one shaped device. {@code tunFlags}: its tun_flags in sysfs
+     * (kernel flow control is IFF_BACKPRESSURE among them), -1 when not read (not tun/tap, or no sysfs).
+     */
     public record Status(String dev, String netns, String profile, long rateBps, long capacityBps, long reportAgeMs,
                          long changes, long flushes, long backlogBytes, long drops, long txDropped, String netnsPath,
-                         LatencyHistogram latency, Stall stall) {
+                         LatencyHistogram latency, Stall stall, int tunFlags) {
     }
 
     /**

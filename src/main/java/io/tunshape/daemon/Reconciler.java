@@ -1,6 +1,7 @@
 package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.link.TunFlags;
 import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.profile.Planner;
 import io.tunshape.profile.Profile;
@@ -352,6 +353,7 @@ final class Reconciler {
         String where = f.own() ? null : f.name() != null ? f.name() : f.label();
         String path = f.path();
         long now = System.nanoTime() / 1_000_000;
+        Map<String, Integer> flags = TunFlags.ofLinks(path, shown.stream().map(Session.Shown::link).toList());
         for (Session.Shown s : shown) {
             Namespace.Device d = ns.devices.get(s.link().name());
             if (d == null) {
@@ -379,7 +381,8 @@ final class Reconciler {
             long backlog = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().backlog() : 0;
             long drops = s.qdisc() != null && s.qdisc().stats() != null ? s.qdisc().stats().drops() : 0;
             out.add(new Daemon.Status(d.name, where, d.rule.profile(), rate, cap, age, changes, flushes, backlog, drops,
-                    s.link().txDropped(), path, d.latency, StallWatch.shown(d.stall, now)));
+                    s.link().txDropped(), path, d.latency, StallWatch.shown(d.stall, now),
+                    flags.getOrDefault(d.name, -1)));
         }
         return out;
     }

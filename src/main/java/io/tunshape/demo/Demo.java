@@ -38,13 +38,16 @@ import java.util.function.Consumer;
  * The built-in demonstration: in a throwaway network namespace (unshare on a dedicated thread, so
  * nothing outlives the process, not even after kill -9), a tun device, a pump that emulates a slow
  * backend, and a UDP sender with default socket buffers, first without shaping and then with a
- * backpressure plan. Each row measures what the application sent, what the backend got, what was
- * dropped and where, the goodput and the longest wait.
+ * backpressure plan; where the kernel offers IFF_BACKPRESSURE (Linux 7.3), a third row with tun0
+ * opened with the kernel's flow control behind tunshape's queue at a rate well above the link. Each
+ * row measures what the application sent, what the backend got, what was dropped and where, the
+ * goodput and the longest wait.
  */
 public final class Demo {
     /** One row of the table, with its counters over time. */
     public record Row(String qdisc, long sent, long delivered, long droppedAtTun, long droppedInQdisc,
-                      double goodputBps, double longestWaitMs, double senderBlockedSeconds, List<Sample> timeline) {
+                      double goodputBps, double longestWaitMs, double senderBlockedSeconds, List<Sample> timeline,
+                      boolean kernelFlowControl) {
     }
 
     /**
@@ -61,11 +64,19 @@ public final class Demo {
     }
 
     /**
-     * What to run: the emulated backend rate, the shaping for the second row, seconds per row, payload;
-     * log lines, and the progress of each row (about ten times a second).
+     * What to run: the emulated backend rate, the shaping for the second row, the shaping for the
+     * third (kernel flow control; null: no third row, as where the kernel does not offer the flag) and
+     * its name, seconds per row, payload; log lines, and the progress of each row (about ten times a
+     * second).
      */
-    public record Options(Rate rate, ShapingRequest shaping, String shapingName, double seconds, int payload,
-                          Consumer<String> log, Consumer<Progress> progress) {
+    public record Options(Rate rate, ShapingRequest shaping, String shapingName, ShapingRequest flowControlShaping,
+                          String flowControlName, double seconds, int payload, Consumer<String> log,
+                          Consumer<Progress> progress) {
+    }
+
+    /** Whether this kernel's tun offers IFF_BACKPRESSURE (TUNGETFEATURES), which the third row needs. */
+    public static boolean kernelFlowControlOffered() {
+        return (TunDevice.features() & TunDevice.IFF_BACKPRESSURE) != 0;
     }
 
     /** How often a row's counters are read. */
@@ -73,6 +84,7 @@ public final class Demo {
 
     private static final int PORT = 9;
     private volatile boolean stop;
+    private int rowCount = 2;
 
     public void stop() {
         stop = true;
@@ -104,45 +116,82 @@ public final class Demo {
         } catch (Exception ignored) {
             // no IPv6 in this kernel: nothing to disable
         }
+        rowCount = o.flowControlShaping() == null ? 2 : 3;
         List<Row> rows = new ArrayList<>();
-        try (NetlinkSocket nl = NetlinkSocket.open(); TunDevice dev = TunDevice.open("tun0", false)) {
+        try (NetlinkSocket nl = NetlinkSocket.open()) {
             LinkClient links = new LinkClient(nl);
-            int index = -1;
-            for (LinkInfo l : links.links()) {
-                if (l.name().equals(dev.name())) {
-                    index = l.index();
+            TcClient tc = new TcClient(nl, new TcCodec(io.tunshape.tc.Psched.system()));
+            try (Rig rig = new Rig(links, o, false)) {
+                o.log().accept("row 1: tun0 with the kernel's default qdisc, sending for " + o.seconds() + " s");
+                rows.add(row(o, 1, "kernel default (" + rootKind(tc, rig.index) + ")", links, tc, rig, false));
+                if (!stop) {
+                    String label = o.shapingName() + " (" + describe(shape(rig.dev, o.shaping())) + ")";
+                    o.log().accept("row 2: tun0 shaped: " + label + ", sending for " + o.seconds() + " s");
+                    rows.add(row(o, 2, label, links, tc, rig, false));
                 }
             }
-            links.setUp(index);
-            links.addPeerAddress(index, (Inet4Address) InetAddress.getByName("198.18.0.1"),
-                    (Inet4Address) InetAddress.getByName("198.18.0.2"));
-            CountingSink sink = new CountingSink();
-            Pump pump = new Pump(dev, sink, new Pump.Options(null, LinkModel.rate(o.rate().bytesPerSecond()), 1000,
-                    null, null, o.log(), null, 2, System.nanoTime()));
-            Thread pt = new Thread(pump::run, "demo-pump");
-            pt.setDaemon(true);
-            pt.start();
-            TcClient tc = new TcClient(nl, new TcCodec(io.tunshape.tc.Psched.system()));
-            int ix = index;
-            try {
-                o.log().accept("row 1: tun0 with the kernel's default qdisc, sending for " + o.seconds() + " s");
-                rows.add(row(o, 1, "kernel default (" + rootKind(tc, ix) + ")", links, tc, ix, sink));
-                if (!stop) {
-                    Planner planner = new Planner(io.tunshape.tc.Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
-                    List<Result> r;
-                    try (Session s = new Session(null, new TcCodec(io.tunshape.tc.Psched.system()))) {
-                        r = s.apply(List.of(dev.name()), o.shaping(), planner, false);
+            if (!stop && o.flowControlShaping() != null) {
+                // tun0 again (the first went with its fd), this time attached with IFF_BACKPRESSURE
+                try (Rig rig = new Rig(links, o, true)) {
+                    if (!rig.dev.backpressure()) {
+                        throw new IllegalStateException("tun0 was opened without IFF_BACKPRESSURE although "
+                                + "TUNGETFEATURES offers it");
                     }
-                    String label = o.shapingName() + " (" + describe(r.get(0)) + ")";
-                    o.log().accept("row 2: tun0 shaped: " + label + ", sending for " + o.seconds() + " s");
-                    rows.add(row(o, 2, label, links, tc, ix, sink));
+                    String label = o.flowControlName() + " (" + describe(shape(rig.dev, o.flowControlShaping())) + ")";
+                    o.log().accept("row 3: tun0 with kernel flow control, shaped: " + label + ", sending for "
+                            + o.seconds() + " s");
+                    rows.add(row(o, 3, label, links, tc, rig, true));
                 }
-            } finally {
-                pump.stop();
-                pt.join(2000);
             }
         }
         return rows;
+    }
+
+    /** tun0 (opened with IFF_BACKPRESSURE or not), up, addressed, with a pump emulating the backend. */
+    private static final class Rig implements AutoCloseable {
+        final TunDevice dev;
+        final int index;
+        final CountingSink sink = new CountingSink();
+        private final Pump pump;
+        private final Thread thread;
+
+        Rig(LinkClient links, Options o, boolean backpressure) throws Exception {
+            dev = TunDevice.open("tun0", false, backpressure);
+            int ix = -1;
+            try {
+                for (LinkInfo l : links.links()) {
+                    if (l.name().equals(dev.name())) {
+                        ix = l.index();
+                    }
+                }
+                links.setUp(ix);
+                links.addPeerAddress(ix, (Inet4Address) InetAddress.getByName("198.18.0.1"),
+                        (Inet4Address) InetAddress.getByName("198.18.0.2"));
+            } catch (Exception | Error e) {
+                dev.close();
+                throw e;
+            }
+            index = ix;
+            pump = new Pump(dev, sink, new Pump.Options(null, LinkModel.rate(o.rate().bytesPerSecond()), 1000,
+                    null, null, o.log(), null, 2, System.nanoTime()));
+            thread = new Thread(pump::run, "demo-pump");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            pump.stop();
+            thread.join(2000);
+            dev.close();
+        }
+    }
+
+    private static Result shape(TunDevice dev, ShapingRequest request) {
+        Planner planner = new Planner(io.tunshape.tc.Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
+        try (Session s = new Session(null, new TcCodec(io.tunshape.tc.Psched.system()))) {
+            return s.apply(List.of(dev.name()), request, planner, false).get(0);
+        }
     }
 
     private static String describe(Result r) {
@@ -176,10 +225,10 @@ public final class Demo {
         return new long[] {links.get(index).txDropped(), qdiscDrops, backlog};
     }
 
-    private Row row(Options o, int number, String label, LinkClient links, TcClient tc, int index,
-                    CountingSink sink) throws Exception {
-        long[] before = counters(links, tc, index);
-        sink.reset();
+    private Row row(Options o, int number, String label, LinkClient links, TcClient tc, Rig rig,
+                    boolean kernelFlowControl) throws Exception {
+        long[] before = counters(links, tc, rig.index);
+        rig.sink.reset();
         long sent = 0;
         long blockedNanos = 0;
         long start = System.nanoTime();
@@ -194,7 +243,7 @@ public final class Demo {
             while (!stop && System.nanoTime() < end && sent < 20_000_000) {
                 if (System.nanoTime() >= nextSample) {
                     nextSample = Math.max(nextSample + SAMPLE_NANOS, System.nanoTime());
-                    sample(o, number, timeline, start, sent, sink, before, counters(links, tc, index), false);
+                    sample(o, number, timeline, start, sent, rig.sink, before, counters(links, tc, rig.index), false);
                 }
                 b.clear();
                 b.putLong(0, sent).putLong(8, System.nanoTime());
@@ -215,12 +264,12 @@ public final class Demo {
         long lastCount = -1;
         long idleSince = System.nanoTime();
         while (!stop && System.nanoTime() < drainEnd) {
-            long[] now = counters(links, tc, index);
+            long[] now = counters(links, tc, rig.index);
             if (System.nanoTime() >= nextSample) {
                 nextSample = Math.max(nextSample + SAMPLE_NANOS, System.nanoTime());
-                sample(o, number, timeline, start, sent, sink, before, now, true);
+                sample(o, number, timeline, start, sent, rig.sink, before, now, true);
             }
-            long c = sink.frames();
+            long c = rig.sink.frames();
             if (c != lastCount) {
                 lastCount = c;
                 idleSince = System.nanoTime();
@@ -229,20 +278,21 @@ public final class Demo {
             }
             Thread.sleep(50);
         }
-        long[] after = counters(links, tc, index);
-        sample(o, number, timeline, start, sent, sink, before, after, true);
-        double seconds = Math.max(1e-3, (sink.lastNanos() - start) / 1e9);
-        return new Row(label, sent, sink.frames(), after[0] - before[0], after[1] - before[1],
-                sink.bytes() * 8 / seconds, sink.longestWaitNanos() / 1e6, blockedNanos / 1e9, List.copyOf(timeline));
+        long[] after = counters(links, tc, rig.index);
+        sample(o, number, timeline, start, sent, rig.sink, before, after, true);
+        double seconds = Math.max(1e-3, (rig.sink.lastNanos() - start) / 1e9);
+        return new Row(label, sent, rig.sink.frames(), after[0] - before[0], after[1] - before[1],
+                rig.sink.bytes() * 8 / seconds, rig.sink.longestWaitNanos() / 1e6, blockedNanos / 1e9,
+                List.copyOf(timeline), kernelFlowControl);
     }
 
-    private static void sample(Options o, int row, List<Sample> timeline, long start, long sent, CountingSink sink,
+    private void sample(Options o, int row, List<Sample> timeline, long start, long sent, CountingSink sink,
                                long[] before, long[] now, boolean draining) {
         Sample s = new Sample((System.nanoTime() - start) / 1e9, sent, sink.frames(), sink.bytes(),
                 now[0] - before[0], now[1] - before[1], draining);
         timeline.add(s);
         if (o.progress() != null) {
-            o.progress().accept(new Progress(row, 2, o.seconds(), s));
+            o.progress().accept(new Progress(row, rowCount, o.seconds(), s));
         }
     }
 

@@ -13,14 +13,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The demonstration's two rows as one figure: the rate the backend got over time (with the
+ * The demonstration's rows (two, or three where the kernel offers flow control) as one figure: the rate the backend got over time (with the
  * backend's own rate for reference) and the packets dropped so far, at tun and in the qdisc, each
  * row against the seconds since its sender started.
  */
 public final class DemoFigure {
     /** The delivered rate is taken over this window: a 1 Mbit/s link carries only 12 frames in 100 ms. */
     static final double WINDOW_SECONDS = 0.5;
-    private static final String[] COLORS = {"#d62728", "#1f77b4"};
+    private static final String[] COLORS = {"#d62728", "#1f77b4", "#2ca02c"};
+    /** The lighter shade of each row's colour, for its drops in the qdisc. */
+    private static final String[] LIGHT = {"#ff9896", "#9edae5", "#98df8a"};
 
     private DemoFigure() {
     }
@@ -66,7 +68,7 @@ public final class DemoFigure {
             drops.add(new Series(String.format(java.util.Locale.ROOT, "row %d at tun: %,d", r + 1, row.droppedAtTun()),
                     color, Style.LINE, x, atTun));
             drops.add(new Series(String.format(java.util.Locale.ROOT, "row %d in the qdisc: %,d", r + 1,
-                    row.droppedInQdisc()), r == 0 ? "#ff9896" : "#9edae5", Style.LINE, x, inQdisc));
+                    row.droppedInQdisc()), LIGHT[r % LIGHT.length], Style.LINE, x, inQdisc));
         }
         delivered.add(new Series("the backend's rate", "#7f7f7f", Style.LINE, new double[] {0, end},
                 new double[] {rate.bitsPerSecond(), rate.bitsPerSecond()}));

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -29,6 +30,30 @@ public final class TunFlags {
     /** True when the flags carry the kernel's flow control. */
     public static boolean flowControl(int flags) {
         return io.tunshape.tun.TunFlags.backpressure(flags);
+    }
+
+    /**
+     * The tun_flags of the tun/tap devices among {@code links}, all of namespace {@code netns} (a name
+     * or path; null: the process's own), by device name: one sysfs read for the lot, the one method
+     * show, top and the daemon's passes and status call. A device whose flags cannot be read is
+     * absent; when the namespace's sysfs cannot be read at all (no CAP_SYS_ADMIN to mount one, the
+     * namespace gone), the map is empty: unknown, never an error.
+     */
+    public static Map<String, Integer> ofLinks(String netns, Collection<LinkInfo> links) {
+        Map<String, Integer> indexes = new HashMap<>();
+        for (LinkInfo l : links) {
+            if (l.isTunTap()) {
+                indexes.put(l.name(), l.index());
+            }
+        }
+        if (indexes.isEmpty()) {
+            return Map.of();
+        }
+        try {
+            return read(netns, indexes);
+        } catch (Exception e) {
+            return Map.of();
+        }
     }
 
     /**

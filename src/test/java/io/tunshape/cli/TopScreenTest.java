@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** top's arithmetic and drawing on made-up observations: no kernel, no terminal. */
 class TopScreenTest {
     private static Observation obs(String dev, long rate, long backlog, long qdrops, long tundrops, long txBytes) {
-        return new Observation("lab", dev, "tun", "tbf", rate, NONE, backlog, backlog / 1000, qdrops, tundrops, txBytes);
+        return new Observation("lab", dev, "tun", "tbf", rate, NONE, backlog, backlog / 1000, qdrops, tundrops, txBytes,
+                dev.endsWith("1") ? "on" : "off");
     }
 
     @Test
@@ -86,5 +87,9 @@ class TopScreenTest {
         List<String> big = TopScreen.render(h, m.rows(Sort.NAME, false).subList(0, 2), 120, 40);
         assertTrue(big.stream().anyMatch(l -> l.startsWith("lab/tun0: the last 60s")), String.join("\n", big));
         assertTrue(big.stream().anyMatch(l -> l.startsWith("  backlog ")), String.join("\n", big));
+        String header = big.stream().filter(l -> l.startsWith("DEVICE")).findFirst().orElseThrow();
+        assertTrue(header.endsWith("KERNEL FC"), header);
+        assertTrue(big.stream().anyMatch(l -> l.startsWith("lab/tun0 ") && l.endsWith(" off")), String.join("\n", big));
+        assertTrue(big.stream().anyMatch(l -> l.startsWith("lab/tun1 ") && l.endsWith(" on")), String.join("\n", big));
     }
 }

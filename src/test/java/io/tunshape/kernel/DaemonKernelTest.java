@@ -275,6 +275,14 @@ class DaemonKernelTest {
             // status counts from ready: no reports, no changes yet
             JsonNode st = s.status();
             assertEquals(0, st.get("reports").get("accepted").asLong(), st.toString());
+            // each device's tun_flags, as sysfs in its namespace shows them, and whether flow control is on
+            String flags = KernelNs.run("ip", "netns", "exec", s.ns.name(), "cat", "/sys/class/net/tap0/tun_flags").strip();
+            JsonNode tap0 = st.get("interfaces").get(0);
+            assertEquals("tap0", tap0.get("dev").asText(), st.toString());
+            assertEquals(flags, tap0.get("tun_flags").asText(), st.toString());
+            assertEquals(false, tap0.get("kernel_flow_control").asBoolean(true), "ip tuntap never asks for it: " + st);
+            String text = KernelNs.run("bin/tunshape", "status", "--socket", dir.resolve("control.sock").toString());
+            assertTrue(text.lines().anyMatch(l -> l.startsWith("tap0 ") && l.endsWith("  kernel flow control off")), text);
             assertEquals(0, st.get("changes").get("count").asLong(), st.toString());
             s.report("{\"v\":1,\"dev\":\"tap0\",\"netns\":\"" + s.ns.name() + "\",\"interval_ms\":300,"
                     + "\"tx_bytes\":75000,\"busy_ms\":300,\"capacity_bps\":2000000}");

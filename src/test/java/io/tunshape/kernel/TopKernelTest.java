@@ -105,6 +105,9 @@ class TopKernelTest {
             assertEquals(0, json.status(), json.toString());
             assertTrue(json.out().lines().allMatch(l -> l.startsWith("{\"time\":")), json.toString());
             assertTrue(json.out().contains("\"dev\":\"tun0\",\"qdisc\":\"tbf\",\"rate_bps\":1000000"), json.toString());
+            // kernel flow control per device, from its tun_flags: ip tuntap never asks for IFF_BACKPRESSURE
+            assertTrue(lines.stream().allMatch(l -> l.endsWith(" kernel_flow_control=off")), r.toString());
+            assertTrue(json.out().lines().allMatch(l -> l.endsWith(",\"kernel_flow_control\":false}")), json.toString());
         }
     }
 
