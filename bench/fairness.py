@@ -27,7 +27,14 @@ probe = len(sys.argv) > 4 and sys.argv[4] == "probe"
 PEER = "198.18.0.2"
 
 fd = os.open("/dev/net/tun", os.O_RDWR)
-fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", b"t0", IFF_TUN | IFF_NO_PI))
+# FAIRNESS_BACKPRESSURE=1 (bench/flow-control.sh): the reader sets IFF_BACKPRESSURE (Linux 7.3) where
+# TUNGETFEATURES offers it, as the pump does by default; elsewhere it reads as before
+TUNGETFEATURES, IFF_BACKPRESSURE = 0x800454CF, 0x0080
+features = struct.unpack("I", fcntl.ioctl(fd, TUNGETFEATURES, struct.pack("I", 0)))[0]
+backpressure = os.environ.get("FAIRNESS_BACKPRESSURE") == "1" and bool(features & IFF_BACKPRESSURE)
+fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", b"t0", IFF_TUN | IFF_NO_PI | (IFF_BACKPRESSURE if backpressure else 0)))
+with open("/sys/class/net/t0/tun_flags") as _f:
+    tun_flags = _f.read().strip()
 arrivals = []  # (monotonic ns, ip length, flow, sent ns)
 
 
@@ -191,4 +198,4 @@ print(json.dumps({
     "sparse_p50_ms": pct(waits, 50), "sparse_p95_ms": pct(waits, 95),
     "bulk_sent": sum(sent[f] for f in (1, 2, 3)), "bulk_delivered": sum(delivered[f] for f in (1, 2, 3)),
     "bulk_bps": [round(x) for x in shares], "jain": jain, "queues": sorted(taken) if probe else None,
-    "qdisc_drops": tc_drops(), "tun_dropped": tun_dropped()}))
+    "qdisc_drops": tc_drops(), "tun_dropped": tun_dropped(), "tun_flags": tun_flags}))
