@@ -57,7 +57,8 @@ public final class TunFlags {
     }
 
     /**
-     * The tun_flags of the named devices in namespace {@code netns} (null: the process's own), by
+     * The tun_flags of the named devices in namespace {@code netns} (null: the calling thread's, which
+     * differs from the process's on a thread that entered another one, as the demo's does), by
      * device name; a device sysfs does not show (gone, or not tun/tap) is absent. The host's /sys is
      * read directly when it shows the process's own namespace (its ifindex files agree with
      * {@code indexes}); otherwise a sysfs is mounted inside the namespace on a throwaway thread.
@@ -69,7 +70,7 @@ public final class TunFlags {
                 return direct;
             }
         }
-        return Netns.run(netns == null ? "/proc/self/ns/net" : netns, () -> {
+        return Netns.run(netns == null ? "/proc/thread-self/ns/net" : netns, () -> {
             Mounts.privateSysfs();
             return readAll(Path.of("/sys/class/net"), indexes);
         });

@@ -40,6 +40,18 @@ class TunFlagsKernelTest {
     }
 
     @Test
+    void withNoNamespaceNamedItReadsTheCallingThreadsNamespaceNotTheProcesss() throws Exception {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("ft9");
+            Map<String, Integer> ix = Map.of("ft9", index(ns, "ft9"));
+            // a thread inside the namespace (as the demo's is) asks for "its own" namespace
+            Map<String, Integer> flags = io.tunshape.netlink.Netns.run(ns.name(), () -> TunFlags.read(null, ix));
+            String want = KernelNs.run("ip", "netns", "exec", ns.name(), "cat", "/sys/class/net/ft9/tun_flags");
+            assertEquals(Integer.decode(want.strip()), flags.get("ft9"));
+        }
+    }
+
+    @Test
     void theHostsSysfsIsNotTrustedForDevicesItDoesNotShow() throws Exception {
         assertNull(TunFlags.readIfSame(Path.of("/sys/class/net"), Map.of("lo", 999_999)));
         assertNull(TunFlags.readIfSame(Path.of("/sys/class/net"), Map.of("tunshape-no-such", 1)));
