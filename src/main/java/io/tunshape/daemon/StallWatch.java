@@ -16,7 +16,7 @@ import java.util.function.Supplier;
  * reading blocks every sender forever). Only devices whose tun_flags carry IFF_BACKPRESSURE are
  * guarded (read after each pass over them: a driver's re-attach can change it); without the flag a
  * stalled reader only makes tun drop. While a namespace has a guarded device, a timer samples it
- * every quarter of {@code stall_after} (at most four times a second): each device's root backlog in
+ * every tenth of {@code stall_after} (at most ten times a second): each device's root backlog in
  * packets and its tx_packets (what its reader has taken), for its {@link StallGuard}. Nothing is
  * sampled while nothing is guarded. On STALL the root is replaced by the stall qdisc (a pfifo with
  * limit 0 at {@link #STALL_HANDLE}), which frees every packet queued (senders blocked on their
@@ -28,7 +28,7 @@ final class StallWatch {
     /** The stall qdisc's handle: tunshape's, below tbf's 7473: and htb's 7474:, so show and status tell it apart. */
     static final Handle STALL_HANDLE = Handle.of(0x7472, 0);
     /** At most four samples a second. */
-    static final long MIN_PERIOD_MS = 250;
+    static final long MIN_PERIOD_MS = 100;
 
     /** One device at one sample: its root's backlog, its tx_packets, the stall qdisc's drops (0 when not the root). */
     record Sample(long backlogPackets, long readerPackets, long stallDrops) {
@@ -110,7 +110,9 @@ final class StallWatch {
 
     /** How often a namespace with guarded devices is sampled. */
     static long periodMs(long stallAfterMs) {
-        return Math.max(MIN_PERIOD_MS, stallAfterMs / 4);
+        // a tenth: a stall is seen at most a tenth of stall_after late, and a reader that reads again
+        // is seen as soon (issue 22: senders free within stall_after + 1 s, the plan back within 1 s)
+        return Math.max(MIN_PERIOD_MS, stallAfterMs / 10);
     }
 
     /**
