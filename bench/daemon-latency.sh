@@ -8,7 +8,9 @@
 # In the same run, the yardstick: `tc -batch` making the same change (the htb class's rate and its
 # bfifo leaf's limit) N times on a tap beside it that the daemon does not serve, per change (the
 # batch of N less a batch of 1, over N - 1: tc's own start left out; the fastest of three of each),
-# and the daemon's p50 and p99 over it. What the tail was: the JVM's pauses (GC and safepoints, -Xlog) that fell within a slow
+# and the daemon's p50 and p99 over it; also the daemon's own part (from its report thread's recvmsg
+# returning to the ack: status's handled_p50_us/handled_p99_us), which leaves out the scheduler's
+# wake-up of that thread. What the tail was: the JVM's pauses (GC and safepoints, -Xlog) that fell within a slow
 # change, and the report thread's involuntary context switches (another task took its CPU).
 # POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
 # after the reports or at most 120 s) while the reports go. SERVED=m has the daemon serve m more
@@ -150,8 +152,13 @@ p50, p99, cnt = c["p50_us"], c["p99_us"], c["count"]
 tc = (alln - one) / (n - 1) / 1000.0
 if cnt < n // 2 or tc <= 0:
     sys.exit("missing figures: %d changes, tc %.1f us" % (cnt, tc))
+h50, h99 = c.get("handled_p50_us"), c.get("handled_p99_us")
+if h50 is None or h99 is None:
+    sys.exit("missing figures: the daemon's handled_p50_us/handled_p99_us")
 print("| changes | daemon p50 | daemon p99 | tc -batch per change | p50 / tc | p99 / tc |")
 print("| %d | %d us | %d us | %.1f us | %.1fx | %.1fx |" % (cnt, p50, p99, tc, p50 / tc, p99 / tc))
+print("the daemon's own part, from its recvmsg returning to the ack (the scheduler's wake-up of the report "
+      "thread left out): p50 %d us (%.1fx tc), p99 %d us (%.1fx tc)" % (h50, h50 / tc, h99, h99 / tc))
 print("the controllers' changes: " + ", ".join("%s %d" % kv for kv in c["outcomes"].items()))
 # what the tail was: the JVM's pauses (safepoints: GC among them) that overlap the slowest changes
 pauses = []   # (start, end) in s of CLOCK_MONOTONIC

@@ -1,6 +1,6 @@
 package io.tunshape.daemon;
 
-import io.tunshape.profile.Planner;
+import io.tunshape.profile.RateSizes;
 import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.FastRateChange;
 import io.tunshape.tc.FlowQueues;
@@ -53,12 +53,12 @@ final class CompiledRate {
                 }
                 return req.burst().bytes();
             }
-            long b = Math.max(frame, (long) Math.ceil(bytesPerSecond * (Planner.BURST_MICROS / 1e6)));
-            return psched.fits(bytesPerSecond, b) ? b : (long) Math.floor(psched.maxMicros() * bytesPerSecond / 1e6);
+            long b = RateSizes.burst(bytesPerSecond, frame);
+            return psched.fits(bytesPerSecond, b) ? b : RateSizes.maxBucket(psched, bytesPerSecond);
         }
 
         int quantum(long bytesPerSecond) {
-            return (int) Math.max(frame, Math.min(bytesPerSecond / Planner.HTB_R2Q, Planner.HTB_MAX_QUANTUM));
+            return RateSizes.quantum(bytesPerSecond, frame);
         }
 
         /** The queue's limit: a latency at the rate plus the burst, the profile's, or the senders' buffers plus the burst. */
@@ -67,7 +67,7 @@ final class CompiledRate {
                 return req.limit().bytes();
             }
             if (req.latency() != null) {
-                return Math.multiplyExact(bytesPerSecond, req.latency().micros()) / 1_000_000 + burst;
+                return RateSizes.latencyLimit(bytesPerSecond, req.latency().micros(), burst);
             }
             return senderBytes + burst;
         }
@@ -127,8 +127,7 @@ final class CompiledRate {
             HtbClassSpec l = fq.leaf();
             long leafLimit = l.limit().bytes();
             if (sizes.req().latency() != null) {
-                leafLimit = Math.multiplyExact(bytes, sizes.req().latency().micros()) / 1_000_000 / fq.count()
-                        + sizes.frame();
+                leafLimit = RateSizes.flowLatencyLimit(bytes, sizes.req().latency().micros(), fq.count(), sizes.frame());
             } else if (sizes.req().limit() == null) {
                 leafLimit = sizes.limit(bytes, burst);
             }

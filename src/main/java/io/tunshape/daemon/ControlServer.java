@@ -251,15 +251,21 @@ final class ControlServer implements AutoCloseable {
         }
         g.writeNumberField("refused", daemon.reportPath.outcomes.get(RateLink.Sent.values().length));
         g.writeEndObject();
+        quantiles(g, "", daemon.reportPath.latency);
+        // the daemon's own part: from the report thread's recvmsg returning (after its wake-up) to the ack
+        quantiles(g, "handled_", daemon.reportPath.handled);
+        g.writeEndObject();
+    }
+
+    private static void quantiles(JsonGenerator g, String prefix, ChangeLatency l) throws IOException {
         for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
-            long v = daemon.reportPath.latency.quantileMicros(Double.parseDouble(q[1]));
+            long v = l.quantileMicros(Double.parseDouble(q[1]));
             if (v >= 0) {
-                g.writeNumberField(q[0], v);
+                g.writeNumberField(prefix + q[0], v);
             } else {
-                g.writeNullField(q[0]);
+                g.writeNullField(prefix + q[0]);
             }
         }
-        g.writeEndObject();
     }
 
     String metrics() {

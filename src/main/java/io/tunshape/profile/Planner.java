@@ -124,7 +124,7 @@ public final class Planner {
         int n = r.flows();
         long leafLimit = limit;
         if (mode == Mode.LATENCY && r.latency() != null) {
-            leafLimit = rate.bytesPerSecond() * r.latency().micros() / 1_000_000 / n + frame;
+            leafLimit = RateSizes.flowLatencyLimit(rate.bytesPerSecond(), r.latency().micros(), n, frame);
         } else if (mode == Mode.LATENCY) {
             leafLimit = Math.max(frame, limit / n);
         }
@@ -188,13 +188,13 @@ public final class Planner {
     private HtbClassSpec sizeClass(ShapingRequest r, Sizing s, Profile.ClassDef c, int minor) {
         int frame = s.frame();
         Rate cceil = c.ceil() != null ? c.ceil() : s.ceil();
-        long maxBurst = (long) Math.floor(psched.maxMicros() * c.rate().bytesPerSecond() / 1e6);
+        long maxBurst = RateSizes.maxBucket(psched, c.rate().bytesPerSecond());
         Size cb = Size.of(Math.min(Math.max(s.burst().bytes(), frame), Math.max(1, maxBurst)));
-        long maxCburst = (long) Math.floor(psched.maxMicros() * cceil.bytesPerSecond() / 1e6);
+        long maxCburst = RateSizes.maxBucket(psched, cceil.bytesPerSecond());
         Size ccb = Size.of(Math.min(Math.max(s.cburst().bytes(), frame), Math.max(1, maxCburst)));
         long climit = s.limit();
         if (s.mode() == Mode.LATENCY && r.latency() != null) {
-            climit = c.rate().bytesPerSecond() * r.latency().micros() / 1_000_000 + cb.bytes();
+            climit = RateSizes.latencyLimit(c.rate().bytesPerSecond(), r.latency().micros(), cb.bytes());
         }
         int q = c.quantum() != null ? c.quantum() : Sizing.quantum(c.rate(), frame);
         return new HtbClassSpec(minor, LINK_CLASS, c.rate(), cceil, cb, ccb, c.prio(), q, r.overhead(), r.mpu(),

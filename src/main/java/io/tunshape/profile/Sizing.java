@@ -6,8 +6,6 @@ import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 import io.tunshape.tc.TreeLayout;
 
-import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.util.Locale;
 
 /**
@@ -35,7 +33,7 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
         checkRange("mpu", r.mpu(), 0, 65535, "minimum packet unit in bytes");
         int frame = dev.maxFrame();
         Size burst = burst(r, dev, rate);
-        long maxBucket = (long) Math.floor(psched.maxMicros() * rate.bytesPerSecond() / 1e6);
+        long maxBucket = RateSizes.maxBucket(psched, rate.bytesPerSecond());
         // htb keeps its bucket in 32-bit ticks (tbf keeps bytes and recomputes in 64-bit ns)
         boolean capped = htb && !psched.fits(rate.bytesPerSecond(), burst.bytes());
         if (capped && r.burst() != null) {
@@ -61,9 +59,8 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
             }
             cburst = burst;
             if (ceil.compareTo(rate) > 0 && r.burst() == null) {
-                cburst = Size.of(Math.min(Math.max(frame, (long) Math.ceil(ceil.bytesPerSecond()
-                        * (Planner.BURST_MICROS / 1e6))), (long) Math.floor(psched.maxMicros() * ceil.bytesPerSecond()
-                        / 1e6)));
+                cburst = Size.of(Math.min(RateSizes.burst(ceil.bytesPerSecond(), frame),
+                        RateSizes.maxBucket(psched, ceil.bytesPerSecond())));
             }
         } else if (r.ceil() != null) {
             throw new PlanException("ceil", "only htb has a ceiling; use --qdisc htb");
@@ -78,7 +75,7 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
 
     /** htb's quantum for a rate: rate/r2q, at least one full frame, at most what htb takes without a warning. */
     static int quantum(Rate rate, int frame) {
-        return (int) Math.max(frame, Math.min(rate.bytesPerSecond() / Planner.HTB_R2Q, Planner.HTB_MAX_QUANTUM));
+        return RateSizes.quantum(rate.bytesPerSecond(), frame);
     }
 
     private static boolean htb(ShapingRequest r, int flows) {
@@ -132,8 +129,7 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
             // the bucket never empties at the nominal rate; it need only pass the largest packet whole
             burst = Size.of(Math.max(frame, READER_BURST));
         } else if (burst == null) {
-            long oneMs = (long) Math.ceil(rate.bytesPerSecond() * (Planner.BURST_MICROS / 1e6));
-            burst = Size.of(Math.max(frame, oneMs));
+            burst = Size.of(RateSizes.burst(rate.bytesPerSecond(), frame));
         } else if (burst.bytes() < frame) {
             throw new PlanException("burst", burst.bytes() + " bytes is below one full frame on " + dev.name() + " ("
                     + frame + " bytes: mtu " + dev.mtu() + " + " + dev.linkHeader() + " link header); the kernel would "
@@ -177,13 +173,13 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
                 throw new PlanException("latency", "0 leaves no room to queue; give a time such as 500ms or 2s");
             }
             // tc's formula: limit = rate * latency + burst
-            BigDecimal l = BigDecimal.valueOf(rate.bytesPerSecond()).multiply(BigDecimal.valueOf(r.latency().micros()))
-                    .divide(BigDecimal.valueOf(1_000_000), 0, RoundingMode.DOWN).add(BigDecimal.valueOf(burst.bytes()));
-            if (l.compareTo(BigDecimal.valueOf(U32)) > 0) {
-                throw new PlanException("latency", r.latency() + " at " + rate + " is " + l + " bytes of queue, more "
-                        + "than the kernel's 32-bit limit holds; give a shorter latency");
+            long l = RateSizes.latencyLimit(rate.bytesPerSecond(), r.latency().micros(), burst.bytes());
+            if (l > U32) {
+                throw new PlanException("latency", r.latency() + " at " + rate + " is " + (l == Long.MAX_VALUE
+                        ? "more than " : "") + l + " bytes of queue, more than the kernel's 32-bit limit holds; give a "
+                        + "shorter latency");
             }
-            limit = l.longValue();
+            limit = l;
         } else {
             limit = senderBytes + burst.bytes();
         }

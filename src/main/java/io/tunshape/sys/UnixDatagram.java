@@ -63,6 +63,18 @@ public final class UnixDatagram implements AutoCloseable {
         Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_PASSCRED, 1);
     }
 
+    private static final int SO_RCVTIMEO = 20;
+
+    /**
+     * A receive waits at most {@code millis} (SO_RCVTIMEO), then throws {@link NativeException} with
+     * EAGAIN: so a thread can block in recvmsg itself, with no poll before it, and still look up now and then.
+     */
+    public void receiveTimeout(int millis) {
+        ByteBuffer tv = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder());
+        tv.putLong(0, millis / 1000).putLong(8, (millis % 1000) * 1000L);
+        Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_RCVTIMEO, tv);
+    }
+
     /** Asks the kernel to stamp each datagram with when it arrived ({@link #lastArrivalNanos()}). */
     public void stampArrivals() {
         Sys.setsockopt(fd, Sys.SOL_SOCKET, SO_TIMESTAMPNS, 1);
