@@ -37,7 +37,7 @@ final class CommandTree {
         for (String name : NAMES) {
             add(cl, name);
         }
-        return cl;
+        return versioned(cl);
     }
 
     /**
@@ -49,7 +49,7 @@ final class CommandTree {
     static CommandLine forArgs(String... args) {
         int at = subcommandIndex(args);
         if (at < 0) {
-            return versionOnly(args) ? new CommandLine(new TunshapeCommand()) : null;
+            return versionOnly(args) ? versioned(new CommandLine(new TunshapeCommand())) : null;
         }
         String name = args[at];
         if (name.equals("help") || name.equals("completion")) {
@@ -62,8 +62,23 @@ final class CommandTree {
         }
         CommandLine cl = new CommandLine(new TunshapeCommand());
         add(cl, name);
+        return versioned(cl);
+    }
+
+    /**
+     * Gives every command of the tree the version provider, once the tree is built: picocli calls a
+     * parent's provider when a subcommand joins it (reading version.properties on every start), and
+     * only -V needs what it says.
+     */
+    private static CommandLine versioned(CommandLine cl) {
+        cl.getCommandSpec().versionProvider(VERSION);
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            versioned(sub);
+        }
         return cl;
     }
+
+    private static final CommandLine.IVersionProvider VERSION = new TunshapeCommand.Version();
 
     /** Where the subcommand is: the first argument that is no option nor --netns's value; -1 for none known. */
     static int subcommandIndex(String... args) {

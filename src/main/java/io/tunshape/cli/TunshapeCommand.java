@@ -12,8 +12,9 @@ import java.util.Properties;
 import java.util.concurrent.Callable;
 
 // the subcommands: CommandTree (built whole only when the run needs the whole tree)
-@Command(name = "tunshape", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true,
-        versionProvider = TunshapeCommand.Version.class, sortOptions = false,
+// the version provider: set by CommandTree once the tree is built (a subcommand that joins asks its parent
+// for its version strings, which would read version.properties on every start)
+@Command(name = "tunshape", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true, sortOptions = false,
         header = "Shape tun/tap devices to the speed of the link behind them.",
         description = {
             "Since Linux 3.8 a tun/tap device drops packets in bulk when the program behind it is slower than the "
