@@ -1,8 +1,6 @@
 package io.tunshape.cli;
 
 import picocli.CommandLine;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
 
 import java.util.List;
 
@@ -33,9 +31,10 @@ final class CommandTree {
 
     /** The top command with every subcommand. */
     static CommandLine whole() {
-        CommandLine cl = new CommandLine(new TunshapeCommand());
+        TunshapeCommand top = new TunshapeCommand();
+        CommandLine cl = new CommandLine(TunshapeCommand.spec(top));
         for (String name : NAMES) {
-            add(cl, name);
+            cl.addSubcommand(name, command(top, name));
         }
         return versioned(cl);
     }
@@ -49,7 +48,7 @@ final class CommandTree {
     static CommandLine forArgs(String... args) {
         int at = subcommandIndex(args);
         if (at < 0) {
-            return versionOnly(args) ? versioned(new CommandLine(new TunshapeCommand())) : null;
+            return versionOnly(args) ? versioned(new CommandLine(TunshapeCommand.spec(new TunshapeCommand()))) : null;
         }
         String name = args[at];
         if (name.equals("help") || name.equals("completion")) {
@@ -60,17 +59,22 @@ final class CommandTree {
                 return null;
             }
         }
-        CommandLine cl = new CommandLine(new TunshapeCommand());
-        add(cl, name);
+        TunshapeCommand top = new TunshapeCommand();
+        CommandLine cl = new CommandLine(TunshapeCommand.spec(top));
+        cl.addSubcommand(name, command(top, name));
         return versioned(cl);
     }
 
     /**
-     * Gives every command of the tree the version provider, once the tree is built: picocli calls a
+     * Gives every command of the tree -h and -V (Specs.helpOptions) and the version provider, once the
+     * tree is built: picocli calls a
      * parent's provider when a subcommand joins it (reading version.properties on every start), and
      * only -V needs what it says.
      */
     private static CommandLine versioned(CommandLine cl) {
+        if (cl.getParent() == null) {
+            Specs.helpOptions(cl.getCommandSpec());
+        }
         cl.getCommandSpec().versionProvider(VERSION);
         for (CommandLine sub : cl.getSubcommands().values()) {
             versioned(sub);
@@ -105,46 +109,24 @@ final class CommandTree {
         return version;
     }
 
-    private static void add(CommandLine top, String name) {
-        CommandLine sub = new CommandLine(command(name));
-        top.addSubcommand(name, sub);
-        helpOptionsLast(sub.getCommandSpec());
-    }
-
     /**
-     * Puts a command's -h and -V after the options it inherits (--netns, --json, -v), where they were
-     * when TunshapeCommand's annotation listed the subcommands: picocli adds a subcommand's help
-     * options before the inherited ones when the subcommand joins a finished top command, and help,
-     * completion and the man page list options in that order.
+     * The subcommand {@code name} under {@code top}; only its own class is loaded. The one-shot commands'
+     * models are built without annotations (Specs); the others' from their annotations.
      */
-    private static void helpOptionsLast(CommandSpec spec) {
-        CommandSpec help = spec.mixins().get("mixinStandardHelpOptions");
-        if (help != null) {
-            for (OptionSpec o : help.options()) {
-                spec.remove(o);
-                spec.addOption(o);
-            }
-        }
-        for (CommandLine sub : spec.subcommands().values()) {
-            helpOptionsLast(sub.getCommandSpec());
-        }
-    }
-
-    /** A new user object for the subcommand {@code name}; only its own class is loaded. */
-    private static Object command(String name) {
-        return switch (name) {
-            case "apply" -> new ApplyCommand();
-            case "show" -> new ShowCommand();
+    private static CommandLine command(TunshapeCommand top, String name) {
+        return new CommandLine(switch (name) {
+            case "apply" -> ApplyCommand.spec(new ApplyCommand(), top);
+            case "show" -> ShowCommand.spec(new ShowCommand(), top);
+            case "clear" -> ClearCommand.spec(new ClearCommand(), top);
+            case "profiles" -> ProfilesCommand.spec(new ProfilesCommand(), top);
+            case "status" -> StatusCommand.spec(new StatusCommand(), top);
             case "top" -> new TopCommand();
-            case "clear" -> new ClearCommand();
-            case "profiles" -> new ProfilesCommand();
             case "pump" -> new PumpCommand();
             case "demo" -> new DemoCommand();
             case "daemon" -> new DaemonCommand();
-            case "status" -> new StatusCommand();
             case "completion" -> new CompletionCommand();
             case "help" -> new CommandLine.HelpCommand();
             default -> throw new IllegalArgumentException("no subcommand " + name);
-        };
+        });
     }
 }

@@ -48,24 +48,6 @@ public final class TcCodec {
         return tcmsg(type, flags, TcMsg.of(ifindex, handle, parent));
     }
 
-    /** equals and hashCode written out, as for TbfSpec (RecordMethodsTest). */
-    private record TableKey(long rate, int mtu, int mpu) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof TableKey k && k.rate == rate && k.mtu == mtu && k.mpu == mpu;
-        }
-
-        @Override
-        public int hashCode() {
-            return (Long.hashCode(rate) * 31 + mtu) * 31 + mpu;
-        }
-
-        @Override
-        public String toString() {
-            return "TableKey[rate=" + rate + ", mtu=" + mtu + ", mpu=" + mpu + "]";
-        }
-    }
-
     /**
      * Rate tables by (rate, mtu, mpu), the {@link #TABLES_KEPT} used last: shaping many devices alike
      * computes each once, and a daemon that follows an adaptive rate for months does not keep one for

@@ -29,7 +29,7 @@ class RecordMethodsTest {
             new Object[] {"io.tunshape.tc.Size", false},
             new Object[] {"io.tunshape.tc.TbfKernel", true},
             new Object[] {"io.tunshape.tc.TbfSpec", true},
-            new Object[] {"io.tunshape.tc.TcCodec$TableKey", true},
+            new Object[] {"io.tunshape.tc.TableKey", true},
             new Object[] {"io.tunshape.shape.ApplySteps$TbfKey", true});
 
     @Test
