@@ -5,11 +5,10 @@ import picocli.CommandLine;
 import java.util.List;
 
 /**
- * The picocli model, built whole or for one command. picocli builds a command's model by reflection
- * (annotation proxies, fields, converters): for every command of the tree that was most of a one-shot
- * command's start-up (issue 24). A run builds only the top command and the one subcommand its
- * arguments name; help, completion, the man page and every parse error get the whole tree, so what
- * they print comes from the same model as before.
+ * The picocli model, built whole or for one command. Each command's model is built without
+ * annotations (Specs); still, building a command costs, so a run builds only the top command and the
+ * one subcommand its arguments name (issue 24); help, completion, the man page and every parse error
+ * get the whole tree, so what they print comes from the same model as before.
  */
 final class CommandTree {
     /** The subcommands in the order help, the man page and completion list them. */
@@ -109,10 +108,7 @@ final class CommandTree {
         return version;
     }
 
-    /**
-     * The subcommand {@code name} under {@code top}; only its own class is loaded. The one-shot commands'
-     * models are built without annotations (Specs); the others' from their annotations.
-     */
+    /** The subcommand {@code name} under {@code top}; only its own class is loaded (its model: Specs). */
     private static CommandLine command(TunshapeCommand top, String name) {
         return new CommandLine(switch (name) {
             case "apply" -> ApplyCommand.spec(new ApplyCommand(), top);
@@ -120,12 +116,12 @@ final class CommandTree {
             case "clear" -> ClearCommand.spec(new ClearCommand(), top);
             case "profiles" -> ProfilesCommand.spec(new ProfilesCommand(), top);
             case "status" -> StatusCommand.spec(new StatusCommand(), top);
-            case "top" -> new TopCommand();
-            case "pump" -> new PumpCommand();
-            case "demo" -> new DemoCommand();
-            case "daemon" -> new DaemonCommand();
-            case "completion" -> new CompletionCommand();
-            case "help" -> new CommandLine.HelpCommand();
+            case "top" -> TopCommand.spec(new TopCommand(), top);
+            case "pump" -> PumpCommand.spec(new PumpCommand(), top);
+            case "demo" -> DemoCommand.spec(new DemoCommand(), top);
+            case "daemon" -> DaemonCommand.spec(new DaemonCommand(), top);
+            case "completion" -> CompletionCommand.spec(new CompletionCommand());
+            case "help" -> Specs.help();
             default -> throw new IllegalArgumentException("no subcommand " + name);
         });
     }

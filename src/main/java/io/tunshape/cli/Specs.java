@@ -9,18 +9,19 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.Range;
 
 import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.lang.reflect.ParameterizedType;
 import java.util.List;
 
 /**
- * The picocli model of the one-shot commands (tunshape itself, apply, show, clear, status, profiles),
- * built through picocli's programmatic API instead of its annotations (issue 24): reading annotations
- * made the JDK generate a proxy class for each annotation type at run time (no Java 17 class-data
- * archive holds them) and parse them, about 25 ms of every start for the top command alone. The
- * model is the one the annotations gave (each command's options in field order, the same labels,
- * types, defaults and initial values; CommandTreeTest, ManPageTest and CompletionTest hold help, the
- * man page and completion to it). The long-running and interactive commands (top, pump, demo,
- * daemon, completion) keep their annotations: only the whole tree (help, completion) builds them.
+ * Every command's picocli model is built through picocli's programmatic API (each command's
+ * {@code spec} method, with these helpers) instead of its annotations (issue 24): reading
+ * annotations made the JDK generate a proxy class for each annotation type at run time (no Java 17
+ * class-data archive holds them) and parse them, 40 ms against 14 ms for the top command alone in a
+ * fresh JVM. The model is the one the annotations gave: each command's options in field order, the
+ * same labels, types, defaults, initial values, -h/-V as the standard-help mixin made them, and
+ * picocli's help command as its annotations make it; CommandTreeTest, ManPageTest and CompletionTest
+ * hold help, the man page and completion to it.
  */
 final class Specs {
     private Specs() {
@@ -75,6 +76,24 @@ final class Specs {
         }
     }
 
+    /**
+     * picocli's help command, as its annotations make it (HelpCommand is picocli's class: its fields
+     * are private, and its -h is its own, not the standard one).
+     */
+    static CommandSpec help() {
+        CommandLine.HelpCommand h = new CommandLine.HelpCommand();
+        CommandSpec s = command(h, "help", "Display help information about the specified command.",
+                "%nWhen no COMMAND is given, the usage help for the main command is displayed.",
+                "If a COMMAND is specified, the help for that command is shown.%n");
+        s.helpCommand(true);
+        s.usageMessage().synopsisHeading("%nUsage: ");
+        s.addOption(option(h, "helpRequested", "-h", "--help").usageHelp(true).descriptionKey("helpCommand.help")
+                .description("Show usage help for the help command and exit.").build());
+        s.addPositional(positional(h, "commands", "0..1").paramLabel("COMMAND").descriptionKey("helpCommand.command")
+                .description("The COMMAND to display the usage help message for.").build());
+        return s;
+    }
+
     /** A field of a command object, read and written by picocli (what its field binding does). */
     private static final class Bound implements IGetter, ISetter {
         private final Object owner;
@@ -84,6 +103,9 @@ final class Specs {
             this.owner = owner;
             try {
                 this.field = owner.getClass().getDeclaredField(name);
+                if (Modifier.isPrivate(field.getModifiers())) {
+                    field.setAccessible(true);
+                }
             } catch (NoSuchFieldException e) {
                 throw new IllegalStateException(owner.getClass().getName() + " has no field " + name, e);
             }
