@@ -5,34 +5,17 @@ import io.tunshape.shape.Result;
 import io.tunshape.shape.Session;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.TcCodec;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "clear", header = "Remove tunshape's root qdisc: back to the kernel default. Idempotent.",
-        description = {"A root qdisc that tunshape did not install is left alone, with a warning.", "",
-            "Takes the network namespace's lock as apply does (--wait)."})
+/** clear; its model (options, help) is {@link #spec}, bound to these fields. */
 public final class ClearCommand implements Callable<Integer> {
-    @ParentCommand
     TunshapeCommand top;
-
-    @Spec
     CommandSpec spec;
-
-    @Parameters(arity = "1..*", paramLabel = "IFACE", description = "Interface names or quoted globs ('tap*').")
     List<String> ifaces;
-
-    @Option(names = "--dry-run", description = "Show what would be removed; change nothing.")
     boolean dryRun;
-
-    @Mixin
     LockWait lockWait;
 
     @Override
@@ -57,5 +40,21 @@ public final class ClearCommand implements Callable<Integer> {
         }
         Text.warnings(spec.commandLine().getErr(), results);
         return ExitCodes.OK;
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(ClearCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "clear", "Remove tunshape's root qdisc: back to the kernel default. Idempotent.",
+                "A root qdisc that tunshape did not install is left alone, with a warning.", "",
+                "Takes the network namespace's lock as apply does (--wait).");
+        c.top = top;
+        c.spec = s;
+        s.addPositional(Specs.positional(c, "ifaces", "1..*").paramLabel("IFACE")
+                .description("Interface names or quoted globs ('tap*').").build());
+        s.addOption(Specs.option(c, "dryRun", "--dry-run")
+                .description("Show what would be removed; change nothing.").build());
+        c.lockWait = new LockWait();
+        c.lockWait.addTo(s);
+        return s;
     }
 }

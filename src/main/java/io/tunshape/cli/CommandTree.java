@@ -1,17 +1,14 @@
 package io.tunshape.cli;
 
 import picocli.CommandLine;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
 
 import java.util.List;
 
 /**
- * The picocli model, built whole or for one command. picocli builds a command's model by reflection
- * (annotation proxies, fields, converters): for every command of the tree that was most of a one-shot
- * command's start-up (issue 24). A run builds only the top command and the one subcommand its
- * arguments name; help, completion, the man page and every parse error get the whole tree, so what
- * they print comes from the same model as before.
+ * The picocli model, built whole or for one command. Each command's model is built without
+ * annotations (Specs); still, building a command costs, so a run builds only the top command and the
+ * one subcommand its arguments name (issue 24); help, completion, the man page and every parse error
+ * get the whole tree, so what they print comes from the same model as before.
  */
 final class CommandTree {
     /** The subcommands in the order help, the man page and completion list them. */
@@ -33,11 +30,12 @@ final class CommandTree {
 
     /** The top command with every subcommand. */
     static CommandLine whole() {
-        CommandLine cl = new CommandLine(new TunshapeCommand());
+        TunshapeCommand top = new TunshapeCommand();
+        CommandLine cl = new CommandLine(TunshapeCommand.spec(top));
         for (String name : NAMES) {
-            add(cl, name);
+            cl.addSubcommand(name, command(top, name));
         }
-        return cl;
+        return versioned(cl);
     }
 
     /**
@@ -49,7 +47,7 @@ final class CommandTree {
     static CommandLine forArgs(String... args) {
         int at = subcommandIndex(args);
         if (at < 0) {
-            return versionOnly(args) ? new CommandLine(new TunshapeCommand()) : null;
+            return versionOnly(args) ? versioned(new CommandLine(TunshapeCommand.spec(new TunshapeCommand()))) : null;
         }
         String name = args[at];
         if (name.equals("help") || name.equals("completion")) {
@@ -60,10 +58,30 @@ final class CommandTree {
                 return null;
             }
         }
-        CommandLine cl = new CommandLine(new TunshapeCommand());
-        add(cl, name);
+        TunshapeCommand top = new TunshapeCommand();
+        CommandLine cl = new CommandLine(TunshapeCommand.spec(top));
+        cl.addSubcommand(name, command(top, name));
+        return versioned(cl);
+    }
+
+    /**
+     * Gives every command of the tree -h and -V (Specs.helpOptions) and the version provider, once the
+     * tree is built: picocli calls a
+     * parent's provider when a subcommand joins it (reading version.properties on every start), and
+     * only -V needs what it says.
+     */
+    private static CommandLine versioned(CommandLine cl) {
+        if (cl.getParent() == null) {
+            Specs.helpOptions(cl.getCommandSpec());
+        }
+        cl.getCommandSpec().versionProvider(VERSION);
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            versioned(sub);
+        }
         return cl;
     }
+
+    private static final CommandLine.IVersionProvider VERSION = new TunshapeCommand.Version();
 
     /** Where the subcommand is: the first argument that is no option nor --netns's value; -1 for none known. */
     static int subcommandIndex(String... args) {
@@ -90,46 +108,21 @@ final class CommandTree {
         return version;
     }
 
-    private static void add(CommandLine top, String name) {
-        CommandLine sub = new CommandLine(command(name));
-        top.addSubcommand(name, sub);
-        helpOptionsLast(sub.getCommandSpec());
-    }
-
-    /**
-     * Puts a command's -h and -V after the options it inherits (--netns, --json, -v), where they were
-     * when TunshapeCommand's annotation listed the subcommands: picocli adds a subcommand's help
-     * options before the inherited ones when the subcommand joins a finished top command, and help,
-     * completion and the man page list options in that order.
-     */
-    private static void helpOptionsLast(CommandSpec spec) {
-        CommandSpec help = spec.mixins().get("mixinStandardHelpOptions");
-        if (help != null) {
-            for (OptionSpec o : help.options()) {
-                spec.remove(o);
-                spec.addOption(o);
-            }
-        }
-        for (CommandLine sub : spec.subcommands().values()) {
-            helpOptionsLast(sub.getCommandSpec());
-        }
-    }
-
-    /** A new user object for the subcommand {@code name}; only its own class is loaded. */
-    private static Object command(String name) {
-        return switch (name) {
-            case "apply" -> new ApplyCommand();
-            case "show" -> new ShowCommand();
-            case "top" -> new TopCommand();
-            case "clear" -> new ClearCommand();
-            case "profiles" -> new ProfilesCommand();
-            case "pump" -> new PumpCommand();
-            case "demo" -> new DemoCommand();
-            case "daemon" -> new DaemonCommand();
-            case "status" -> new StatusCommand();
-            case "completion" -> new CompletionCommand();
-            case "help" -> new CommandLine.HelpCommand();
+    /** The subcommand {@code name} under {@code top}; only its own class is loaded (its model: Specs). */
+    private static CommandLine command(TunshapeCommand top, String name) {
+        return new CommandLine(switch (name) {
+            case "apply" -> ApplyCommand.spec(new ApplyCommand(), top);
+            case "show" -> ShowCommand.spec(new ShowCommand(), top);
+            case "clear" -> ClearCommand.spec(new ClearCommand(), top);
+            case "profiles" -> ProfilesCommand.spec(new ProfilesCommand(), top);
+            case "status" -> StatusCommand.spec(new StatusCommand(), top);
+            case "top" -> TopCommand.spec(new TopCommand(), top);
+            case "pump" -> PumpCommand.spec(new PumpCommand(), top);
+            case "demo" -> DemoCommand.spec(new DemoCommand(), top);
+            case "daemon" -> DaemonCommand.spec(new DaemonCommand(), top);
+            case "completion" -> CompletionCommand.spec(new CompletionCommand());
+            case "help" -> Specs.help();
             default -> throw new IllegalArgumentException("no subcommand " + name);
-        };
+        });
     }
 }

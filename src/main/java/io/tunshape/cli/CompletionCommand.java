@@ -2,22 +2,13 @@ package io.tunshape.cli;
 
 import picocli.AutoComplete;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "completion", header = "Print a shell completion script.",
-        description = "bash only: 'source <(tunshape completion bash)', or install it as "
-                + "/usr/share/bash-completion/completions/tunshape. It completes commands, options, profile names "
-                + "(from the profile path), tun/tap device names and namespace names.")
 public final class CompletionCommand implements Callable<Integer> {
-    @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "SHELL", description = "bash")
     String shell;
 
     @Override
@@ -81,5 +72,17 @@ public final class CompletionCommand implements Callable<Integer> {
         }
         int p = s.indexOf("local positionals=\"\"", f);
         return s.substring(0, p) + "local positionals=\"" + values + "\"" + s.substring(p + "local positionals=\"\"".length());
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}. */
+    static CommandSpec spec(CompletionCommand c) {
+        CommandSpec s = Specs.command(c, "completion", "Print a shell completion script.",
+                "bash only: 'source <(tunshape completion bash)', or install it as "
+                + "/usr/share/bash-completion/completions/tunshape. It completes commands, options, profile names "
+                + "(from the profile path), tun/tap device names and namespace names.");
+        c.spec = s;
+        s.addPositional(Specs.positional(c, "shell", null).paramLabel("SHELL")
+                .description("bash").build());
+        return s;
     }
 }

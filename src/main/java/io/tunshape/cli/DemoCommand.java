@@ -11,11 +11,7 @@ import io.tunshape.profile.ShapingRequest;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Units;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -24,42 +20,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "demo", header = "Show the problem and the fix on this machine, in a throwaway namespace.",
-        description = "In a fresh network namespace (gone when the command ends, even if killed), a tun device, a "
-                + "pump emulating a slow backend, and a UDP sender with default socket buffers: first with the "
-                + "kernel's default qdisc, then with tunshape's backpressure plan, and where the kernel offers "
-                + "IFF_BACKPRESSURE (Linux 7.3) a third row: tun0 opened with the kernel's flow control, behind "
-                + "tunshape's queue at a rate 10 times the backend's (the exact rate no longer matters). Elsewhere "
-                + "a line says what the third row needs. The table shows what the "
-                + "application sent, what the backend got, what was dropped and where, the goodput, and the longest "
-                + "wait. Needs root (it makes a namespace and a tun device). Each row's progress goes to stderr (one "
-                + "line rewritten in place on a terminal, a line a second otherwise); --plot also draws both rows "
-                + "over time as an SVG figure.")
 public final class DemoCommand implements Callable<Integer> {
-    @ParentCommand
     TunshapeCommand top;
 
-    @Spec
     CommandSpec spec;
 
-    @Option(names = "--rate", paramLabel = "RATE", defaultValue = "1mbit",
-            description = "The emulated backend's rate (default: ${DEFAULT-VALUE}).")
     String rate;
 
-    @Option(names = {"-p", "--profile"}, paramLabel = "PROFILE",
-            description = "Shape with this profile, at its rate, instead of a backpressure plan at --rate.")
     String profile;
 
-    @Option(names = "--seconds", paramLabel = "S", defaultValue = "5",
-            description = "How long the sender sends in each row (default: ${DEFAULT-VALUE}).")
     double seconds;
 
-    @Option(names = "--payload", paramLabel = "BYTES", defaultValue = "1000",
-            description = "UDP payload size (default: ${DEFAULT-VALUE}).")
     int payload;
 
-    @Option(names = "--plot", paramLabel = "FILE.svg",
-            description = "Also write the two rows as a figure: the rate the backend got and the drops, over time.")
     Path plot;
 
     /**
@@ -304,5 +277,33 @@ public final class DemoCommand implements Callable<Integer> {
             b.append(' ').append(String.format("%-" + w[i] + "s", c[i])).append(" |");
         }
         out.println(b);
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(DemoCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "demo", "Show the problem and the fix on this machine, in a throwaway namespace.",
+                "In a fresh network namespace (gone when the command ends, even if killed), a tun device, a "
+                + "pump emulating a slow backend, and a UDP sender with default socket buffers: first with the "
+                + "kernel's default qdisc, then with tunshape's backpressure plan, and where the kernel offers "
+                + "IFF_BACKPRESSURE (Linux 7.3) a third row: tun0 opened with the kernel's flow control, behind "
+                + "tunshape's queue at a rate 10 times the backend's (the exact rate no longer matters). Elsewhere "
+                + "a line says what the third row needs. The table shows what the "
+                + "application sent, what the backend got, what was dropped and where, the goodput, and the longest "
+                + "wait. Needs root (it makes a namespace and a tun device). Each row's progress goes to stderr (one "
+                + "line rewritten in place on a terminal, a line a second otherwise); --plot also draws both rows "
+                + "over time as an SVG figure.");
+        c.top = top;
+        c.spec = s;
+        s.addOption(Specs.option(c, "rate", "--rate").paramLabel("RATE").defaultValue("1mbit")
+                .description("The emulated backend's rate (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "profile", "-p", "--profile").paramLabel("PROFILE")
+                .description("Shape with this profile, at its rate, instead of a backpressure plan at --rate.").build());
+        s.addOption(Specs.option(c, "seconds", "--seconds").paramLabel("S").defaultValue("5")
+                .description("How long the sender sends in each row (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "payload", "--payload").paramLabel("BYTES").defaultValue("1000")
+                .description("UDP payload size (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "plot", "--plot").paramLabel("FILE.svg")
+                .description("Also write the two rows as a figure: the rate the backend got and the drops, over time.").build());
+        return s;
     }
 }

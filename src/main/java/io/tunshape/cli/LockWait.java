@@ -1,7 +1,7 @@
 package io.tunshape.cli;
 
 import io.tunshape.profile.PlanException;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.time.Duration;
 import java.util.regex.Matcher;
@@ -11,11 +11,15 @@ import java.util.regex.Pattern;
 final class LockWait {
     private static final Pattern TIME = Pattern.compile("(\\d{1,9})(?:\\.(\\d{1,3}))?(ms|s|min)?");
 
-    @Option(names = "--wait", paramLabel = "TIME", defaultValue = "10s",
-            description = "How long to wait while another tunshape process (an apply, a clear, the daemon) changes "
-                    + "the same network namespace: 10s, 500ms, 2min; a bare number is seconds; 0 fails at once "
-                    + "(default: ${DEFAULT-VALUE}). Past it, exit status 5 and nothing is changed.")
     String wait;
+
+    /** --wait, on the command that mixes this in (after its own options, where its field is). */
+    void addTo(CommandSpec s) {
+        s.addOption(Specs.option(this, "wait", "--wait").paramLabel("TIME").defaultValue("10s")
+                .description("How long to wait while another tunshape process (an apply, a clear, the daemon) changes "
+                        + "the same network namespace: 10s, 500ms, 2min; a bare number is seconds; 0 fails at once "
+                        + "(default: ${DEFAULT-VALUE}). Past it, exit status 5 and nothing is changed.").build());
+    }
 
     Duration duration() {
         Matcher m = TIME.matcher(wait == null ? "" : wait.strip());

@@ -8,10 +8,63 @@ public final class Main {
 
     public static void main(String[] args) {
         jnaSearchPath();
+        nativeReflection(args);
+        preloadNative(args);
         PrintWriter out = new PrintWriter(System.out, false);
         PrintWriter err = new PrintWriter(System.err, true);
         System.exit(Cli.run(out, err, args));
     }
+
+    /**
+     * A one-shot command keeps the JDK's native reflection accessors instead of generating bytecode for
+     * one after a constructor's 15th call (JNA's own structures pass that on their first use, about
+     * 4 ms of a start that touches the kernel, issue 24); the long-running commands keep the default.
+     * A threshold given with -Dsun.reflect.inflationThreshold stays.
+     */
+    static void nativeReflection(String... args) {
+        int at = CommandTree.subcommandIndex(args);
+        String cmd = at < 0 ? "" : args[at];
+        if (System.getProperty(INFLATION) == null && !LONG_RUNNING.contains(cmd)) {
+            System.setProperty(INFLATION, Integer.toString(Integer.MAX_VALUE));
+        }
+    }
+
+    private static final String INFLATION = "sun.reflect.inflationThreshold";
+
+    /**
+     * For apply, show and clear, JNA's start (45 to 75 ms) on a thread of its own while this one builds
+     * the command's model and parses (issue 24): on a machine with a free core, that much sooner. Only
+     * when JNA's dispatch library is the launcher's unpacked one (jna.boot.library.path, jna.nounpack),
+     * so that loading it does not fail; were it to fail all the same, the first call would name
+     * NoClassDefFoundError instead of the UnsatisfiedLinkError (the exit status is the same).
+     */
+    static void preloadNative(String... args) {
+        if (preloads(args)) {
+            Thread t = new Thread(io.tunshape.sys.Sys::preload, "tunshape-jna");
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    /** Whether {@code args} run apply, show or clear (not their help) with the launcher's dispatch library. */
+    static boolean preloads(String... args) {
+        int at = CommandTree.subcommandIndex(args);
+        String lib = System.getProperty("jna.boot.library.path");
+        if (at < 0 || !PRELOAD.contains(args[at]) || lib == null || !Boolean.getBoolean("jna.nounpack")
+                || !new java.io.File(lib, "libjnidispatch.so").isFile()) {
+            return false;
+        }
+        for (String a : args) {
+            if (a.equals("-h") || a.equals("--help") || a.equals("-V") || a.equals("--version")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static final java.util.Set<String> PRELOAD = java.util.Set.of("apply", "show", "clear");
+
+    private static final java.util.Set<String> LONG_RUNNING = java.util.Set.of("daemon", "pump", "top", "demo");
 
     /**
      * JNA's library search path, given before JNA looks for libc: without it JNA's first use runs

@@ -11,12 +11,8 @@ import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.Shaper;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.Psched;
-import picocli.CommandLine.Command;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -26,18 +22,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "profiles", header = "The link profile library: list, show, validate.",
-        description = "Profiles are YAML files (see tunshape-profile(5)) found by name along the profile path: "
-                + "./profiles, $XDG_CONFIG_HOME/tunshape/profiles, /etc/tunshape/profiles, "
-                + "/usr/share/tunshape/profiles and the installation's profiles/ (or $TUNSHAPE_PROFILE_PATH, "
-                + "colon-separated, when set).",
-        subcommands = {ProfilesCommand.ListCommand.class, ProfilesCommand.ShowCommand.class,
-            ProfilesCommand.ValidateCommand.class})
+/** profiles and its subcommands; their models (options, help) are {@link #spec}'s, bound to their fields. */
 public final class ProfilesCommand implements Callable<Integer> {
-    @ParentCommand
     TunshapeCommand top;
-
-    @Spec
     CommandSpec spec;
 
     @Override
@@ -54,14 +41,8 @@ public final class ProfilesCommand implements Callable<Integer> {
         return new Planner(Psched.system(), io.tunshape.profile.HostDefaults.wmemDefault());
     }
 
-    @Command(name = "list", header = "List the profiles on the profile path.",
-            description = "One line per profile: name, rate, qdisc, mode and description; profiles that do not "
-                    + "validate are listed with their error.")
     static final class ListCommand implements Callable<Integer> {
-        @ParentCommand
         ProfilesCommand parent;
-
-        @Spec
         CommandSpec spec;
 
         @Override
@@ -120,24 +101,10 @@ public final class ProfilesCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "show", header = "Show a profile, the kernel parameters it produces, and what they mean.",
-            description = "The plan is shown for a tun and for a tap device of the profile's MTU: qdisc, classes "
-                    + "and filters, the longest wait, the burst, and what a local UDP sender will experience. "
-                    + "The devices are planned without kernel flow control (a profile with rate: reader then "
-                    + "carries apply's refusal as a warning); --kernel-flow-control plans them as attached with "
-                    + "IFF_BACKPRESSURE (Linux 7.3), as apply does for a device whose tun_flags carry it.")
     static final class ShowCommand implements Callable<Integer> {
-        @ParentCommand
         ProfilesCommand parent;
-
-        @Spec
         CommandSpec spec;
-
-        @Parameters(paramLabel = "PROFILE", description = "A profile name or a YAML file.")
         String name;
-
-        @Option(names = "--kernel-flow-control", description = "Plan for devices with kernel flow control "
-                + "(tun_flags 0x1081 and 0x1082: IFF_BACKPRESSURE), as apply does where sysfs shows it.")
         boolean flowControl;
 
         @Override
@@ -233,17 +200,9 @@ public final class ProfilesCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "validate", header = "Validate profile files; exit 0 only if every one is valid.",
-            description = "Each file is read as YAML, checked against the format (tunshape-profile(5)) and planned "
-                    + "for a tun and a tap device; errors give file:line:column, what is wrong and what is accepted.")
     static final class ValidateCommand implements Callable<Integer> {
-        @ParentCommand
         ProfilesCommand parent;
-
-        @Spec
         CommandSpec spec;
-
-        @Parameters(arity = "1..*", paramLabel = "FILE", description = "Profile files (or names on the path).")
         List<String> files;
 
         @Override
@@ -298,5 +257,48 @@ public final class ProfilesCommand implements Callable<Integer> {
     /** The link's rate in words: "reader" for a profile paced by its reader, else the rate. */
     static String rate(Profile p) {
         return ShapingRequest.READER.equals(p.link().rateText()) ? ShapingRequest.READER : p.link().rate().toString();
+    }
+
+    /** This command's model with its subcommands (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(ProfilesCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "profiles", "The link profile library: list, show, validate.",
+                "Profiles are YAML files (see tunshape-profile(5)) found by name along the profile path: "
+                + "./profiles, $XDG_CONFIG_HOME/tunshape/profiles, /etc/tunshape/profiles, "
+                + "/usr/share/tunshape/profiles and the installation's profiles/ (or $TUNSHAPE_PROFILE_PATH, "
+                + "colon-separated, when set).");
+        c.top = top;
+        c.spec = s;
+        ListCommand cl = new ListCommand();
+        ShowCommand cs = new ShowCommand();
+        ValidateCommand cv = new ValidateCommand();
+        cl.parent = c;
+        cs.parent = c;
+        cv.parent = c;
+        CommandSpec l = Specs.command(cl, "list", "List the profiles on the profile path.",
+                "One line per profile: name, rate, qdisc, mode and description; profiles that do not "
+                + "validate are listed with their error.");
+        cl.spec = l;
+        CommandSpec sh = Specs.command(cs, "show", "Show a profile, the kernel parameters it produces, and what they mean.",
+                "The plan is shown for a tun and for a tap device of the profile's MTU: qdisc, classes "
+                + "and filters, the longest wait, the burst, and what a local UDP sender will experience. "
+                + "The devices are planned without kernel flow control (a profile with rate: reader then "
+                + "carries apply's refusal as a warning); --kernel-flow-control plans them as attached with "
+                + "IFF_BACKPRESSURE (Linux 7.3), as apply does for a device whose tun_flags carry it.");
+        cs.spec = sh;
+        sh.addPositional(Specs.positional(cs, "name", null).paramLabel("PROFILE")
+                .description("A profile name or a YAML file.").build());
+        sh.addOption(Specs.option(cs, "flowControl", "--kernel-flow-control")
+                .description("Plan for devices with kernel flow control "
+                        + "(tun_flags 0x1081 and 0x1082: IFF_BACKPRESSURE), as apply does where sysfs shows it.").build());
+        CommandSpec v = Specs.command(cv, "validate", "Validate profile files; exit 0 only if every one is valid.",
+                "Each file is read as YAML, checked against the format (tunshape-profile(5)) and planned "
+                + "for a tun and a tap device; errors give file:line:column, what is wrong and what is accepted.");
+        cv.spec = v;
+        v.addPositional(Specs.positional(cv, "files", "1..*").paramLabel("FILE")
+                .description("Profile files (or names on the path).").build());
+        s.addSubcommand("list", new CommandLine(l));
+        s.addSubcommand("show", new CommandLine(sh));
+        s.addSubcommand("validate", new CommandLine(v));
+        return s;
     }
 }

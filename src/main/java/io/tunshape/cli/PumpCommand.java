@@ -22,110 +22,48 @@ import io.tunshape.tc.Duration;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Units;
 import io.tunshape.tun.TunDevice;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "pump", sortOptions = false,
-        header = "Move frames between a tun/tap device and a backend, and measure what the backend delivers.",
-        description = {
-            "Frames read from the device go to the backend; frames from the backend are written to the device. "
-                    + "The pump reads from the device only while its small queue has room, so a slow backend "
-                    + "leaves packets in the kernel, where tunshape's qdisc holds them.",
-            "",
-            "Backends: sink (discard), udp:HOST:PORT with --listen HOST:PORT (one frame per datagram; two pumps "
-                    + "make a virtual link; runs of frames go out as one segmented send and come in coalesced "
-                    + "where the kernel offers it), exec:COMMAND (a driver process; frames as a 2-byte big-endian length "
-                    + "and the frame, on its stdin and stdout), serial:DEVICE with --baud and --framing slip|kiss, "
-                    + "tcp:HOST:PORT with --framing kiss (a KISS TNC such as Direwolf).",
-            "",
-            "Every --report-interval the pump measures bytes and frames handed to the backend, the time the "
-                    + "backend was busy, the capacity estimate (bytes / busy time), its own backlog, the frames "
-                    + "waiting in tun's ring and the device's tx_dropped; --stats prints them (JSON with --json) and each report goes to the "
-                    + "daemon's socket (a missing daemon is not an error). SIGTERM or SIGINT ends it cleanly.",
-            "",
-            "Kernel flow control: where the kernel offers IFF_BACKPRESSURE (Linux 7.3), the pump opens the device "
-                    + "with it, so that a full ring stops the device's queue instead of dropping and the qdisc holds "
-                    + "what the pump cannot take yet; the pump says once which it uses, and --stats and the reports "
-                    + "carry it. A pump that stops reading (SIGSTOP, a stuck backend) then blocks the senders until it "
-                    + "reads again."
-        })
 public final class PumpCommand implements Callable<Integer> {
-    @ParentCommand
     TunshapeCommand top;
 
-    @Spec
     CommandSpec spec;
 
-    @Option(names = "--dev", required = true, paramLabel = "NAME", description = "The tun/tap device.")
     String dev;
 
-    @Option(names = "--tun", description = "A tun device (IP packets; the default).")
     boolean tun;
 
-    @Option(names = "--tap", description = "A tap device (Ethernet frames).")
     boolean tap;
 
-    @Option(names = "--create", description = "Create the device when it does not exist (it goes away with the "
-            + "pump).")
     boolean create;
 
-    @Option(names = "--backend", required = true, paramLabel = "SPEC",
-            description = "sink, udp:HOST:PORT, exec:COMMAND, serial:DEVICE or tcp:HOST:PORT.")
     String backendSpec;
 
-    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "udp: the local address to receive on "
-            + "(default 0.0.0.0 and the peer's port).")
     String listen;
 
-    @Option(names = "--baud", paramLabel = "N", defaultValue = "9600", description = "serial: line speed (default: "
-            + "${DEFAULT-VALUE}).")
     int baud;
 
-    @Option(names = "--framing", paramLabel = "slip|kiss", description = "serial and tcp: how frames are delimited "
-            + "(serial default slip; tcp: kiss).")
     String framing;
 
-    @Option(names = "--emulate-rate", paramLabel = "RATE", description = "Behave like a link of this capacity "
-            + "(tc units: 9600bit, 1mbit).")
     String emulateRate;
 
-    @Option(names = "--emulate-trace", paramLabel = "FILE", description = "Behave like a link following this "
-            + "Mahimahi trace (one line per 1500-byte delivery opportunity, in ms).")
     Path emulateTrace;
 
-    @Option(names = "--trace-scale", paramLabel = "X", defaultValue = "1", description = "Each trace opportunity "
-            + "carries X * 1500 bytes (default: ${DEFAULT-VALUE}).")
     double traceScale;
 
-    @Option(names = "--report", paramLabel = "PATH", defaultValue = "/run/tunshape/report.sock",
-            description = "The daemon's report socket (default: ${DEFAULT-VALUE}).")
     String report;
 
-    @Option(names = "--report-interval", paramLabel = "DURATION", defaultValue = "1s",
-            description = "How often to measure and report (default: ${DEFAULT-VALUE}).")
     String reportInterval;
 
-    @Option(names = "--stats", description = "Print a line per interval on stderr (JSON with --json).")
     boolean stats;
 
-    @Option(names = "--no-offload", description = "Do not use tun's checksum and TCP segmentation offloads (by "
-            + "default a tun device without link emulation takes TCP as 64 KB super-frames, which the pump cuts "
-            + "into packets, and gets runs of TCP segments, and of UDP datagrams of one flow, back as one "
-            + "super-frame).")
     boolean noOffload;
 
-    @Option(names = "--kernel-flow-control", paramLabel = "auto|on|off", defaultValue = "auto",
-            description = "Open the device with the kernel's flow control (IFF_BACKPRESSURE): auto, where "
-                    + "TUNGETFEATURES offers it (Linux 7.3 and later); on, or exit 1 naming the kernel, with nothing "
-                    + "changed; off, never (a full ring drops, as before 7.3) (default: ${DEFAULT-VALUE}).")
     String kernelFlowControl;
 
 
@@ -283,5 +221,83 @@ public final class PumpCommand implements Callable<Integer> {
             err.println(top.json ? iv.toJson() : iv.toText());
             err.flush();
         }
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(PumpCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "pump", "Move frames between a tun/tap device and a backend, and measure what the backend delivers.",
+                "Frames read from the device go to the backend; frames from the backend are written to the device. "
+                + "The pump reads from the device only while its small queue has room, so a slow backend "
+                + "leaves packets in the kernel, where tunshape's qdisc holds them.",
+                "",
+                "Backends: sink (discard), udp:HOST:PORT with --listen HOST:PORT (one frame per datagram; two pumps "
+                + "make a virtual link; runs of frames go out as one segmented send and come in coalesced "
+                + "where the kernel offers it), exec:COMMAND (a driver process; frames as a 2-byte big-endian length "
+                + "and the frame, on its stdin and stdout), serial:DEVICE with --baud and --framing slip|kiss, "
+                + "tcp:HOST:PORT with --framing kiss (a KISS TNC such as Direwolf).",
+                "",
+                "Every --report-interval the pump measures bytes and frames handed to the backend, the time the "
+                + "backend was busy, the capacity estimate (bytes / busy time), its own backlog, the frames "
+                + "waiting in tun's ring and the device's tx_dropped; --stats prints them (JSON with --json) and each report goes to the "
+                + "daemon's socket (a missing daemon is not an error). SIGTERM or SIGINT ends it cleanly.",
+                "",
+                "Kernel flow control: where the kernel offers IFF_BACKPRESSURE (Linux 7.3), the pump opens the device "
+                + "with it, so that a full ring stops the device's queue instead of dropping and the qdisc holds "
+                + "what the pump cannot take yet; the pump says once which it uses, and --stats and the reports "
+                + "carry it. A pump that stops reading (SIGSTOP, a stuck backend) then blocks the senders until it "
+                + "reads again.");
+        s.usageMessage().sortOptions(false);
+        c.top = top;
+        c.spec = s;
+        options(c, s);
+        return s;
+    }
+
+    /** pump's options, in the order help lists them. */
+    private static void options(PumpCommand c, CommandSpec s) {
+        s.addOption(Specs.option(c, "dev", "--dev").paramLabel("NAME").required(true)
+                .description("The tun/tap device.").build());
+        s.addOption(Specs.option(c, "tun", "--tun")
+                .description("A tun device (IP packets; the default).").build());
+        s.addOption(Specs.option(c, "tap", "--tap")
+                .description("A tap device (Ethernet frames).").build());
+        s.addOption(Specs.option(c, "create", "--create")
+                .description("Create the device when it does not exist (it goes away with the "
+                        + "pump).").build());
+        s.addOption(Specs.option(c, "backendSpec", "--backend").paramLabel("SPEC").required(true)
+                .description("sink, udp:HOST:PORT, exec:COMMAND, serial:DEVICE or tcp:HOST:PORT.").build());
+        s.addOption(Specs.option(c, "listen", "--listen").paramLabel("HOST:PORT")
+                .description("udp: the local address to receive on "
+                        + "(default 0.0.0.0 and the peer's port).").build());
+        s.addOption(Specs.option(c, "baud", "--baud").paramLabel("N").defaultValue("9600")
+                .description("serial: line speed (default: "
+                        + "${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "framing", "--framing").paramLabel("slip|kiss")
+                .description("serial and tcp: how frames are delimited "
+                        + "(serial default slip; tcp: kiss).").build());
+        s.addOption(Specs.option(c, "emulateRate", "--emulate-rate").paramLabel("RATE")
+                .description("Behave like a link of this capacity "
+                        + "(tc units: 9600bit, 1mbit).").build());
+        s.addOption(Specs.option(c, "emulateTrace", "--emulate-trace").paramLabel("FILE")
+                .description("Behave like a link following this "
+                        + "Mahimahi trace (one line per 1500-byte delivery opportunity, in ms).").build());
+        s.addOption(Specs.option(c, "traceScale", "--trace-scale").paramLabel("X").defaultValue("1")
+                .description("Each trace opportunity "
+                        + "carries X * 1500 bytes (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "report", "--report").paramLabel("PATH").defaultValue("/run/tunshape/report.sock")
+                .description("The daemon's report socket (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "reportInterval", "--report-interval").paramLabel("DURATION").defaultValue("1s")
+                .description("How often to measure and report (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(Specs.option(c, "stats", "--stats")
+                .description("Print a line per interval on stderr (JSON with --json).").build());
+        s.addOption(Specs.option(c, "noOffload", "--no-offload")
+                .description("Do not use tun's checksum and TCP segmentation offloads (by "
+                        + "default a tun device without link emulation takes TCP as 64 KB super-frames, which the pump cuts "
+                        + "into packets, and gets runs of TCP segments, and of UDP datagrams of one flow, back as one "
+                        + "super-frame).").build());
+        s.addOption(Specs.option(c, "kernelFlowControl", "--kernel-flow-control").paramLabel("auto|on|off").defaultValue("auto")
+                .description("Open the device with the kernel's flow control (IFF_BACKPRESSURE): auto, where "
+                        + "TUNGETFEATURES offers it (Linux 7.3 and later); on, or exit 1 naming the kernel, with nothing "
+                        + "changed; off, never (a full ring drops, as before 7.3) (default: ${DEFAULT-VALUE}).").build());
     }
 }

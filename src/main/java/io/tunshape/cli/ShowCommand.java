@@ -4,29 +4,16 @@ import io.tunshape.link.TunFlags;
 import io.tunshape.shape.Session;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.TcCodec;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "show", header = "Show tun/tap devices, their root qdisc and live counters.",
-        description = "With no IFACE, every tun/tap device of the namespace. Counters: what the qdisc sent, its "
-                + "backlog, drops and overlimits, and tun's own tx_dropped (packets lost at the device's ring). "
-                + "For tun/tap devices, whoever their driver: whether kernel flow control (IFF_BACKPRESSURE, "
-                + "Linux 7.3) is on, from the device's tun_flags in sysfs.")
+/** show; its model (options, help) is {@link #spec}, bound to these fields. */
 public final class ShowCommand implements Callable<Integer> {
-    @ParentCommand
     TunshapeCommand top;
-
-    @Spec
     CommandSpec spec;
-
-    @Parameters(arity = "0..*", paramLabel = "IFACE", description = "Interface names or quoted globs.")
     List<String> ifaces = List.of();
 
     @Override
@@ -45,5 +32,19 @@ public final class ShowCommand implements Callable<Integer> {
             spec.commandLine().getOut().flush();
         }
         return ExitCodes.OK;
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(ShowCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "show", "Show tun/tap devices, their root qdisc and live counters.",
+                "With no IFACE, every tun/tap device of the namespace. Counters: what the qdisc sent, its "
+                + "backlog, drops and overlimits, and tun's own tx_dropped (packets lost at the device's ring). "
+                + "For tun/tap devices, whoever their driver: whether kernel flow control (IFF_BACKPRESSURE, "
+                + "Linux 7.3) is on, from the device's tun_flags in sysfs.");
+        c.top = top;
+        c.spec = s;
+        s.addPositional(Specs.positional(c, "ifaces", "0..*").paramLabel("IFACE")
+                .description("Interface names or quoted globs.").build());
+        return s;
     }
 }

@@ -3,11 +3,7 @@ package io.tunshape.cli;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -16,23 +12,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "status", header = "Ask the running daemon for its state.",
-        description = "Each selected network namespace with its state (serving, or retrying and why), then per "
-                + "interface: namespace, profile, current rate, capacity estimate, age of the last report, "
-                + "number of rate changes, and of changes that emptied the queue (a fall deeper than it drains in twice "
-                + "the latency), and for tun/tap devices whether kernel flow control (IFF_BACKPRESSURE) is on, from "
-                + "the device's tun_flags in sysfs; reports accepted and refused by reason. --json prints the "
-                + "daemon's answer as it is (per interface \"tun_flags\" and \"kernel_flow_control\", null where "
-                + "they cannot be read).")
+/** status; its model (options, help) is {@link #spec}, bound to these fields. */
 public final class StatusCommand implements Callable<Integer> {
-    @ParentCommand
     TunshapeCommand top;
-
-    @Spec
     CommandSpec spec;
-
-    @Option(names = "--socket", paramLabel = "PATH", defaultValue = "/run/tunshape/control.sock",
-            description = "The daemon's control socket (default: ${DEFAULT-VALUE}).")
     String socket;
 
     @Override
@@ -151,5 +134,22 @@ public final class StatusCommand implements Callable<Integer> {
                     + "kernel's ack p50 " + changes.get("p50_us") + " us, p99 " + changes.get("p99_us") + " us, max "
                     + changes.get("max_us") + " us (the last " + 4096 + ")");
         }
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(StatusCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "status", "Ask the running daemon for its state.",
+                "Each selected network namespace with its state (serving, or retrying and why), then per "
+                + "interface: namespace, profile, current rate, capacity estimate, age of the last report, "
+                + "number of rate changes, and of changes that emptied the queue (a fall deeper than it drains in twice "
+                + "the latency), and for tun/tap devices whether kernel flow control (IFF_BACKPRESSURE) is on, from "
+                + "the device's tun_flags in sysfs; reports accepted and refused by reason. --json prints the "
+                + "daemon's answer as it is (per interface \"tun_flags\" and \"kernel_flow_control\", null where "
+                + "they cannot be read).");
+        c.top = top;
+        c.spec = s;
+        s.addOption(Specs.option(c, "socket", "--socket").paramLabel("PATH").defaultValue("/run/tunshape/control.sock")
+                .description("The daemon's control socket (default: ${DEFAULT-VALUE}).").build());
+        return s;
     }
 }

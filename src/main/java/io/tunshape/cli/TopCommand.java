@@ -18,11 +18,7 @@ import io.tunshape.tc.Psched;
 import io.tunshape.tc.Stats;
 import io.tunshape.tc.TcCodec;
 import io.tunshape.tc.Units;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -46,50 +42,21 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-@Command(name = "top", header = "A live view of tun/tap devices: rate, capacity, backlog, drops and their last minute.",
-        description = {
-            "Every --interval: per tun/tap device of the namespace (--netns picks it) the shaping rate, the daemon's "
-                    + "capacity estimate when a daemon answers on --socket, what the device sent to its reader "
-                    + "(bit/s), the qdisc's backlog in bytes, packets and as the wait at the rate, and drops in the "
-                    + "qdisc and at tun's ring (totals, with the new ones since the last refresh), and whether kernel "
-                    + "flow control (IFF_BACKPRESSURE) is on (KERNEL FC: on, off, ? where the device's tun_flags "
-                    + "cannot be read, - for devices that are not tun/tap). When a daemon "
-                    + "answers, the devices of every namespace it serves are shown too.",
-            "On a terminal the view is full-screen: below the table, the last minute of rate, capacity and sent "
-                    + "(one scale) and of the backlog, as sparklines, for as many devices as fit. Keys: n, r, c, s, "
-                    + "b, d sort by name, rate, capacity, sent, backlog or drops (the same key again reverses); q "
-                    + "or Ctrl-C quits and gives the terminal back as it was.",
-            "Without a terminal (a pipe), or with --batch or --json, it prints one line per device per interval "
-                    + "instead (JSON with --json)."
-        })
 public final class TopCommand implements Callable<Integer> {
     private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
 
-    @ParentCommand
     TunshapeCommand top;
 
-    @Spec
     CommandSpec spec;
 
-    @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "1s",
-            description = "Time between refreshes (default: ${DEFAULT-VALUE}; at least 100ms).")
     String interval;
 
-    @Option(names = "--sort", paramLabel = "KEY", defaultValue = "name", completionCandidates = SortKeys.class,
-            description = "name, rate, capacity, sent, backlog or drops (default: ${DEFAULT-VALUE}; biggest first, "
-                    + "except name).")
     String sort;
 
-    @Option(names = {"-n", "--iterations"}, paramLabel = "N", defaultValue = "0",
-            description = "Stop after N refreshes (default: until q, Ctrl-C or SIGTERM).")
     int iterations;
 
-    @Option(names = {"-b", "--batch"}, description = "One line per device per interval even on a terminal.")
     boolean batch;
 
-    @Option(names = "--socket", paramLabel = "PATH", defaultValue = "/run/tunshape/control.sock",
-            description = "The daemon's control socket, for capacity estimates and the namespaces it serves "
-                    + "(default: ${DEFAULT-VALUE}; no daemon there is not an error).")
     String socket;
 
     /** For the shell completion. */
@@ -429,5 +396,38 @@ public final class TopCommand implements Callable<Integer> {
             }
             sessions.clear();
         }
+    }
+
+    /** This command's model (no annotations: Specs), bound to {@code c}, under {@code top}. */
+    static CommandSpec spec(TopCommand c, TunshapeCommand top) {
+        CommandSpec s = Specs.command(c, "top", "A live view of tun/tap devices: rate, capacity, backlog, drops and their last minute.",
+                "Every --interval: per tun/tap device of the namespace (--netns picks it) the shaping rate, the daemon's "
+                + "capacity estimate when a daemon answers on --socket, what the device sent to its reader "
+                + "(bit/s), the qdisc's backlog in bytes, packets and as the wait at the rate, and drops in the "
+                + "qdisc and at tun's ring (totals, with the new ones since the last refresh), and whether kernel "
+                + "flow control (IFF_BACKPRESSURE) is on (KERNEL FC: on, off, ? where the device's tun_flags "
+                + "cannot be read, - for devices that are not tun/tap). When a daemon "
+                + "answers, the devices of every namespace it serves are shown too.",
+                "On a terminal the view is full-screen: below the table, the last minute of rate, capacity and sent "
+                + "(one scale) and of the backlog, as sparklines, for as many devices as fit. Keys: n, r, c, s, "
+                + "b, d sort by name, rate, capacity, sent, backlog or drops (the same key again reverses); q "
+                + "or Ctrl-C quits and gives the terminal back as it was.",
+                "Without a terminal (a pipe), or with --batch or --json, it prints one line per device per interval "
+                + "instead (JSON with --json).");
+        c.top = top;
+        c.spec = s;
+        s.addOption(Specs.option(c, "interval", "--interval").paramLabel("DURATION").defaultValue("1s")
+                .description("Time between refreshes (default: ${DEFAULT-VALUE}; at least 100ms).").build());
+        s.addOption(Specs.option(c, "sort", "--sort").paramLabel("KEY").completionCandidates(new SortKeys()).defaultValue("name")
+                .description("name, rate, capacity, sent, backlog or drops (default: ${DEFAULT-VALUE}; biggest first, "
+                        + "except name).").build());
+        s.addOption(Specs.option(c, "iterations", "-n", "--iterations").paramLabel("N").defaultValue("0")
+                .description("Stop after N refreshes (default: until q, Ctrl-C or SIGTERM).").build());
+        s.addOption(Specs.option(c, "batch", "-b", "--batch")
+                .description("One line per device per interval even on a terminal.").build());
+        s.addOption(Specs.option(c, "socket", "--socket").paramLabel("PATH").defaultValue("/run/tunshape/control.sock")
+                .description("The daemon's control socket, for capacity estimates and the namespaces it serves "
+                        + "(default: ${DEFAULT-VALUE}; no daemon there is not an error).").build());
+        return s;
     }
 }

@@ -206,7 +206,22 @@ final class ApplySteps {
         return root == null ? "the kernel default" : root.kind() + " " + root.handle();
     }
 
+    /** equals and hashCode written out, as for TbfSpec (RecordMethodsTest). */
     private record TbfKey(int flags, TbfSpec spec) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TbfKey k && k.flags == flags && k.spec.equals(spec);
+        }
+
+        @Override
+        public int hashCode() {
+            return flags * 31 + spec.hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return "TbfKey[flags=" + flags + ", spec=" + spec + "]";
+        }
     }
 
     /** tbf requests encoded once per (flags, spec); each device gets a copy with its ifindex. */

@@ -27,6 +27,19 @@ public final class Sys {
     private Sys() {
     }
 
+    /**
+     * Loads and registers libc through JNA now (JNA's dispatch library, its FFI types, every direct-mapped
+     * function: 45 to 75 ms), for a caller that starts it on another thread while it does other start-up
+     * work (issue 24). What goes wrong is said by the first call that needs it, as without this.
+     */
+    public static void preload() {
+        try {
+            Class.forName(LibC.class.getName(), true, Sys.class.getClassLoader());
+        } catch (Throwable e) {
+            // said by the first call that needs libc
+        }
+    }
+
     public static Fd socket(int domain, int type, int protocol) {
         try {
             return new Fd(LibC.socket(domain, type, protocol));

@@ -31,9 +31,9 @@ public record Duration(long micros) implements Comparable<Duration> {
         if (us >= 120e6) {
             long s = Math.round(us / 1e6);
             if (s >= 7200) {
-                return String.format(java.util.Locale.ROOT, "%dh %02dmin", s / 3600, (s % 3600) / 60);
+                return s / 3600 + "h " + twoDigits((s % 3600) / 60) + "min";
             }
-            return String.format(java.util.Locale.ROOT, "%dmin %02ds", s / 60, s % 60);
+            return s / 60 + "min " + twoDigits(s % 60) + "s";
         }
         if (us >= 1e6) {
             return trim(us / 1e6) + "s";
@@ -44,9 +44,25 @@ public record Duration(long micros) implements Comparable<Duration> {
         return trim(us) + "us";
     }
 
+    /**
+     * {@code v} with at most three decimals, trailing zeros cut: what {@code String.format("%.3f")} gives
+     * (Double.toString's digits rounded half up; DurationFormatTest holds them equal) without
+     * java.util.Formatter, whose first number loads the JDK's locale data, about 10 ms of a one-shot
+     * command's start (issue 24).
+     */
     private static String trim(double v) {
-        String s = String.format(java.util.Locale.ROOT, "%.3f", v);
-        s = s.replaceAll("0+$", "");
-        return s.endsWith(".") ? s.substring(0, s.length() - 1) : s;
+        if (!Double.isFinite(v)) {
+            return String.valueOf(v);
+        }
+        String s = java.math.BigDecimal.valueOf(v).setScale(3, java.math.RoundingMode.HALF_UP).toPlainString();
+        int end = s.length();
+        while (s.charAt(end - 1) == '0') {
+            end--;
+        }
+        return s.substring(0, s.charAt(end - 1) == '.' ? end - 1 : end);
+    }
+
+    private static String twoDigits(long v) {
+        return v < 10 ? "0" + v : Long.toString(v);
     }
 }

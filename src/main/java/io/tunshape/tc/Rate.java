@@ -42,6 +42,18 @@ public record Rate(long bytesPerSecond) implements Comparable<Rate> {
         return bytes * 1e6 / bytesPerSecond;
     }
 
+    // equals, hashCode and toString written out (as the record's own would be: RecordMethodsTest): the
+    // record's generated ones bootstrap java.lang.runtime.ObjectMethods on first use, 26 ms of a one-shot start (issue 24)
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Rate x && x.bytesPerSecond == bytesPerSecond;
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(bytesPerSecond);
+    }
+
     @Override
     public int compareTo(Rate o) {
         return Long.compare(bytesPerSecond, o.bytesPerSecond);
@@ -52,14 +64,23 @@ public record Rate(long bytesPerSecond) implements Comparable<Rate> {
         return format(bitsPerSecond());
     }
 
-    /** "9600bit", "9.6kbit", "1.5mbit", "40gbit": at most three decimals, otherwise plain bits; tc reads it back. */
+    /**
+     * "9600bit", "9.6kbit", "1.5mbit", "40gbit": at most three decimals, otherwise plain bits; tc reads it
+     * back. In long arithmetic (BigDecimal's division was a tenth of profiles list, issue 24; RateFormatTest
+     * holds the text equal to it).
+     */
     public static String format(long bits) {
         String[] units = {"tbit", "gbit", "mbit", "kbit"};
         long[] div = {1_000_000_000_000L, 1_000_000_000L, 1_000_000L, 1000L};
         for (int i = 0; i < units.length; i++) {
-            if (bits >= div[i] && bits % (div[i] / 1000) == 0) {
-                return java.math.BigDecimal.valueOf(bits).divide(java.math.BigDecimal.valueOf(div[i]))
-                        .stripTrailingZeros().toPlainString() + units[i];
+            long milli = div[i] / 1000;
+            if (bits >= div[i] && bits % milli == 0) {
+                long frac = bits % div[i] / milli;
+                String f = frac == 0 ? "" : "." + (frac < 10 ? "00" : frac < 100 ? "0" : "") + frac;
+                while (f.endsWith("0")) {
+                    f = f.substring(0, f.length() - 1);
+                }
+                return bits / div[i] + f + units[i];
             }
         }
         return bits + "bit";

@@ -48,9 +48,6 @@ public final class TcCodec {
         return tcmsg(type, flags, TcMsg.of(ifindex, handle, parent));
     }
 
-    private record TableKey(long rate, int mtu, int mpu) {
-    }
-
     /**
      * Rate tables by (rate, mtu, mpu), the {@link #TABLES_KEPT} used last: shaping many devices alike
      * computes each once, and a daemon that follows an adaptive rate for months does not keep one for
