@@ -3,6 +3,8 @@ package io.tunshape.kernel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tunshape.netlink.Netns;
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
@@ -33,6 +35,7 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -52,6 +55,10 @@ class TunOffloadKernelTest {
                 try (TunDevice in = TunDevice.openWithOffloads("toff", false, m -> { });
                      TunDevice out = TunDevice.open("tplain", false)) {
                     assertTrue(in.vnetHeader(), "this kernel offers IFF_VNET_HDR");
+                    assertEquals(TunDevice.TUN_F_CSUM | TunDevice.TUN_F_TSO4 | TunDevice.TUN_F_TSO6, in.offloads(),
+                            "the UDP segmentation probe leaves checksum and TSO in force, and no more");
+                    assertEquals(kernelAtLeast(6, 2), in.udpRuns(), "UDP runs offered from Linux 6.2, on "
+                            + System.getProperty("os.version"));
                     ns.exec(List.of("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"));
                     for (String d : new String[] {"toff", "tplain"}) {
                         ns.exec(List.of("sysctl", "-q", "-w", "net.ipv4.conf." + d + ".rp_filter=0"));
@@ -136,7 +143,9 @@ class TunOffloadKernelTest {
 
     /**
      * 20 datagrams of 1200 bytes and a shorter one merged by the coalescer into one UDP_L4 frame:
-     * the kernel cuts it (on its way out of the plain device) into the same datagrams.
+     * where the device says it takes UDP runs ({@link TunDevice#udpRuns()}, Linux 6.2 and later) the
+     * kernel cuts it (on its way out of the plain device) into the same datagrams; where it says it
+     * does not (5.10, 6.1: TUNSETOFFLOAD refused TUN_F_USO4/6), the kernel refuses the frame (EINVAL).
      */
     private static void checkUdpRun(TunDevice in, TunDevice out, boolean v6) throws Exception {
         int n = 21;
@@ -160,6 +169,15 @@ class TunOffloadKernelTest {
             merged.put(m, packed, offs[i] + h - VnetHeader.LEN, lens[i] - (h - VnetHeader.LEN));
             m += lens[i] - (h - VnetHeader.LEN);
         }
+        if (!in.udpRuns()) {
+            int len = m;
+            NativeException e = assertThrows(NativeException.class, () -> Sys.write(in.fd(), Sys.address(merged), len),
+                    "a kernel without UDP segmentation offload refuses the UDP run");
+            assertEquals(Errno.EINVAL, e.errno(), e.getMessage());
+            System.out.println("UDP runs not offered by this kernel (" + System.getProperty("os.version")
+                    + "): TUNSETOFFLOAD refused TUN_F_USO4/6 and the UDP_L4 frame was refused with EINVAL, IPv6 " + v6);
+            return;
+        }
         assertEquals(m, Sys.write(in.fd(), Sys.address(merged), m), "the kernel takes the UDP run");
         List<byte[]> got = readAll(out, n, 17);
         for (int i = 0; i < n; i++) {
@@ -169,6 +187,14 @@ class TunOffloadKernelTest {
             e.get(0, f);
             assertEquals(HEX.formatHex(f), HEX.formatHex(got.get(i)), "datagram " + i + ", IPv6 " + v6);
         }
+    }
+
+    /** Whether the running kernel is MAJOR.MINOR or later (uname's release). */
+    static boolean kernelAtLeast(int major, int minor) {
+        String[] v = System.getProperty("os.version").split("[.-]");
+        int a = Integer.parseInt(v[0]);
+        int b = Integer.parseInt(v[1]);
+        return a > major || a == major && b >= minor;
     }
 
     /** What forwarding does to a packet's IP header. */
