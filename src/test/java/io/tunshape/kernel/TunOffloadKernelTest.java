@@ -6,6 +6,7 @@ import io.tunshape.netlink.Netns;
 import io.tunshape.sys.Errno;
 import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
+import io.tunshape.testing.Bounds;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
 import io.tunshape.tun.Coalescer;
@@ -471,7 +472,9 @@ class TunOffloadKernelTest {
             assertTrue(frames > 40_000 && b[1] <= frames && b[1] >= frames * 0.99, "a measured " + frames
                     + " frames, b's t0 received " + b[1]);
             assertTrue(b[0] <= bytes && b[0] >= bytes * 0.99, "a measured " + bytes + " bytes, b's t0 received " + b[0]);
-            assertTrue(a[1] * 5 < frames, "a's t0 handed over " + a[1] + " frames (super-frames) for " + frames);
+            // natively a's TCP sender hands tun more than 5 segments a super-frame; under TCG 3.8 was seen
+            int per = Bounds.atLeast(5, 2, "segments per super-frame from a's t0");
+            assertTrue(a[1] * per < frames, "a's t0 handed over " + a[1] + " frames (super-frames) for " + frames);
         }
         try (Link link = new Link(true, true)) {
             mixedTraffic(link, "198.18.0.1", "198.18.0.2");

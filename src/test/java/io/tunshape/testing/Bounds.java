@@ -28,6 +28,19 @@ public final class Bounds {
         return widened;
     }
 
+    /**
+     * A bound on how much the machine gets done at once (e.g. segments a TSO super-frame carries),
+     * which a TCP sender slowed down by emulation does not reach: {@code nativeBound} natively,
+     * {@code emulatedBound} under emulation, printed with what it bounds and the reason.
+     */
+    public static int atLeast(int nativeBound, int emulatedBound, String what) {
+        if (FACTOR == 1) {
+            return nativeBound;
+        }
+        System.out.println("bound widened: " + what + " at least " + emulatedBound + ", not " + nativeBound + " (" + REASON + ")");
+        return emulatedBound;
+    }
+
     static int factor(String value) {
         if (value == null || value.isBlank()) {
             return 1;
