@@ -4,11 +4,13 @@ package io.tunshape.testing;
  * The time a test waits for something, widened where the JVM runs under emulation: kernels/junit
  * sets {@code TUNSHAPE_TEST_BOUND_FACTOR} (10 under TCG, where a JVM runs about twenty times slower
  * than natively) and {@code TUNSHAPE_TEST_BOUND_REASON} inside a guest. Every widened bound is
- * printed with its reason, never silently; natively (no variable) a bound is what the test says.
+ * printed with its reason (each distinct one once a run), never silently; natively (no variable) a
+ * bound is what the test says.
  */
 public final class Bounds {
     private static final int FACTOR = factor(System.getenv("TUNSHAPE_TEST_BOUND_FACTOR"));
     private static final String REASON = System.getenv().getOrDefault("TUNSHAPE_TEST_BOUND_REASON", "under emulation");
+    private static final java.util.Set<String> SAID = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private Bounds() {
     }
@@ -24,7 +26,7 @@ public final class Bounds {
             return millis;
         }
         long widened = millis * FACTOR;
-        System.out.println("bound widened x" + FACTOR + ": " + millis + " ms -> " + widened + " ms (" + REASON + ")");
+        say("bound widened x" + FACTOR + ": " + millis + " ms -> " + widened + " ms (" + REASON + ")");
         return widened;
     }
 
@@ -37,8 +39,14 @@ public final class Bounds {
         if (FACTOR == 1) {
             return nativeBound;
         }
-        System.out.println("bound widened: " + what + " at least " + emulatedBound + ", not " + nativeBound + " (" + REASON + ")");
+        say("bound widened: " + what + " at least " + emulatedBound + ", not " + nativeBound + " (" + REASON + ")");
         return emulatedBound;
+    }
+
+    private static void say(String line) {
+        if (SAID.add(line)) {
+            System.out.println(line);
+        }
     }
 
     static int factor(String value) {
