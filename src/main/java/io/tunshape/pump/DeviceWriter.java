@@ -53,8 +53,8 @@ final class DeviceWriter implements Runnable {
     private volatile boolean stop;
     private volatile Pump.DeviceGoneException failure;
     private boolean saidDown;
-    /** Whether runs of UDP datagrams go to the device as one frame (until the kernel refuses one). */
-    private boolean udpRuns = true;
+    /** Whether runs of UDP datagrams go to the device as one frame (where offered, until the kernel refuses one). */
+    private boolean udpRuns;
 
     DeviceWriter(TunDevice dev, Backend backend, BackendHealth health, Consumer<String> log) {
         this.dev = dev;
@@ -62,6 +62,12 @@ final class DeviceWriter implements Runnable {
         this.health = health;
         this.log = log;
         VnetHeader.write(head, head.capacity() - VnetHeader.LEN, VnetHeader.GSO_NONE, 0, 0, 0);
+        udpRuns = dev.udpRuns();
+        if (dev.vnetHeader() && !udpRuns) {
+            // before 6.2 (TUNSETOFFLOAD without TUN_F_USO4/6, virtio_net_hdr without GSO_UDP_L4): said once, here
+            log.accept(dev.name() + ": the kernel does not take runs of UDP datagrams as one frame (UDP_L4, Linux 6.2+); "
+                    + "they are written one by one");
+        }
     }
 
     /** Frames written to the device so far (any thread). */
@@ -124,7 +130,7 @@ final class DeviceWriter implements Runnable {
             int run = Coalescer.run(b, offs, lens, i, n, udpRuns);
             int r = write(0, 0, gather(i, run));
             if (r == TunDevice.REFUSED && run > 1 && udpRuns && Coalescer.protocol(b, offs[i]) == Coalescer.UDP) {
-                // a kernel before 6.2 does not take UDP runs (EINVAL): frame by frame from now on
+                // offered, yet refused (EINVAL): frame by frame from now on
                 udpRuns = false;
                 log.accept(dev.name() + ": the kernel refuses runs of UDP datagrams as one frame (UDP_L4); "
                         + "they are written one by one");

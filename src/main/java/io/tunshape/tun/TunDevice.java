@@ -40,6 +40,12 @@ public final class TunDevice implements AutoCloseable {
     public static final int TUN_F_CSUM = 0x01;
     public static final int TUN_F_TSO4 = 0x02;
     public static final int TUN_F_TSO6 = 0x04;
+    /**
+     * TUNSETOFFLOAD bits for UDP segmentation (Linux 6.2, with VIRTIO_NET_HDR_GSO_UDP_L4 in the
+     * vnet header): only asked for to learn whether the kernel takes runs of UDP datagrams as one frame.
+     */
+    static final int TUN_F_USO4 = 0x20;
+    static final int TUN_F_USO6 = 0x40;
     private static final int IFNAMSIZ = 16;
 
     private final Fd fd;
@@ -47,12 +53,15 @@ public final class TunDevice implements AutoCloseable {
     /** The IFF_* flags the kernel holds for this attachment (TUNGETIFF), as tun_flags in sysfs shows them. */
     private final int flags;
     private final int offloads;
+    /** Whether the kernel takes a run of UDP datagrams written as one GSO_UDP_L4 frame (Linux 6.2). */
+    private final boolean udpRuns;
 
-    private TunDevice(Fd fd, String name, int flags, int offloads) {
+    private TunDevice(Fd fd, String name, int flags, int offloads, boolean udpRuns) {
         this.fd = fd;
         this.name = name;
         this.flags = flags;
         this.offloads = offloads;
+        this.udpRuns = udpRuns;
     }
 
     /** Attaches to (or creates) the device {@code name}, without the packet-information header. */
@@ -87,7 +96,10 @@ public final class TunDevice implements AutoCloseable {
      * A tun device with checksum and TCP segmentation offloads where the kernel offers them: opened
      * with IFF_VNET_HDR when TUNGETFEATURES lists it, then TUNSETOFFLOAD with CSUM|TSO4|TSO6, or
      * CSUM alone, or nothing when the kernel refuses. {@code log} hears once what was refused.
-     * Without IFF_VNET_HDR the device is opened plainly ({@link #vnetHeader()} false).
+     * Without IFF_VNET_HDR the device is opened plainly ({@link #vnetHeader()} false). Whether the
+     * kernel takes runs of UDP datagrams ({@link #udpRuns()}) is learnt on the way: TUNSETOFFLOAD
+     * with TUN_F_USO4|USO6 added, refused (EINVAL) before Linux 6.2, and then set without them (the
+     * reader does not cut UDP super-frames).
      */
     public static TunDevice openWithOffloads(String name, boolean backpressure,
                                              java.util.function.Consumer<String> log) {
@@ -97,6 +109,7 @@ public final class TunDevice implements AutoCloseable {
         }
         TunDevice d = open(name, false, true, backpressure);
         int want = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+        boolean uso = offered(d.fd, want | TUN_F_USO4 | TUN_F_USO6);
         for (int offer : new int[] {want, TUN_F_CSUM, 0}) {
             try {
                 Sys.ioctl(d.fd, TUNSETOFFLOAD, offer);
@@ -104,7 +117,7 @@ public final class TunDevice implements AutoCloseable {
                     log.accept("tun offloads: the kernel refused TSO" + (offer == 0 ? " and checksum offload" : "")
                             + "; TCP comes one segment a frame");
                 }
-                return new TunDevice(d.fd, d.name, d.flags, offer);
+                return new TunDevice(d.fd, d.name, d.flags, offer, uso && offer != 0);
             } catch (NativeException e) {
                 if (e.errno() != Errno.EINVAL) {
                     d.close();
@@ -113,6 +126,16 @@ public final class TunDevice implements AutoCloseable {
             }
         }
         return d;
+    }
+
+    /** Whether TUNSETOFFLOAD takes {@code offloads} (EINVAL: bits this kernel does not know); a probe. */
+    private static boolean offered(Fd fd, int offloads) {
+        try {
+            Sys.ioctl(fd, TUNSETOFFLOAD, offloads);
+            return true;
+        } catch (NativeException e) {
+            return false; // EINVAL; anything else the TUNSETOFFLOAD that follows reports
+        }
     }
 
     private static TunDevice open(String name, boolean tap, boolean vnet, boolean backpressure) {
@@ -134,7 +157,7 @@ public final class TunDevice implements AutoCloseable {
             while (end < IFNAMSIZ && ifr[end] != 0) {
                 end++;
             }
-            return new TunDevice(fd, new String(ifr, 0, end, StandardCharsets.UTF_8), heldFlags(fd, flags), 0);
+            return new TunDevice(fd, new String(ifr, 0, end, StandardCharsets.UTF_8), heldFlags(fd, flags), 0, false);
         } catch (RuntimeException e) {
             fd.close();
             throw e;
@@ -178,6 +201,14 @@ public final class TunDevice implements AutoCloseable {
     /** The TUN_F_* offloads in force. */
     public int offloads() {
         return offloads;
+    }
+
+    /**
+     * Whether a run of UDP datagrams may be written as one VIRTIO_NET_HDR_GSO_UDP_L4 frame: on a
+     * device with offloads where the kernel knows UDP segmentation offload (Linux 6.2 and later).
+     */
+    public boolean udpRuns() {
+        return udpRuns;
     }
 
     /** {@link #await}: a frame is waiting. */

@@ -396,7 +396,16 @@ class ApplyKernelTest {
                     Ack ack = tc.send(codec.htbClass(TcClient.ADD, ifindex, Handle.of(1, 0x10), Handle.of(1, 0),
                             new HtbClassSpec(0x10, Rate.parse("100mbit"), Rate.parse("200mbit"), Size.of(1600),
                                     Size.of(1600), 0, 0, 0, 0, null)));
-                    assertEquals(List.of("sch_htb: quantum of class 10010 is big. Consider r2q change."), ack.warnings());
+                    if (ack.warnings().isEmpty() && !TunOffloadKernelTest.kernelAtLeast(6, 2)) {
+                        // 5.10 and 6.1 (in kernels/run's guests): htb prints this warning to the kernel
+                        // log, not into the ack (htb's extack warnings came later), so nothing can relay it
+                        String log = KernelNs.exec("dmesg").output();
+                        assertTrue(log.contains("quantum of class 10010 is big"), "neither the ack nor the kernel log warned");
+                        System.out.println("Linux " + System.getProperty("os.version")
+                                + ": htb's quantum warning went to the kernel log, not into the ack");
+                    } else {
+                        assertEquals(List.of("sch_htb: quantum of class 10010 is big. Consider r2q change."), ack.warnings());
+                    }
                     // the same handle with another kind: refused with extended-ack text
                     NetlinkException e = assertThrows(NetlinkException.class, () -> tc.send(TcCodec.raw(Tc.RTM_NEWQDISC,
                             TcClient.REPLACE, ifindex, Handle.of(1, 0), Handle.ROOT, "pfifo", new byte[4])));

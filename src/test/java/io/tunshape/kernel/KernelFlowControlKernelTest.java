@@ -3,6 +3,7 @@ package io.tunshape.kernel;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tunshape.netlink.Netns;
 import io.tunshape.pump.KernelFlowControl;
+import io.tunshape.testing.Bounds;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
 import io.tunshape.tun.TunDevice;
@@ -53,7 +54,8 @@ class KernelFlowControlKernelTest {
     }
 
     private static boolean waitForIntervals(PumpProcess p, int n) throws InterruptedException {
-        for (int i = 0; i < 200; i++) {
+        long end = System.currentTimeMillis() + Bounds.millis(10_000);
+        while (System.currentTimeMillis() < end) {
             if (p.lines().stream().filter(l -> l.startsWith("{")).count() >= n) {
                 return true;
             }

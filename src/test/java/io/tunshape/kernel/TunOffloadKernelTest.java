@@ -3,7 +3,10 @@ package io.tunshape.kernel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tunshape.netlink.Netns;
+import io.tunshape.sys.Errno;
+import io.tunshape.sys.NativeException;
 import io.tunshape.sys.Sys;
+import io.tunshape.testing.Bounds;
 import io.tunshape.testing.KernelNs;
 import io.tunshape.testing.PumpProcess;
 import io.tunshape.tun.Coalescer;
@@ -33,6 +36,7 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -52,6 +56,10 @@ class TunOffloadKernelTest {
                 try (TunDevice in = TunDevice.openWithOffloads("toff", false, m -> { });
                      TunDevice out = TunDevice.open("tplain", false)) {
                     assertTrue(in.vnetHeader(), "this kernel offers IFF_VNET_HDR");
+                    assertEquals(TunDevice.TUN_F_CSUM | TunDevice.TUN_F_TSO4 | TunDevice.TUN_F_TSO6, in.offloads(),
+                            "the UDP segmentation probe leaves checksum and TSO in force, and no more");
+                    assertEquals(kernelAtLeast(6, 2), in.udpRuns(), "UDP runs offered from Linux 6.2, on "
+                            + System.getProperty("os.version"));
                     ns.exec(List.of("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"));
                     for (String d : new String[] {"toff", "tplain"}) {
                         ns.exec(List.of("sysctl", "-q", "-w", "net.ipv4.conf." + d + ".rp_filter=0"));
@@ -136,7 +144,9 @@ class TunOffloadKernelTest {
 
     /**
      * 20 datagrams of 1200 bytes and a shorter one merged by the coalescer into one UDP_L4 frame:
-     * the kernel cuts it (on its way out of the plain device) into the same datagrams.
+     * where the device says it takes UDP runs ({@link TunDevice#udpRuns()}, Linux 6.2 and later) the
+     * kernel cuts it (on its way out of the plain device) into the same datagrams; where it says it
+     * does not (5.10, 6.1: TUNSETOFFLOAD refused TUN_F_USO4/6), the kernel refuses the frame (EINVAL).
      */
     private static void checkUdpRun(TunDevice in, TunDevice out, boolean v6) throws Exception {
         int n = 21;
@@ -160,6 +170,15 @@ class TunOffloadKernelTest {
             merged.put(m, packed, offs[i] + h - VnetHeader.LEN, lens[i] - (h - VnetHeader.LEN));
             m += lens[i] - (h - VnetHeader.LEN);
         }
+        if (!in.udpRuns()) {
+            int len = m;
+            NativeException e = assertThrows(NativeException.class, () -> Sys.write(in.fd(), Sys.address(merged), len),
+                    "a kernel without UDP segmentation offload refuses the UDP run");
+            assertEquals(Errno.EINVAL, e.errno(), e.getMessage());
+            System.out.println("UDP runs not offered by this kernel (" + System.getProperty("os.version")
+                    + "): TUNSETOFFLOAD refused TUN_F_USO4/6 and the UDP_L4 frame was refused with EINVAL, IPv6 " + v6);
+            return;
+        }
         assertEquals(m, Sys.write(in.fd(), Sys.address(merged), m), "the kernel takes the UDP run");
         List<byte[]> got = readAll(out, n, 17);
         for (int i = 0; i < n; i++) {
@@ -169,6 +188,14 @@ class TunOffloadKernelTest {
             e.get(0, f);
             assertEquals(HEX.formatHex(f), HEX.formatHex(got.get(i)), "datagram " + i + ", IPv6 " + v6);
         }
+    }
+
+    /** Whether the running kernel is MAJOR.MINOR or later (uname's release). */
+    static boolean kernelAtLeast(int major, int minor) {
+        String[] v = System.getProperty("os.version").split("[.-]");
+        int a = Integer.parseInt(v[0]);
+        int b = Integer.parseInt(v[1]);
+        return a > major || a == major && b >= minor;
     }
 
     /** What forwarding does to a packet's IP header. */
@@ -414,7 +441,11 @@ class TunOffloadKernelTest {
         assertEquals(tcp[0][0], tcp[0][1], "TCP a -> b, SHA-256 sent and received");
         assertEquals(tcp[1][0], tcp[1][1], "TCP b -> a, SHA-256 sent and received");
         assertTrue(got >= 290, "UDP datagrams intact: " + got + " of 300");
-        assertTrue(ping.contains(" 0% packet loss"), ping);
+        // natively every echo comes back beside the two transfers; under TCG the pumps fall behind
+        // the transfers and one echo in five was seen lost (6.1)
+        int echoes = Bounds.atLeast(5, 3, "echoes of 5 beside two TCP transfers");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) received").matcher(ping);
+        assertTrue(m.find() && Integer.parseInt(m.group(1)) >= echoes, ping);
     }
 
     @Test
@@ -445,7 +476,9 @@ class TunOffloadKernelTest {
             assertTrue(frames > 40_000 && b[1] <= frames && b[1] >= frames * 0.99, "a measured " + frames
                     + " frames, b's t0 received " + b[1]);
             assertTrue(b[0] <= bytes && b[0] >= bytes * 0.99, "a measured " + bytes + " bytes, b's t0 received " + b[0]);
-            assertTrue(a[1] * 5 < frames, "a's t0 handed over " + a[1] + " frames (super-frames) for " + frames);
+            // natively a's TCP sender hands tun more than 5 segments a super-frame; under TCG 3.8 was seen
+            int per = Bounds.atLeast(5, 2, "segments per super-frame from a's t0");
+            assertTrue(a[1] * per < frames, "a's t0 handed over " + a[1] + " frames (super-frames) for " + frames);
         }
         try (Link link = new Link(true, true)) {
             mixedTraffic(link, "198.18.0.1", "198.18.0.2");

@@ -49,6 +49,19 @@ class UdpOffloadKernelTest {
         return e;
     }
 
+    /** The whole run in one receive, with its segment size, byte for byte. */
+    private static void assertWholeRun(UdpSocket rx, ByteBuffer got, int n) {
+        assertEquals(Arrays.stream(SIZES).sum(), n, "the whole run in one receive");
+        assertEquals(SEG, rx.lastSegmentSize(), "with its segment size");
+        int off = 0;
+        for (int i = 0; i < SIZES.length; i++) {
+            byte[] f = new byte[SIZES[i]];
+            got.get(off, f);
+            assertArrayEquals(expected(i), f, "frame " + i);
+            off += SIZES[i];
+        }
+    }
+
     @Test
     void aSegmentedSendArrivesWholeAtAGroSocketAndAsDatagramsAtAPlainOne() throws Exception {
         try (KernelNs ns = KernelNs.create()) {
@@ -67,14 +80,20 @@ class UdpOffloadKernelTest {
                     assertTrue(rx.await(2000));
                     ByteBuffer got = ByteBuffer.allocateDirect(70_000);
                     int n = rx.receive(Sys.address(got), got.capacity());
-                    assertEquals(Arrays.stream(SIZES).sum(), n, "the whole run in one receive");
-                    assertEquals(SEG, rx.lastSegmentSize(), "with its segment size");
-                    int off = 0;
-                    for (int i = 0; i < SIZES.length; i++) {
-                        byte[] f = new byte[SIZES[i]];
-                        got.get(off, f);
-                        assertArrayEquals(expected(i), f, "frame " + i);
-                        off += SIZES[i];
+                    if (n == SIZES[0] && !TunOffloadKernelTest.kernelAtLeast(5, 11)) {
+                        // 5.10: loopback does not carry a UDP GSO run (NETIF_F_GSO_UDP_L4 joined the
+                        // software GSO features in 5.11), so it is cut on send: one datagram a receive
+                        System.out.println("Linux " + System.getProperty("os.version") + ": the run reached the UDP_GRO "
+                                + "socket as datagrams (loopback cuts UDP GSO before 5.11)");
+                        for (int i = 0; i < SIZES.length; i++) {
+                            assertTrue(i == 0 || rx.await(2000), "datagram " + i);
+                            int len = i == 0 ? n : rx.receive(Sys.address(got), got.capacity());
+                            byte[] f = new byte[len];
+                            got.get(0, f);
+                            assertArrayEquals(expected(i), f, "datagram " + i);
+                        }
+                    } else {
+                        assertWholeRun(rx, got, n);
                     }
                     assertEquals(-1, rx.receive(Sys.address(got), got.capacity()), "nothing more");
                 }

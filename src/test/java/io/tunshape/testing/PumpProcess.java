@@ -49,9 +49,9 @@ public final class PumpProcess implements AutoCloseable {
         }
     }
 
-    /** Waits until a line containing {@code text} appears; false after the timeout. */
+    /** Waits until a line containing {@code text} appears; false after the timeout ({@link Bounds}: widened under emulation). */
     public boolean await(String text, long millis) throws InterruptedException {
-        long end = System.currentTimeMillis() + millis;
+        long end = System.currentTimeMillis() + Bounds.millis(millis);
         while (System.currentTimeMillis() < end) {
             if (lines().stream().anyMatch(l -> l.contains(text))) {
                 return true;
@@ -72,10 +72,10 @@ public final class PumpProcess implements AutoCloseable {
         return process.isAlive();
     }
 
-    /** SIGTERM, then the exit status (or -1 if it would not stop within 10 s and had to be killed). */
+    /** SIGTERM, then the exit status (or -1 if it would not stop within 10 s, {@link Bounds widened}, and had to be killed). */
     public int stop() throws InterruptedException {
         process.destroy();
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+        if (!process.waitFor(Bounds.millis(10_000), TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
             process.waitFor(5, TimeUnit.SECONDS);
             return -1;
@@ -84,8 +84,9 @@ public final class PumpProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** The exit status, or Integer.MIN_VALUE when it has not ended within {@code millis} ({@link Bounds}: widened under emulation). */
     public int waitFor(long millis) throws InterruptedException {
-        if (!process.waitFor(millis, TimeUnit.MILLISECONDS)) {
+        if (!process.waitFor(Bounds.millis(millis), TimeUnit.MILLISECONDS)) {
             return Integer.MIN_VALUE;
         }
         reader.join(2000);
