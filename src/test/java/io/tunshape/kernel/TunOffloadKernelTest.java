@@ -377,7 +377,9 @@ class TunOffloadKernelTest {
         InetAddress dst = InetAddress.getByName(toAddr);
         try (DatagramSocket rx = Netns.run(to.name(), () -> new DatagramSocket(9, dst));
              DatagramSocket tx = Netns.run(from.name(), () -> new DatagramSocket(0))) {
-            rx.setSoTimeout(300);
+            // the receiver stops after this long without a datagram: under TCG the pumps, slowed down
+            // beside the two transfers, left gaps longer than 300 ms
+            rx.setSoTimeout((int) Bounds.millis(300));
             AtomicInteger intact = new AtomicInteger();
             Thread t = new Thread(() -> {
                 byte[] buf = new byte[2000];
@@ -440,7 +442,10 @@ class TunOffloadKernelTest {
         ba.join(60_000);
         assertEquals(tcp[0][0], tcp[0][1], "TCP a -> b, SHA-256 sent and received");
         assertEquals(tcp[1][0], tcp[1][1], "TCP b -> a, SHA-256 sent and received");
-        assertTrue(got >= 290, "UDP datagrams intact: " + got + " of 300");
+        // natively all but a few; under TCG the pumps fall behind the two transfers and tun's ring
+        // drops (122 and 133 of 300 were seen on 5.10 and 7.3): what arrives must still be intact
+        int least = Bounds.atLeast(290, 100, "UDP datagrams intact of 300 beside two TCP transfers");
+        assertTrue(got >= least, "UDP datagrams intact: " + got + " of 300 (at least " + least + ")");
         // natively every echo comes back beside the two transfers; under TCG the pumps fall behind
         // the transfers and one echo in five was seen lost (6.1)
         int echoes = Bounds.atLeast(5, 3, "echoes of 5 beside two TCP transfers");
