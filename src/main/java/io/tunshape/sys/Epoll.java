@@ -28,7 +28,7 @@ public final class Epoll implements AutoCloseable {
     private static final int DATA_OFFSET = EVENT_SIZE == 12 ? 4 : 8;
 
     static {
-        Native.register(NativeLibrary.getInstance("c"));
+        Native.register(Epoll.class, NativeLibrary.getInstance("c"));
     }
 
     private static native int epoll_create1(int flags) throws LastErrorException;

@@ -9,7 +9,9 @@ import java.nio.ByteBuffer;
 /** Direct-mapped libc calls. The only class that names native functions; nothing outside {@code sys} sees it. */
 final class LibC {
     static {
-        Native.register(NativeLibrary.getInstance("c"));
+        // the class named: Native.register(library) alone finds its caller by walking the stack, about
+        // 6 ms of a one-shot apply that waits for it (issue 24; interleaved medians of apply -v)
+        Native.register(LibC.class, NativeLibrary.getInstance("c"));
     }
 
     private LibC() {

@@ -19,7 +19,7 @@ public final class Mounts {
     private static final int MNT_DETACH = 2;
 
     static {
-        Native.register(NativeLibrary.getInstance("c"));
+        Native.register(Mounts.class, NativeLibrary.getInstance("c"));
     }
 
     private static native int unshare(int flags) throws LastErrorException;

@@ -10,7 +10,7 @@ import com.sun.jna.NativeLibrary;
  */
 public final class ProcLink {
     static {
-        Native.register(NativeLibrary.getInstance("c"));
+        Native.register(ProcLink.class, NativeLibrary.getInstance("c"));
     }
 
     private static native long readlink(String path, byte[] buf, long size);
