@@ -23,6 +23,7 @@
 set -euo pipefail
 # shellcheck disable=SC2086
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib/tun-ns.sh"
 jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 SMALL=${SMALL:-0}
@@ -47,12 +48,7 @@ for rate in $RATES; do
     [ "$SMALL" = 1 ] && secs=3
     for mode in $MODES; do
         cleanup
-        ip netns add "$NS"
-        ip -n "$NS" link set lo up
-        ip -n "$NS" tuntap add dev t0 mode tun
-        ip netns exec "$NS" sysctl -q -w net.ipv6.conf.t0.disable_ipv6=1
-        ip -n "$NS" addr add 198.18.0.1 peer 198.18.0.2 dev t0
-        ip -n "$NS" link set t0 up
+        tun_ns "$NS"
         case $mode in
             default) ;;
             fifo-bp) "$top/bin/tunshape" --netns "$NS" apply t0 --rate "$rate" --senders 4 ${APPLY_ARGS:-} >/dev/null 2>&1 ;;

@@ -32,6 +32,7 @@
 # Usage (as root): bench/flow-control.sh     needs: iproute2, python3, a built jar
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib/tun-ns.sh"
 ts=$top/bin/tunshape
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 SMALL=${SMALL:-0}
@@ -63,12 +64,7 @@ printf 'kernel %s, TUNGETFEATURES 0x%x (IFF_BACKPRESSURE %s); %s s a row\n' "$(u
 
 setup() {  # a namespace with a persistent t0 (198.18.0.1 -> 198.18.0.2), up
     cleanup
-    ip netns add "$NS"
-    ip -n "$NS" link set lo up
-    ip -n "$NS" tuntap add dev t0 mode tun
-    ip netns exec "$NS" sysctl -q -w net.ipv6.conf.t0.disable_ipv6=1
-    ip -n "$NS" addr add 198.18.0.1 peer 198.18.0.2 dev t0
-    ip -n "$NS" link set t0 up
+    tun_ns "$NS"
 }
 flags() { ip netns exec "$NS" cat /sys/class/net/t0/tun_flags; }
 qdrops() { tc -n "$NS" -s -j qdisc show dev t0 | python3 -c 'import json, sys
