@@ -196,7 +196,7 @@ public final class Planner {
         if (s.mode() == Mode.LATENCY && r.latency() != null) {
             climit = RateSizes.latencyLimit(c.rate().bytesPerSecond(), r.latency().micros(), cb.bytes());
         }
-        int q = c.quantum() != null ? c.quantum() : Sizing.quantum(c.rate(), frame);
+        int q = c.quantum() != null ? c.quantum() : RateSizes.quantum(c.rate().bytesPerSecond(), frame);
         return new HtbClassSpec(minor, LINK_CLASS, c.rate(), cceil, cb, ccb, c.prio(), q, r.overhead(), r.mpu(),
                 Size.of(climit), c.name());
     }

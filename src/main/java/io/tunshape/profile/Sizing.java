@@ -66,16 +66,11 @@ record Sizing(boolean htb, int flows, Rate rate, int frame, Size burst, boolean 
             throw new PlanException("ceil", "only htb has a ceiling; use --qdisc htb");
         }
         return new Sizing(htb, flows, rate, frame, burst, capped, maxBucket, mode, senders, senderBytes, limit, txq,
-                ceil, cburst, quantum(rate, frame));
+                ceil, cburst, RateSizes.quantum(rate.bytesPerSecond(), frame));
     }
 
     static String maxSeconds(Psched psched) {
         return String.format(Locale.ROOT, "%.1f s", psched.maxMicros() / 1e6);
-    }
-
-    /** htb's quantum for a rate: rate/r2q, at least one full frame, at most what htb takes without a warning. */
-    static int quantum(Rate rate, int frame) {
-        return RateSizes.quantum(rate.bytesPerSecond(), frame);
     }
 
     private static boolean htb(ShapingRequest r, int flows) {
