@@ -8,7 +8,7 @@ public final class Main {
 
     public static void main(String[] args) {
         jnaSearchPath();
-        nativeReflection(args);
+        oneShotSettings(args);
         preloadNative(args);
         PrintWriter out = new PrintWriter(System.out, false);
         PrintWriter err = new PrintWriter(System.err, true);
@@ -16,16 +16,26 @@ public final class Main {
     }
 
     /**
-     * A one-shot command keeps the JDK's native reflection accessors instead of generating bytecode for
-     * one after a constructor's 15th call (JNA's own structures pass that on their first use, about
-     * 4 ms of a start that touches the kernel, issue 24); the long-running commands keep the default.
-     * A threshold given with -Dsun.reflect.inflationThreshold stays.
+     * What a one-shot command sets for its short life (issue 24); the long-running commands keep the
+     * defaults, and a value given with -D stays:
+     * <ul>
+     * <li>libc reached through JNA Functions, not direct mapping ({@link io.tunshape.sys.Sys#ONE_SHOT_CALLS}):
+     * no registration, about 20 ms less for JNA's start;
+     * <li>the JDK's native reflection accessors kept instead of bytecode generated for one after a
+     * constructor's 15th call (-Dsun.reflect.inflationThreshold).
+     * </ul>
      */
-    static void nativeReflection(String... args) {
+    static void oneShotSettings(String... args) {
         int at = CommandTree.subcommandIndex(args);
         String cmd = at < 0 ? "" : args[at];
-        if (System.getProperty(INFLATION) == null && !LONG_RUNNING.contains(cmd)) {
+        if (LONG_RUNNING.contains(cmd)) {
+            return;
+        }
+        if (System.getProperty(INFLATION) == null) {
             System.setProperty(INFLATION, Integer.toString(Integer.MAX_VALUE));
+        }
+        if (System.getProperty(io.tunshape.sys.Sys.ONE_SHOT_CALLS) == null) {
+            System.setProperty(io.tunshape.sys.Sys.ONE_SHOT_CALLS, "true");
         }
     }
 

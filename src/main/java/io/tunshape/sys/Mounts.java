@@ -1,8 +1,6 @@
 package io.tunshape.sys;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Native;
-import com.sun.jna.NativeLibrary;
 
 /**
  * A mount namespace of the calling thread's own, and sysfs mounted in it. sysfs shows the network
@@ -18,17 +16,6 @@ public final class Mounts {
     private static final long MS_PRIVATE = 1L << 18;
     private static final int MNT_DETACH = 2;
 
-    static {
-        Native.register(Mounts.class, NativeLibrary.getInstance("c"));
-    }
-
-    private static native int unshare(int flags) throws LastErrorException;
-
-    private static native int mount(String source, String target, String type, long flags, String data)
-            throws LastErrorException;
-
-    private static native int umount2(String target, int flags) throws LastErrorException;
-
     private Mounts() {
     }
 
@@ -39,24 +26,24 @@ public final class Mounts {
      */
     public static void privateSysfs() {
         try {
-            unshare(CLONE_NEWNS);
+            LibC.unshare(CLONE_NEWNS);
         } catch (LastErrorException e) {
             throw new NativeException("unshare(CLONE_NEWNS)", e.getErrorCode());
         }
         try {
-            mount("none", "/", null, MS_REC | MS_PRIVATE, null);
+            LibC.mount("none", "/", null, MS_REC | MS_PRIVATE, null);
         } catch (LastErrorException e) {
             throw new NativeException("mount --make-rprivate /", e.getErrorCode());
         }
         try {
-            umount2("/sys", MNT_DETACH);
+            LibC.umount2("/sys", MNT_DETACH);
         } catch (LastErrorException e) {
             if (e.getErrorCode() != Errno.EINVAL && e.getErrorCode() != Errno.ENOENT) {
                 throw new NativeException("umount /sys", e.getErrorCode());
             }
         }
         try {
-            mount("sysfs", "/sys", "sysfs", 0, null);
+            LibC.mount("sysfs", "/sys", "sysfs", 0, null);
         } catch (LastErrorException e) {
             throw new NativeException("mount sysfs", e.getErrorCode());
         }

@@ -24,13 +24,20 @@ public final class Sys {
     public static final int MSG_DONTWAIT = 0x40;
     public static final int CLONE_NEWNET = 0x40000000;
 
+    /**
+     * The system property that, {@code true} before the first call, has libc reached through JNA
+     * Functions instead of direct mapping: a start some 20 ms shorter, each call a few microseconds
+     * longer; for one-shot commands (Main sets it), not the pump or the daemon.
+     */
+    public static final String ONE_SHOT_CALLS = "tunshape.jna.functions";
+
     private Sys() {
     }
 
     /**
-     * Loads and registers libc through JNA now (JNA's dispatch library, its FFI types, every direct-mapped
-     * function: 45 to 75 ms), for a caller that starts it on another thread while it does other start-up
-     * work (issue 24). What goes wrong is said by the first call that needs it, as without this.
+     * Loads libc through JNA now (JNA's dispatch library, and either every direct-mapped function with
+     * the FFI types they need, 45 to 75 ms, or with {@link #ONE_SHOT_CALLS} JNA's Function classes, 20 to
+     * 35 ms), for a caller that starts it on another thread while it does other start-up work (issue 24). What goes wrong is said by the first call that needs it, as without this.
      */
     public static void preload() {
         try {

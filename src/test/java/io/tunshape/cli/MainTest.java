@@ -1,5 +1,6 @@
 package io.tunshape.cli;
 
+import io.tunshape.sys.Sys;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,28 +17,32 @@ class MainTest {
     private static final String INFLATION = "sun.reflect.inflationThreshold";
 
     @Test
-    void oneShotCommandsKeepNativeReflectionAndLongRunningOnesTheDefault() {
+    void oneShotCommandsKeepNativeReflectionAndCallLibcThroughFunctionsLongRunningOnesTheDefaults() {
         String before = System.getProperty(INFLATION);
+        String calls = System.getProperty(Sys.ONE_SHOT_CALLS);
         try {
             for (String[] args : new String[][] {{"daemon"}, {"--netns", "n", "pump", "--dev", "t0"}, {"top"}, {"demo"}}) {
                 System.clearProperty(INFLATION);
-                Main.nativeReflection(args);
+                System.clearProperty(Sys.ONE_SHOT_CALLS);
+                Main.oneShotSettings(args);
                 assertNull(System.getProperty(INFLATION), String.join(" ", args));
+                assertNull(System.getProperty(Sys.ONE_SHOT_CALLS), String.join(" ", args));
             }
             for (String[] args : new String[][] {{"apply", "t0"}, {"--netns", "n", "show"}, {"--version"}, {}}) {
                 System.clearProperty(INFLATION);
-                Main.nativeReflection(args);
+                System.clearProperty(Sys.ONE_SHOT_CALLS);
+                Main.oneShotSettings(args);
                 assertEquals(Integer.toString(Integer.MAX_VALUE), System.getProperty(INFLATION), String.join(" ", args));
+                assertEquals("true", System.getProperty(Sys.ONE_SHOT_CALLS), String.join(" ", args));
             }
             System.setProperty(INFLATION, "15");
-            Main.nativeReflection("apply", "t0");
+            System.setProperty(Sys.ONE_SHOT_CALLS, "false");
+            Main.oneShotSettings("apply", "t0");
             assertEquals("15", System.getProperty(INFLATION), "a threshold given stays");
+            assertEquals("false", System.getProperty(Sys.ONE_SHOT_CALLS), "a choice given stays");
         } finally {
-            if (before == null) {
-                System.clearProperty(INFLATION);
-            } else {
-                System.setProperty(INFLATION, before);
-            }
+            restore(INFLATION, before);
+            restore(Sys.ONE_SHOT_CALLS, calls);
         }
     }
 
