@@ -11,7 +11,9 @@ import java.nio.ByteOrder;
  */
 public final class Sys {
     public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
     public static final int O_RDWR = 2;
+    public static final int O_TRUNC = 0x200;
     public static final int O_CLOEXEC = 0x80000;
     public static final int O_NONBLOCK = 0x800;
     public static final int SOCK_RAW = 3;
