@@ -227,6 +227,55 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     /**
+     * Sends {@code ms} in one datagram, only the last asking for an ACK. The kernel handles them in
+     * order (netlink_rcv_skb), answers any that fails with its error whether asked or not, and acks
+     * the last: a batch that succeeds costs one send and one receive, where a request each costs two
+     * of each (the daemon's rate change: a class and its leaf). Throws the first error; the messages
+     * after a failed one were still handled. Warnings come only with the last one's ACK.
+     */
+    public Ack requestBatch(List<MessageWriter> ms) {
+        int len = 0;
+        for (MessageWriter m : ms) {
+            len += Nl.align(m.length());
+        }
+        if (tx.capacity() < len) {
+            tx = ByteBuffer.allocateDirect(Math.max(len, 2 * tx.capacity())).order(ByteOrder.nativeOrder());
+        }
+        tx.clear();
+        int first = seq + 1;
+        for (int i = 0; i < ms.size(); i++) {
+            int at = tx.position();
+            ms.get(i).writeTo(tx, ++seq);
+            if (i < ms.size() - 1) {
+                tx.putShort(at + 6, (short) (tx.getShort(at + 6) & ~Nl.F_ACK));
+            }
+        }
+        int last = seq;
+        tx.flip();
+        Sys.sendto(fd, tx, 0, kernel());
+        requestsSent += ms.size();
+        NetlinkException failed = null;
+        while (true) {
+            for (Message r : receive()) {
+                if (r.pid() != portId || r.seq() - first < 0 || last - r.seq() < 0 || r.type() != Nl.NLMSG_ERROR) {
+                    continue;
+                }
+                if (r.seq() == last && failed != null) {
+                    throw failed;
+                }
+                if (r.seq() == last) {
+                    return errorOrAck(r);
+                }
+                try {
+                    errorOrAck(r);
+                } catch (NetlinkException e) {
+                    failed = failed == null ? e : failed;
+                }
+            }
+        }
+    }
+
+    /**
      * Sends a get request (no dump) and returns its one reply. Some gets succeed with nothing to
      * say (a device's root qdisc when it is noqueue): such a request must ask for an ACK, and then
      * an ACK without a reply before it returns null. (An ACK after a reply is left behind and

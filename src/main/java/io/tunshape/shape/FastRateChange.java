@@ -1,10 +1,14 @@
 package io.tunshape.shape;
 
+import io.tunshape.netlink.MessageWriter;
 import io.tunshape.tc.HtbClassSpec;
 import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Tc;
 import io.tunshape.tc.TcClient;
 import io.tunshape.tc.TcCodec;
+
+import java.util.ArrayList;
+import java.util.List;
 
 import static io.tunshape.tc.TreeLayout.classHandle;
 import static io.tunshape.tc.TreeLayout.leafHandle;
@@ -26,26 +30,30 @@ public final class FastRateChange {
      */
     public static void changeHtbInPlace(TcClient tc, int ifindex, HtbSpec h, boolean emptyLeaves) {
         TcCodec codec = tc.codec();
+        List<MessageWriter> ms = new ArrayList<>();
         for (HtbClassSpec c : h.classes()) {
             // no rate tables: the kernel does not read them for our ratespecs
-            tc.send(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c, false));
+            ms.add(codec.htbClass(TcClient.CHANGE, ifindex, classHandle(c.minor()), parentHandle(c), c, false));
             if (c.limit() == null) {
                 continue;
             }
             if (emptyLeaves) {
-                tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
+                ms.add(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
             }
-            tc.send(codec.bfifo(emptyLeaves ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leafHandle(c.minor()),
+            ms.add(codec.bfifo(emptyLeaves ? TcClient.REPLACE : TcClient.CHANGE, ifindex, leafHandle(c.minor()),
                     classHandle(c.minor()), c.limit().bytes()));
         }
         // flow queues borrow everything from their parent, so a new rate moves no flow class; their
         // queues are emptied on request (a deep fall in latency mode) like any leaf
         if (h.flows() != null && emptyLeaves) {
             for (HtbClassSpec c : h.flows().classes()) {
-                tc.send(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
-                tc.send(codec.bfifo(TcClient.REPLACE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
+                ms.add(TcCodec.delete(Tc.RTM_DELQDISC, ifindex, leafHandle(c.minor()), classHandle(c.minor())));
+                ms.add(codec.bfifo(TcClient.REPLACE, ifindex, leafHandle(c.minor()), classHandle(c.minor()),
                         c.limit().bytes()));
             }
         }
+        // one datagram, one ACK (for the last): a refusal of any still throws, and the pass that follows
+        // puts right whatever the messages after it changed
+        tc.sendAll(ms);
     }
 }

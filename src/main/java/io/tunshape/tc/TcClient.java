@@ -31,6 +31,11 @@ public final class TcClient {
         return sock.request(m);
     }
 
+    /** Sends {@code ms} in one datagram, in order ({@link NetlinkSocket#requestBatch}); throws the first refusal. */
+    public Ack sendAll(List<MessageWriter> ms) {
+        return sock.requestBatch(ms);
+    }
+
     /** Every qdisc of the namespace (the kernel ignores the ifindex in a qdisc dump). */
     public List<QdiscInfo> qdiscs() {
         return decodeAll(sock.dump(TcCodec.tcmsg(Tc.RTM_GETQDISC, Nl.F_REQUEST | Nl.F_DUMP, 0, Handle.UNSPEC,
