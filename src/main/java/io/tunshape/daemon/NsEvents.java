@@ -2,6 +2,7 @@ package io.tunshape.daemon;
 
 import io.tunshape.netlink.Message;
 import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.Netns;
 import io.tunshape.netlink.Nl;
 import io.tunshape.sys.Epoll;
 import io.tunshape.sys.Errno;
@@ -16,8 +17,6 @@ import io.tunshape.tc.TcCodec;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.function.Consumer;
 
 /**
@@ -91,15 +90,8 @@ final class NsEvents implements AutoCloseable {
             fallBack(KNOB + "=per-namespace, a fault-test knob");
             return false;
         }
-        FutureTask<Heard> task = new FutureTask<>(() -> {
-            Sys.unshare(Sys.CLONE_NEWNET);
-            return check(ids, codec);
-        });
-        Thread t = new Thread(task, "netns-events-check");
-        t.setDaemon(true);
-        t.start();
         try {
-            Heard h = task.get();
+            Heard h = Netns.runPrivate("netns-events-check", () -> check(ids, codec));
             if (!h.other) {
                 fallBack("a tc change in a namespace with an id here did not reach the socket listening in all "
                         + "namespaces (NETLINK_LISTEN_ALL_NSID)");
@@ -112,12 +104,12 @@ final class NsEvents implements AutoCloseable {
                 note = "on";
             }
             return h.others;
-        } catch (ExecutionException e) {
-            note = "on (not checked: " + e.getCause().getMessage() + ")";
-            log.accept("namespace events " + note);
-            return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return false;
+        } catch (Exception e) {
+            note = "on (not checked: " + e.getMessage() + ")";
+            log.accept("namespace events " + note);
             return false;
         }
     }
