@@ -92,6 +92,7 @@ public final class StatusCommand implements Callable<Integer> {
         if (!discovery.isEmpty()) {
             out.println("discovery: " + discovery.get("host_namespaces") + " namespaces on the host, "
                     + a.namespaces.size() + " selected; process events " + discovery.get("process_event_source")
+                    + "; namespace events " + discovery.getOrDefault("netns_event_source", "-")
                     + "; last /proc scan " + discovery.get("last_proc_scan_us") + " us");
         }
     }

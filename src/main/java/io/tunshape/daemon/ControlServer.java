@@ -202,6 +202,8 @@ final class ControlServer implements AutoCloseable {
         g.writeNumberField("last_proc_scan_us", d.lastScanMicros());
         g.writeNumberField("process_events", d.processEvents());
         g.writeStringField("process_event_source", d.processEventsNote());
+        g.writeStringField("netns_event_source", d.netnsEventsNote());
+        g.writeNumberField("netns_event_sockets", d.netnsEventSockets());
         g.writeNumberField("pass_retries", d.retries());
         g.writeEndObject();
         // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against
@@ -351,6 +353,10 @@ final class ControlServer implements AutoCloseable {
         b.append("# HELP tunshape_process_events_total Process events (fork, exec, exit) read.\n"
                 + "# TYPE tunshape_process_events_total counter\ntunshape_process_events_total ")
                 .append(d.processEvents()).append('\n');
+        b.append("# HELP tunshape_netns_event_sockets Sockets hearing the served namespaces' link and tc events: 1, or"
+                + " 1 and one in each served namespace where the kernel's one socket for all does not hear them.\n"
+                + "# TYPE tunshape_netns_event_sockets gauge\ntunshape_netns_event_sockets ")
+                .append(d.netnsEventSockets()).append('\n');
         b.append("# HELP tunshape_pass_retries_total Passes over a namespace that failed and were retried with backoff.\n"
                 + "# TYPE tunshape_pass_retries_total counter\ntunshape_pass_retries_total ").append(d.retries())
                 .append('\n');

@@ -3,7 +3,6 @@ package io.tunshape.daemon;
 import io.tunshape.netlink.Message;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.netlink.NetnsEntry;
-import io.tunshape.netlink.Nl;
 import io.tunshape.netlink.ProcConnector;
 import io.tunshape.shape.Session;
 import io.tunshape.sys.Epoll;
@@ -72,8 +71,8 @@ final class EventLoop implements Runnable {
     private final HostNamespaces host = new HostNamespaces();
     private final ReportPath reports;
     private final Serving serving;
-    /** Hears every served namespace (NETLINK_LISTEN_ALL_NSID). */
-    private NetlinkSocket events;
+    /** Hears every served namespace (NETLINK_LISTEN_ALL_NSID), or, after a fallback, each through a socket of its own. */
+    private volatile NsEvents events;
     private final int[] eventNsid = new int[1];
     /** The id the daemon's namespace has for itself, if someone gave it one (its events then carry it), else -1. */
     private int ownNsid = -1;
@@ -162,7 +161,7 @@ final class EventLoop implements Runnable {
     @Override
     public void run() {
         try (Epoll ep = new Epoll(256);
-             NetlinkSocket allEvents = NetlinkSocket.openAllNamespaces(Nl.RTMGRP_LINK | Nl.RTMGRP_TC, EVENTS_RCVBUF);
+             NsEvents allEvents = new NsEvents(EVENTS_RCVBUF, ep, log);
              NetlinkSocket nsids = NetlinkSocket.open();
              NetnsEntry net = NetnsEntry.net();
              NetnsEntry uts = NetnsEntry.uts();
@@ -170,7 +169,7 @@ final class EventLoop implements Runnable {
             epoll = ep;
             events = allEvents;
             mountinfo = mounts;
-            serving.use(nsids, net, uts);
+            serving.use(nsids, net, uts, allEvents);
             try (Fd own = Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC)) {
                 ownNsid = nsids.existingNsid(own);
             }
@@ -207,7 +206,7 @@ final class EventLoop implements Runnable {
 
     /** Watches the event socket, the process events (when the kernel gives them), the mount table and the wake-up. */
     private void watch() {
-        epoll.add(events.fd(), Epoll.EPOLLIN, EVENTS);
+        epoll.add(events.all().fd(), Epoll.EPOLLIN, EVENTS);
         try {
             proc = ProcConnector.open();
             epoll.add(proc.fd(), Epoll.EPOLLIN, PROC);
@@ -247,7 +246,12 @@ final class EventLoop implements Runnable {
             } else if (key == WAKE) {
                 Epoll.drain(wake);
             } else if (key == EVENTS) {
-                linkEvents();
+                linkEvents(events.all(), null);
+            } else if (key > 0) {
+                Namespace ns = events.byKey(key);
+                if (ns != null) {
+                    linkEvents(ns.events, ns);
+                }
             }
         }
     }
@@ -302,14 +306,14 @@ final class EventLoop implements Runnable {
     /**
      * Turns the served namespaces' link and tc events into keys: the ifindexes to look at in each,
      * or everything after an overrun. What our own changes cause (the sender is the namespace's
-     * session) is skipped, and so is what namespaces not served say.
+     * session) is skipped, and so is what namespaces not served say. {@code from} is the one socket
+     * ({@code only} null: each datagram names its namespace by id) or a served namespace's own.
      */
-    private void linkEvents() {
+    private void linkEvents(NetlinkSocket from, Namespace only) {
         try {
             List<Message> ms;
-            while ((ms = events.receiveEventsNow(eventNsid)) != null) {
-                int id = eventNsid[0];
-                Namespace ns = id < 0 || id == ownNsid ? namespaces.byIno(host.own()) : namespaces.byNsid(id);
+            while ((ms = only != null ? from.receiveEventsNow() : from.receiveEventsNow(eventNsid)) != null) {
+                Namespace ns = only != null ? only : sender(eventNsid[0]);
                 if (ns == null || ms.isEmpty() || ours(ns, ms.get(0).pid())) {
                     continue;
                 }
@@ -324,12 +328,21 @@ final class EventLoop implements Runnable {
             }
         } catch (NativeException | io.tunshape.netlink.NetlinkException e) {
             log.accept((e instanceof NativeException n && n.errno() == Errno.ENOBUFS ? "events overran (ENOBUFS)"
-                    : "event socket: " + e.getMessage()) + "; reading every namespace afresh");
-            for (Namespace ns : namespaces.all()) {
+                    : "event socket: " + e.getMessage()) + (only != null ? "; reading " + only.label() + " afresh"
+                    : "; reading every namespace afresh"));
+            for (Namespace ns : only != null ? List.of(only) : namespaces.all()) {
                 ns.dirtyAll = true;
                 queue.changed(ns);
             }
         }
+    }
+
+    /** The served namespace a datagram of the one socket came from, by its id; null: none served (or heard on its own socket). */
+    private Namespace sender(int id) {
+        if (id < 0 || id == ownNsid) {
+            return namespaces.byIno(host.own());
+        }
+        return events.perNamespace() ? null : namespaces.byNsid(id);
     }
 
     /** Whether a message came from the daemon's own sockets in {@code ns} (a pass's or a rate change's). */
@@ -372,6 +385,18 @@ final class EventLoop implements Runnable {
     /** Ticks the controllers of devices with recent reports, and again while some report. */
     private void tick() {
         reports.tick(now(), config.get().tuning().staleMs());
+    }
+
+    /** How served namespaces' events are heard (status): see {@link NsEvents#note}. */
+    String netnsEventsNote() {
+        NsEvents e = events;
+        return e == null ? "not started" : e.note;
+    }
+
+    /** Event sockets open for the served namespaces (metrics). */
+    int netnsEventSockets() {
+        NsEvents e = events;
+        return e == null ? 0 : e.sockets;
     }
 
     /** Every served namespace, for status. */

@@ -2,6 +2,7 @@ package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
 import io.tunshape.netlink.NamespaceLock;
+import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.profile.Profile;
 import io.tunshape.shape.DeviceState;
 import io.tunshape.shape.Session;
@@ -29,6 +30,12 @@ final class Namespace {
     int nsid = -1;
     /** Opened in the namespace; null until served and after release. */
     volatile Session session;
+    /**
+     * Its own event socket, opened inside it, only where the kernel's one socket for every namespace
+     * does not hear it ({@link NsEvents}); null otherwise. The loop's, as is {@link #eventsKey}, its epoll key.
+     */
+    NetlinkSocket events;
+    long eventsKey;
 
     volatile State state = State.RETRYING;
     volatile String reason = "not opened yet";

@@ -49,6 +49,7 @@ final class Serving {
     private NetlinkSocket ids;
     private NetnsEntry net;
     private NetnsEntry uts;
+    private NsEvents events;
 
     Serving(Supplier<DaemonConfig> config, Reconciler reconciler, Namespaces namespaces, WorkQueue<Namespace> queue,
             HostNamespaces host, ReportPath reports, TcCodec codec, Consumer<String> log, StallWatch stalls) {
@@ -64,7 +65,8 @@ final class Serving {
     }
 
     /** The loop's sockets and namespace entries, opened when it starts. */
-    void use(NetlinkSocket ids, NetnsEntry net, NetnsEntry uts) {
+    void use(NetlinkSocket ids, NetnsEntry net, NetnsEntry uts, NsEvents events) {
+        this.events = events;
         this.ids = ids;
         this.net = net;
         this.uts = uts;
@@ -206,12 +208,20 @@ final class Serving {
     /**
      * Opens the request socket (and the rate socket) inside the namespace, from this thread (setns
      * there and back), its lock file, and gives the namespace an id here, by which its events are
-     * told apart on the one event socket.
+     * told apart on the one event socket; or, where that socket does not hear other namespaces
+     * ({@link NsEvents}, checked before the first), opens an event socket inside it too.
      */
     private void open(Namespace ns) {
         NsFacts f = ns.facts;
+        if (!f.own() && events.checkOnce(ids, codec)) {
+            for (Namespace other : namespaces.all()) { // the check read their events: everything afresh
+                other.dirtyAll = true;
+                queue.changed(other);
+            }
+        }
         boolean rates = adaptive();
-        Object[] opened = new Object[3];
+        boolean ownEvents = events.perNamespace() && !f.own();
+        Object[] opened = new Object[4];
         java.util.concurrent.Callable<Void> make = () -> {
             long here = HostNamespaces.inoOf("thread-self");
             if (here != ns.ino) {
@@ -221,6 +231,7 @@ final class Serving {
             opened[0] = f.own() ? null : Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC);
             opened[1] = new Session(f.own() ? null : f.name() != null ? f.name() : f.label(), codec);
             opened[2] = rates ? NetlinkSocket.open() : null;
+            opened[3] = ownEvents ? NetlinkSocket.open(NsEvents.GROUPS) : null;
             return null;
         };
         try {
@@ -242,6 +253,9 @@ final class Serving {
                 ns.lock = lock;
                 ns.session = (Session) opened[1];
                 ns.rates = opened[2] == null ? null : new RateLink((NetlinkSocket) opened[2], codec, lock);
+            }
+            if (opened[3] != null) {
+                events.watch(ns, (NetlinkSocket) opened[3]);
             }
         } catch (Exception e) {
             closeAll(opened);
@@ -265,6 +279,7 @@ final class Serving {
     }
 
     private void closeSockets(Namespace ns) {
+        events.unwatch(ns);
         namespaces.unidentified(ns);
         ns.close();
     }

@@ -2,20 +2,18 @@ package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
 import io.tunshape.netlink.NetlinkSocket;
+import io.tunshape.netlink.Netns;
 import io.tunshape.profile.Profile;
 import io.tunshape.shape.Session;
 import io.tunshape.shape.Shaper;
 import io.tunshape.sys.Errno;
 import io.tunshape.sys.NativeException;
-import io.tunshape.sys.Sys;
 import io.tunshape.sys.UnixDatagram;
 import io.tunshape.tc.TcCodec;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
@@ -88,25 +86,17 @@ final class WarmUp {
         long t0 = System.nanoTime();
         DaemonConfig.Entry e = entry;
         Profile profile = p;
-        FutureTask<Long> task = new FutureTask<>(() -> {
-            Sys.unshare(Sys.CLONE_NEWNET);
-            return here(e, profile);
-        });
-        Thread t = new Thread(task, "warm-up");
-        t.setDaemon(true);
-        t.start();
         try {
-            long n = task.get();
+            long n = Netns.runPrivate("warm-up", () -> here(e, profile));
             // start with an empty young generation: a collection comes only after some hundreds of
             // reports, not among the first ones (and it stops the report thread for about 1 ms)
             System.gc();
             log.accept("report path warmed up: " + REPORTS + " reports, " + n + " rate changes in a private "
                     + "namespace in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
-        } catch (ExecutionException x) {
-            log.accept("warming up the report path: " + x.getCause().getMessage()
-                    + "; the first changes will be slower");
         } catch (InterruptedException x) {
             Thread.currentThread().interrupt();
+        } catch (Exception x) {
+            log.accept("warming up the report path: " + x.getMessage() + "; the first changes will be slower");
         }
     }
 

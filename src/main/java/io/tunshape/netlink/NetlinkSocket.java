@@ -45,12 +45,21 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /** Opens a route socket subscribed to the multicast groups in {@code groups} (a bit mask). */
     public static NetlinkSocket open(int groups) {
+        return open(groups, 0);
+    }
+
+    /**
+     * Opens a route socket subscribed to {@code groups} with the port id {@code port} (0: one the
+     * kernel picks). A port id is unique only within a namespace; one taken there is EADDRINUSE.
+     */
+    public static NetlinkSocket open(int groups, int port) {
         Fd fd = Sys.socket(Nl.AF_NETLINK, Sys.SOCK_RAW | Sys.SOCK_CLOEXEC, Nl.NETLINK_ROUTE);
         try {
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_SNDBUF, 32768);
             Sys.setsockopt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, groups != 0 ? eventBuffer() : 1 << 20);
             Sys.setsockopt(fd, Nl.SOL_NETLINK, Nl.NETLINK_EXT_ACK, 1);
             ByteBuffer sa = sockaddr(groups);
+            sa.putInt(4, port);
             Sys.bind(fd, sa);
             ByteBuffer got = ByteBuffer.allocateDirect(12).order(ByteOrder.nativeOrder());
             Sys.getsockname(fd, got);
@@ -62,6 +71,12 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     /**
+     * The lowest port id of the range [-4096, -1], which the kernel's autobind never takes (it tries
+     * the process id, then [-2^31, -4097]); only an explicit bind does.
+     */
+    public static final int RESERVED_PORTS = -4096;
+
+    /**
      * Opens a socket subscribed to {@code groups} in the calling thread's namespace that also hears
      * every namespace having an id there ({@link #nsid}), each datagram with the id it came from
      * ({@link #receiveEventsNow(int[])}): one socket for a daemon serving a thousand namespaces,
@@ -69,9 +84,25 @@ public final class NetlinkSocket implements AutoCloseable {
      * notification by walking every subscribed route socket of every namespace: with 1000 of them a
      * class change took 340 us instead of 65 us.) Its receive buffer is {@code rcvbuf} bytes, set
      * with SO_RCVBUFFORCE (root may pass net.core.rmem_max; it holds only what waits).
+     *
+     * <p>Its port id is the first free one from {@link #RESERVED_PORTS} up, one the kernel never gives
+     * a socket on its own: Linux before 5.15 leaves a tc change out of every socket, in any namespace,
+     * whose port id is the one that asked for the change (rtnetlink_send excluded the requester's port
+     * id until commit cfdf0d9ae75b), and port ids are unique only within a namespace: a process's first
+     * socket in each namespace gets the process id, so a socket of the same process in a served
+     * namespace would have silenced its changes there.
      */
     public static NetlinkSocket openAllNamespaces(int groups, int rcvbuf) {
-        NetlinkSocket s = open(groups);
+        NetlinkSocket s = null;
+        for (int port = RESERVED_PORTS; s == null; port++) {
+            try {
+                s = open(groups, port);
+            } catch (NativeException e) {
+                if (e.errno() != Errno.EADDRINUSE || port == -1) {
+                    throw e;
+                }
+            }
+        }
         try {
             int size = System.getenv("TUNSHAPE_EVENT_RCVBUF") != null ? eventBuffer() : rcvbuf;
             try {

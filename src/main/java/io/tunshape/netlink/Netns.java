@@ -55,7 +55,23 @@ public final class Netns {
             }
             return work.call();
         });
-        Thread t = new Thread(task, "netns-" + nameOrPath);
+        return onThread("netns-" + nameOrPath, task);
+    }
+
+    /**
+     * Runs {@code work} in a new network namespace of its own, on a fresh thread named {@code name}
+     * (unshare): the namespace goes with that thread and the last socket the work opened there.
+     */
+    public static <T> T runPrivate(String name, Callable<T> work) throws Exception {
+        return onThread(name, new FutureTask<>(() -> {
+            Sys.unshare(Sys.CLONE_NEWNET);
+            return work.call();
+        }));
+    }
+
+    /** Runs {@code task} on a fresh daemon thread and waits for it: its result, or what it threw. */
+    private static <T> T onThread(String name, FutureTask<T> task) throws Exception {
+        Thread t = new Thread(task, name);
         t.setDaemon(true);
         t.start();
         try {

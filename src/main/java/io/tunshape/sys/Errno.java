@@ -16,6 +16,8 @@ public final class Errno {
     public static final int EBADMSG = 74;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
+    public static final int ENOPROTOOPT = 92;
+    public static final int EADDRINUSE = 98;
     public static final int ENOBUFS = 105;
 
     private Errno() {

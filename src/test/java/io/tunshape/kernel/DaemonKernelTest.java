@@ -47,7 +47,8 @@ class DaemonKernelTest {
               headroom: 10%
             """;
 
-    private static final class Setup implements AutoCloseable {
+    /** A namespace of the test's own with a daemon configuration for it (NetnsEventsKernelTest uses it too). */
+    static final class Setup implements AutoCloseable {
         final KernelNs ns = KernelNs.create();
         final Path dir;
         PumpProcess daemon;
@@ -70,8 +71,13 @@ class DaemonKernelTest {
         }
 
         void start() throws Exception {
-            daemon = new PumpProcess("daemon", "--config", dir.resolve("tunshape.yaml").toString());
-            assertTrue(daemon.await("running with", 15_000), daemon.lines().toString());
+            start(java.util.Map.of());
+        }
+
+        /** Starts the daemon with {@code env} added to its environment. */
+        void start(java.util.Map<String, String> env) throws Exception {
+            daemon = new PumpProcess(env, "daemon", "--config", dir.resolve("tunshape.yaml").toString());
+            assertTrue(daemon.await("running with", io.tunshape.testing.Bounds.millis(15_000)), daemon.lines().toString());
         }
 
         /** A tun device held open (and not read), addressed 198.18.0.1 peer .2 and up: what is sent to .2 queues. */
