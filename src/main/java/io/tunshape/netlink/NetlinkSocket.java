@@ -251,7 +251,7 @@ public final class NetlinkSocket implements AutoCloseable {
                     continue;
                 }
                 if (r.type() == Nl.NLMSG_ERROR) {
-                    return errorOrAck(r);
+                    return Ack.of(r);
                 }
             }
         }
@@ -295,10 +295,10 @@ public final class NetlinkSocket implements AutoCloseable {
                     throw failed;
                 }
                 if (r.seq() == last) {
-                    return errorOrAck(r);
+                    return Ack.of(r);
                 }
                 try {
-                    errorOrAck(r);
+                    Ack.of(r);
                 } catch (NetlinkException e) {
                     failed = failed == null ? e : failed;
                 }
@@ -320,7 +320,7 @@ public final class NetlinkSocket implements AutoCloseable {
                     continue;
                 }
                 if (r.type() == Nl.NLMSG_ERROR) {
-                    errorOrAck(r);
+                    Ack.of(r);
                     return null;
                 }
                 return r;
@@ -346,13 +346,13 @@ public final class NetlinkSocket implements AutoCloseable {
                     if (r.type() == Nl.NLMSG_DONE) {
                         int err = r.length() >= Nl.HDRLEN + 4 ? r.buffer().getInt(Nl.HDRLEN) : 0;
                         if (err < 0) {
-                            throw new NetlinkException(-err, extackMessage(r, Nl.HDRLEN + 4), -1);
+                            throw new NetlinkException(-err, Ack.extackMessage(r, Nl.HDRLEN + 4), -1);
                         }
                         done = true;
                         break;
                     }
                     if (r.type() == Nl.NLMSG_ERROR) {
-                        errorOrAck(r);
+                        Ack.of(r);
                         continue;
                     }
                     out.add(r);
@@ -362,41 +362,6 @@ public final class NetlinkSocket implements AutoCloseable {
                 return out;
             }
         }
-    }
-
-    /** Reads an NLMSG_ERROR: an exception for an error, the warnings for a success. */
-    public static Ack errorOrAck(Message r) {
-        ByteBuffer b = r.buffer();
-        // struct nlmsgerr: the error, then the request's header (and its payload unless capped)
-        r.requireFamily(4 + Nl.HDRLEN, "an error message");
-        int error = b.getInt(Nl.HDRLEN);
-        long origLen = Integer.toUnsignedLong(b.getInt(Nl.HDRLEN + 4));
-        boolean capped = (r.flags() & Nl.F_CAPPED) != 0;
-        long tlvStart = Nl.HDRLEN + 4 + (capped ? Nl.HDRLEN : Math.max(Nl.HDRLEN, (origLen + 3) & ~3L));
-        // an echo that claims more than the message holds leaves no room for TLVs: the errno still stands
-        boolean tlvs = (r.flags() & Nl.F_ACK_TLVS) != 0 && tlvStart < r.length();
-        String msg = tlvs ? extackMessage(r, (int) tlvStart) : null;
-        if (error < 0) {
-            int off = -1;
-            if (tlvs) {
-                Attrs a = Attrs.parse(b, (int) tlvStart, r.length(), Nl.NLMSGERR_ATTR_OFFS);
-                off = (int) a.u32Or(Nl.NLMSGERR_ATTR_OFFS, -1);
-            }
-            throw new NetlinkException(-error, msg, off);
-        }
-        return msg == null ? Ack.EMPTY : new Ack(List.of(msg));
-    }
-
-    private static String extackMessage(Message r, int from) {
-        if (from >= r.length()) {
-            return null;
-        }
-        Attrs a = Attrs.parse(r.buffer(), from, r.length(), Nl.NLMSGERR_ATTR_OFFS);
-        if (!a.has(Nl.NLMSGERR_ATTR_MSG)) {
-            return null;
-        }
-        String s = a.string(Nl.NLMSGERR_ATTR_MSG);
-        return s == null || s.isEmpty() ? null : s;
     }
 
     /** Whether a datagram is waiting, after waiting up to {@code timeoutMs}. */

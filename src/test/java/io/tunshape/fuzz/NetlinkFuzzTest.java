@@ -5,6 +5,7 @@ import io.tunshape.link.LinkInfo;
 import io.tunshape.shape.DeviceState;
 import io.tunshape.shape.Shaper;
 import io.tunshape.shape.TreeCheck;
+import io.tunshape.netlink.Ack;
 import io.tunshape.netlink.Attrs;
 import io.tunshape.netlink.Message;
 import io.tunshape.netlink.MessageWriter;
@@ -120,7 +121,7 @@ class NetlinkFuzzTest {
             m.seq();
             m.pid();
             if (m.type() == Nl.NLMSG_ERROR) {
-                NetlinkSocket.errorOrAck(m);
+                Ack.of(m);
                 continue;
             }
             decodeAs(m);

@@ -1,6 +1,7 @@
 package io.tunshape.fuzz;
 
 import io.tunshape.link.LinkClient;
+import io.tunshape.netlink.Ack;
 import io.tunshape.netlink.Attrs;
 import io.tunshape.netlink.MalformedMessageException;
 import io.tunshape.netlink.Message;
@@ -94,11 +95,11 @@ class NetlinkRegressionTest {
         MessageWriter w = new MessageWriter(Nl.NLMSG_ERROR, Nl.F_ACK_TLVS);
         w.u32(-22 & 0xFFFFFFFFL).u32(0xFFFFFFF0L).u16(44).u16(5).u32(1).u32(2); // echo length -16
         w.attrString(Nl.NLMSGERR_ATTR_MSG, "x");
-        NetlinkException e = assertThrows(NetlinkException.class, () -> NetlinkSocket.errorOrAck(msg(w)));
+        NetlinkException e = assertThrows(NetlinkException.class, () -> Ack.of(msg(w)));
         assertEquals(22, e.errno());
         MessageWriter tiny = new MessageWriter(Nl.NLMSG_ERROR, 0);
         tiny.u32(0);
-        assertThrows(MalformedMessageException.class, () -> NetlinkSocket.errorOrAck(msg(tiny)));
+        assertThrows(MalformedMessageException.class, () -> Ack.of(msg(tiny)));
     }
 
     @Test

@@ -62,7 +62,7 @@ class AckDecodingTest {
         ByteBuffer off = le(4).putInt(44);
         Message m = errorAck(34, request, tlv(Nl.NLMSGERR_ATTR_MSG, cstr("Attribute failed policy validation")),
                 tlv(Nl.NLMSGERR_ATTR_OFFS, off.array()));
-        NetlinkException e = assertThrows(NetlinkException.class, () -> NetlinkSocket.errorOrAck(m));
+        NetlinkException e = assertThrows(NetlinkException.class, () -> Ack.of(m));
         assertEquals(34, e.errno());
         assertEquals("Attribute failed policy validation", e.kernelMessage());
         assertEquals(44, e.offset());
@@ -72,7 +72,7 @@ class AckDecodingTest {
     @Test
     void errorWithoutExtackHasOnlyTheErrno() {
         Message m = errorAck(22, new byte[16]);
-        NetlinkException e = assertThrows(NetlinkException.class, () -> NetlinkSocket.errorOrAck(m));
+        NetlinkException e = assertThrows(NetlinkException.class, () -> Ack.of(m));
         assertEquals(22, e.errno());
         assertNull(e.kernelMessage());
         assertEquals(-1, e.offset());
@@ -87,7 +87,7 @@ class AckDecodingTest {
                 .putInt(7).putInt(99).putInt(0);
         b.putInt(2152).putShort((short) 40).putShort((short) 0x605).putInt(7).putInt(0);
         b.put(msg);
-        Ack ack = NetlinkSocket.errorOrAck(new Message(b.array()));
+        Ack ack = Ack.of(new Message(b.array()));
         assertEquals(java.util.List.of("sch_htb: quantum of class 10010 is big. Consider r2q change."), ack.warnings());
     }
 
@@ -95,7 +95,7 @@ class AckDecodingTest {
     void plainSuccessHasNoWarnings() {
         ByteBuffer b = le(36);
         b.putInt(36).putShort((short) Nl.NLMSG_ERROR).putShort((short) Nl.F_CAPPED).putInt(7).putInt(99).putInt(0);
-        assertTrue(NetlinkSocket.errorOrAck(new Message(b.array())).warnings().isEmpty());
+        assertTrue(Ack.of(new Message(b.array())).warnings().isEmpty());
     }
 
     @Test
