@@ -171,8 +171,10 @@ Y
     wait "$sp" || true
     local d1 q1; d1=$(ip netns exec "$NS" cat /sys/class/net/t0/statistics/tx_dropped); q1=$(qdrops)
     local stalls; stalls=$(grep -ci 'stall' "$work/daemon.log" || true)
+    local dlog; dlog=$(tail -n 15 "$work/daemon.log")
     cleanup
-    python3 - "$(cat "$work/stall.json")" "${back:-}" $((d1 - d0)) $((q1 - q0)) "$stalls" "$secs" <<'EOF' || failed=1
+    local line; line=$(python3 - "$(cat "$work/stall.json")" "${back:-}" $((d1 - d0)) $((q1 - q0)) "$stalls" "$secs" <<'EOF'
+
 import json, sys
 r, back, dt, dq, stalls = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 longest = max(s["longest_send_ms"] for s in r["senders"])
@@ -181,6 +183,10 @@ print(f"{'stall (SIGSTOP 5 s)':<26} longest send {longest:.0f} ms (bound 3000), 
       f"{'never' if back == '' else back + ' s'} after SIGCONT, dropped after: tun {dt}, qdisc {dq}; "
       f"daemon log lines with 'stall': {stalls}; target: {'met' if met else 'missed'}")
 EOF
+) || failed=1
+    echo "$line"
+    # a missed target says why as far as the daemon knows: the end of its log
+    case $line in *"target: missed"*) echo "  the daemon's log, last lines:"; sed 's/^/    /' <<<"$dlog" ;; esac
 }
 
 for row in $ROWS; do
