@@ -137,7 +137,8 @@ EOF
 
 stall_row() {  # the daemon's stall guard: SIGSTOP the pump under four blocked senders, SIGCONT 5 s later
     setup
-    cat > "$work/link.yaml" <<'Y'
+    # a profile is found by its file name: the file must be named after it, or the daemon refuses it
+    cat > "$work/fclink.yaml" <<'Y'
 name: fclink
 description: bench/flow-control.sh, a profile wrong by a factor of two
 source: bench
@@ -149,12 +150,21 @@ control_socket: $work/control.sock
 restore_on_exit: true
 stall_after: 2s
 interfaces:
-  - {match: "t0", netns: "$NS", profile: $work/link.yaml}
+  - {match: "t0", netns: "$NS", profile: $work/fclink.yaml}
 Y
     "$ts" daemon --config "$work/tunshape.yaml" > "$work/daemon.log" 2>&1 &
-    pids+=($!)
+    local dp=$!
+    pids+=($dp)
     local i
-    for i in $(seq 600); do tc -n "$NS" qdisc show dev t0 | grep -qE 'tbf|htb' && break; sleep 0.5; done
+    for i in $(seq 600); do
+        tc -n "$NS" qdisc show dev t0 | grep -qE 'tbf|htb' && break
+        kill -0 "$dp" 2>/dev/null || break
+        sleep 0.5
+    done
+    if ! kill -0 "$dp" 2>/dev/null || ! tc -n "$NS" qdisc show dev t0 | grep -qE 'tbf|htb'; then
+        printf '%-26s the daemon did not shape t0: %s\n' "stall (SIGSTOP 5 s)" "$(tail -n 3 "$work/daemon.log" | tr '\n' ' ')"
+        failed=1; cleanup; return
+    fi
     local plan; plan=$(tc -n "$NS" qdisc show dev t0 | head -1)
     pump auto || { failed=1; return; }
     local pp=${pids[-1]}
