@@ -13,11 +13,12 @@
 #                 at 2mbit (the wrong rate), and (not in SMALL) at 2mbit with --txqueuelen 8 (tun's
 #                 ring, 500 frames by default, is where a rate above the link queues with the flag);
 #                 target: sparse p95 <= three frame times + 50 ms
-#   stall         the daemon shapes t0 (2 Mbit/s) with its stall guard (when this tunshape has it:
-#                 daemon --help or docs/daemon.md mention stall_after), four senders, the pump is
-#                 stopped (SIGSTOP) under load and continued (SIGCONT) 5 s later; target: every
-#                 send returns within stall_after + 1 s, the plan is back within 1 s of SIGCONT, and
-#                 nothing is dropped from then on
+#   stall         the daemon shapes t0 (2 Mbit/s, a profile for four senders) with its stall guard
+#                 (when this tunshape has it: daemon --help or docs/daemon.md mention stall_after),
+#                 four senders, the pump is stopped (SIGSTOP) under load and continued (SIGCONT) 5 s
+#                 later; target: the daemon says it freed the senders, every send returns within
+#                 stall_after + 1 s, the plan is back within 1 s of SIGCONT (x TUNSHAPE_TEST_BOUND_FACTOR,
+#                 which the kernel harness sets under emulation), and nothing is dropped from then on
 # Per row: kernel flow control and tun_flags, datagrams sent, dropped at tun (t0's tx_dropped),
 # dropped in the qdisc, whether the sender blocked (sends of 20 ms or more; the longest), and the
 # goodput (what the pump took from t0, from 1 s in to the end) against the 1 Mbit/s link; then
@@ -38,6 +39,9 @@ ts=$top/bin/tunshape
 SMALL=${SMALL:-0}
 secs=${SECONDS_:-$([ "$SMALL" = 1 ] && echo 8 || echo 10)}
 if [ "$SMALL" = 1 ]; then ROWS=${ROWS:-wrong-rate flows}; else ROWS=${ROWS:-wrong-rate no-rate flows stall}; fi
+# under emulation the kernel harness widens time bounds (as for the tests: TUNSHAPE_TEST_BOUND_FACTOR,
+# with its reason); here only the stall row's "plan back within 1 s", which a daemon pass sets
+factor=${TUNSHAPE_TEST_BOUND_FACTOR:-1}; factor_reason=${TUNSHAPE_TEST_BOUND_REASON:-widened}
 export TUNSHAPE_PROFILE_PATH=$top/profiles
 NS=tsfc$$
 work=$(mktemp -d /tmp/tsfc.XXXXXX)
@@ -143,6 +147,7 @@ name: fclink
 description: bench/flow-control.sh, a profile wrong by a factor of two
 source: bench
 link: {rate: 2mbit}
+shaping: {senders: 4}
 Y
     cat > "$work/tunshape.yaml" <<Y
 report_socket: $work/report.sock
@@ -173,7 +178,7 @@ Y
     sleep "$secs"; local stopped=$SECONDS; kill -STOP "$pp"
     sleep 5; kill -CONT "$pp"; local t_cont; t_cont=$(date +%s.%N)
     local back=""
-    for i in $(seq 100); do
+    for i in $(seq $((100 * factor))); do
         [ "$(tc -n "$NS" qdisc show dev t0 | head -1)" = "$plan" ] && { back=$(python3 -c "import time; print(round(time.time() - $t_cont, 2))"); break; }
         sleep 0.05
     done
@@ -183,14 +188,17 @@ Y
     local stalls; stalls=$(grep -ci 'stall' "$work/daemon.log" || true)
     local dlog; dlog=$(tail -n 15 "$work/daemon.log")
     cleanup
-    local line; line=$(python3 - "$(cat "$work/stall.json")" "${back:-}" $((d1 - d0)) $((q1 - q0)) "$stalls" "$secs" <<'EOF'
-
+    local line; line=$(python3 - "$(cat "$work/stall.json")" "${back:-}" $((d1 - d0)) $((q1 - q0)) "$stalls" "$factor" "$factor_reason" <<'EOF'
 import json, sys
-r, back, dt, dq, stalls = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+r, back, dt, dq, stalls = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+factor = int(sys.argv[6])
 longest = max(s["longest_send_ms"] for s in r["senders"])
-met = longest <= 3000 and back != "" and float(back) <= 1 and dt == 0 and dq == 0
+# the longest send stays bound by stall_after + 1 s even under emulation: above the 5 s stall it
+# would pass a guard that never acted; the plan's return is a pass of the daemon, slower there
+met = longest <= 3000 and stalls >= 1 and back != "" and float(back) <= factor and dt == 0 and dq == 0
 print(f"{'stall (SIGSTOP 5 s)':<26} longest send {longest:.0f} ms (bound 3000), plan back "
-      f"{'never' if back == '' else back + ' s'} after SIGCONT, dropped after: tun {dt}, qdisc {dq}; "
+      f"{'never' if back == '' else back + ' s'} after SIGCONT (bound {factor} s"
+      f"{', widened x%d: %s' % (factor, sys.argv[7]) if factor > 1 else ''}), dropped after: tun {dt}, qdisc {dq}; "
       f"daemon log lines with 'stall': {stalls}; target: {'met' if met else 'missed'}")
 EOF
 ) || failed=1
