@@ -42,8 +42,9 @@ public final class Main {
     private static final String INFLATION = "sun.reflect.inflationThreshold";
 
     /**
-     * For apply, show and clear, JNA's start (45 to 75 ms) on a thread of its own while this one builds
-     * the command's model and parses (issue 24): on a machine with a free core, that much sooner. Only
+     * For apply, show and clear, JNA's start (20 to 35 ms, with libc through Functions) on a thread of
+     * its own while this one builds the command's model and parses (issue 24): on a machine with a free
+     * core, that much sooner. Only
      * when JNA's dispatch library is the launcher's unpacked one (jna.boot.library.path, jna.nounpack),
      * so that loading it does not fail; were it to fail all the same, the first call would name
      * NoClassDefFoundError instead of the UnsatisfiedLinkError (the exit status is the same).

@@ -192,17 +192,33 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     private int send(MessageWriter m) {
-        int s = ++seq;
-        int len = Nl.align(m.length());
+        return send(List.of(m));
+    }
+
+    /**
+     * Sends {@code ms} back to back in one datagram, each with the next sequence number, only the last
+     * keeping its ACK flag; returns the last one's sequence number.
+     */
+    private int send(List<MessageWriter> ms) {
+        int len = 0;
+        for (MessageWriter m : ms) {
+            len += Nl.align(m.length());
+        }
         if (tx.capacity() < len) {
             tx = ByteBuffer.allocateDirect(Math.max(len, 2 * tx.capacity())).order(ByteOrder.nativeOrder());
         }
         tx.clear();
-        m.writeTo(tx, s);
+        for (int i = 0; i < ms.size(); i++) {
+            int at = tx.position();
+            ms.get(i).writeTo(tx, ++seq);
+            if (i < ms.size() - 1) {
+                tx.putShort(at + 6, (short) (tx.getShort(at + 6) & ~Nl.F_ACK));
+            }
+        }
         tx.flip();
         Sys.sendto(fd, tx, 0, kernel());
-        requestsSent++;
-        return s;
+        requestsSent += ms.size();
+        return seq;
     }
 
     private static ByteBuffer kernelAddr;
@@ -244,17 +260,7 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /** Sends a request that asks for an ACK and waits for it. */
     public Ack request(MessageWriter m) {
-        int s = send(m);
-        while (true) {
-            for (Message r : receive()) {
-                if (!mine(r, s)) {
-                    continue;
-                }
-                if (r.type() == Nl.NLMSG_ERROR) {
-                    return Ack.of(r);
-                }
-            }
-        }
+        return requestBatch(List.of(m));
     }
 
     /**
@@ -265,43 +271,26 @@ public final class NetlinkSocket implements AutoCloseable {
      * after a failed one were still handled. Warnings come only with the last one's ACK.
      */
     public Ack requestBatch(List<MessageWriter> ms) {
-        int len = 0;
-        for (MessageWriter m : ms) {
-            len += Nl.align(m.length());
-        }
-        if (tx.capacity() < len) {
-            tx = ByteBuffer.allocateDirect(Math.max(len, 2 * tx.capacity())).order(ByteOrder.nativeOrder());
-        }
-        tx.clear();
-        int first = seq + 1;
-        for (int i = 0; i < ms.size(); i++) {
-            int at = tx.position();
-            ms.get(i).writeTo(tx, ++seq);
-            if (i < ms.size() - 1) {
-                tx.putShort(at + 6, (short) (tx.getShort(at + 6) & ~Nl.F_ACK));
-            }
-        }
-        int last = seq;
-        tx.flip();
-        Sys.sendto(fd, tx, 0, kernel());
-        requestsSent += ms.size();
+        int last = send(ms);
+        int first = last - ms.size() + 1;
         NetlinkException failed = null;
         while (true) {
             for (Message r : receive()) {
                 if (r.pid() != portId || r.seq() - first < 0 || last - r.seq() < 0 || r.type() != Nl.NLMSG_ERROR) {
                     continue;
                 }
-                if (r.seq() == last && failed != null) {
+                if (r.seq() != last) {
+                    try {
+                        Ack.of(r); // only an error comes for these: no ACK was asked
+                    } catch (NetlinkException e) {
+                        failed = failed == null ? e : failed;
+                    }
+                    continue;
+                }
+                if (failed != null) {
                     throw failed;
                 }
-                if (r.seq() == last) {
-                    return Ack.of(r);
-                }
-                try {
-                    Ack.of(r);
-                } catch (NetlinkException e) {
-                    failed = failed == null ? e : failed;
-                }
+                return Ack.of(r);
             }
         }
     }

@@ -135,7 +135,7 @@ final class LibC {
     }
 
     /** glibc's malloc_trim, looked up when first asked for (other C libraries lack it): null then. */
-    private static volatile com.sun.jna.Function mallocTrim;
+    private static volatile Function mallocTrim;
     private static volatile boolean mallocTrimLooked;
 
     /** malloc_trim(0): hands free heap memory back to the system; false where the C library has none. */
@@ -148,7 +148,7 @@ final class LibC {
             }
             mallocTrimLooked = true;
         }
-        com.sun.jna.Function f = mallocTrim;
+        Function f = mallocTrim;
         if (f == null) {
             return false;
         }

@@ -39,7 +39,8 @@ public final class Sys {
     /**
      * Loads libc through JNA now (JNA's dispatch library, and either every direct-mapped function with
      * the FFI types they need, 45 to 75 ms, or with {@link #ONE_SHOT_CALLS} JNA's Function classes, 20 to
-     * 35 ms), for a caller that starts it on another thread while it does other start-up work (issue 24). What goes wrong is said by the first call that needs it, as without this.
+     * 35 ms), for a caller that starts it on another thread while it does other start-up work (issue 24).
+     * What goes wrong is said by the first call that needs it, as without this.
      */
     public static void preload() {
         try {
