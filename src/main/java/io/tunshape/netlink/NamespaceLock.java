@@ -176,7 +176,7 @@ public final class NamespaceLock implements AutoCloseable {
         }
         // written through Sys: java.nio.file's channel for it took about 2 ms of a one-shot apply (issue 24)
         try (Fd w = Sys.open(p.toString(), Sys.O_WRONLY | Sys.O_TRUNC | Sys.O_CLOEXEC)) {
-            byte[] line = ("pid " + pid() + ": " + what + "\n").getBytes(StandardCharsets.UTF_8);
+            byte[] line = ("pid " + PID + ": " + what + "\n").getBytes(StandardCharsets.UTF_8);
             Sys.write(w, ByteBuffer.allocateDirect(line.length).put(line).flip());
         } catch (NativeException e) {
             // only the waiters' message loses the holder's name; the lock itself is held
@@ -185,9 +185,11 @@ public final class NamespaceLock implements AutoCloseable {
     }
 
     /**
-     * This process's id, from /proc/self: ProcessHandle's first use builds its reaper's thread pool
-     * (about 3 ms of a one-shot apply, issue 24).
+     * This process's id, read once from /proc/self: ProcessHandle's first use builds its reaper's
+     * thread pool (about 3 ms of a one-shot apply, issue 24).
      */
+    private static final String PID = pid();
+
     private static String pid() {
         try {
             return Files.readSymbolicLink(Path.of("/proc/self")).toString();
