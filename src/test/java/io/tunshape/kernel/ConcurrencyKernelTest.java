@@ -50,13 +50,30 @@ class ConcurrencyKernelTest {
         return !readJson(r.out()).get("changed").asBoolean();
     }
 
-    /** tc's own view: an htb root of ours has at least one class, and every leaf class has our bfifo. */
+    /**
+     * tc's own view: an htb root of ours has at least one class, and every leaf class has our bfifo.
+     * Both lists are read in one go under the namespace's lock taken shared (flock(1) on the file
+     * tunshape locks), as any reader that respects the lock sees the device: a daemon's pass that is
+     * building a tree holds it exclusive, and tc without the lock could catch the classes made and
+     * their leaves not yet (as a CI run did, 2026-12-06).
+     */
     static void assertCompleteTree(KernelNs ns, String dev, String context) {
-        String q = ns.tc("qdisc", "show", "dev", dev);
+        java.nio.file.Path lock = java.nio.file.Path.of(lockFile(ns));
+        if (!java.nio.file.Files.exists(lock)) {
+            // nothing of tunshape's has locked this namespace yet: a tree of ours cannot be there
+            assertTrue(!ns.tc("qdisc", "show", "dev", dev).contains("qdisc htb 7474:"),
+                    context + ": an htb root of ours, but no lock file " + lock);
+            return;
+        }
+        String both = KernelNs.run("flock", "-s", "-w", "30", lock.toString(), "ip", "netns", "exec", ns.name(),
+                "sh", "-c", "tc qdisc show dev \"$0\"; echo '@@ classes'; tc class show dev \"$0\"", dev);
+        int cut = both.indexOf("@@ classes");
+        assertTrue(cut >= 0, context + ": the read under the lock printed no class list\n" + both);
+        String q = both.substring(0, cut);
+        String c = both.substring(cut);
         if (!q.contains("qdisc htb 7474:")) {
             return;
         }
-        String c = ns.tc("class", "show", "dev", dev);
         assertTrue(c.contains("class htb 7474:"), context + ": htb root without its class\n" + q + c);
         assertTrue(java.util.regex.Pattern.compile("qdisc bfifo [0-9a-f]+: parent 7474:").matcher(q).find(),
                 context + ": htb class without its leaf\n" + q + c);
