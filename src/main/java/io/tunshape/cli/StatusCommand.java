@@ -93,6 +93,7 @@ public final class StatusCommand implements Callable<Integer> {
             out.println("discovery: " + discovery.get("host_namespaces") + " namespaces on the host, "
                     + a.namespaces.size() + " selected; process events " + discovery.get("process_event_source")
                     + "; namespace events " + discovery.getOrDefault("netns_event_source", "-")
+                    + "; the daemon's own changes' events " + discovery.getOrDefault("own_change_events", "-")
                     + "; last /proc scan " + discovery.get("last_proc_scan_us") + " us");
         }
     }

@@ -204,6 +204,7 @@ final class ControlServer implements AutoCloseable {
         g.writeStringField("process_event_source", d.processEventsNote());
         g.writeStringField("netns_event_source", d.netnsEventsNote());
         g.writeNumberField("netns_event_sockets", d.netnsEventSockets());
+        g.writeStringField("own_change_events", d.ownChangesNote());
         g.writeNumberField("pass_retries", d.retries());
         g.writeEndObject();
         // what the JVM's limits (the launcher's -Xmx and -XX:MaxDirectMemorySize) are measured against

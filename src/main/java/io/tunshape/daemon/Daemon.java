@@ -192,11 +192,12 @@ public final class Daemon {
 
     /** What discovery costs and sees: status shows it. */
     record Discovery(int hostNamespaces, long scans, long lastScanMicros, long processEvents, String processEventsNote,
-                     long retries, String netnsEventsNote, int netnsEventSockets) {
+                     long retries, String netnsEventsNote, int netnsEventSockets, String ownChangesNote) {
     }
 
     Discovery discovery() {
         return new Discovery(loop.hostNamespaces, loop.scans, loop.lastScanMicros, loop.processEvents,
-                loop.processEventsNote, loop.retries(), loop.netnsEventsNote(), loop.netnsEventSockets());
+                loop.processEventsNote, loop.retries(), loop.netnsEventsNote(), loop.netnsEventSockets(),
+                loop.ownChangesNote());
     }
 }

@@ -393,6 +393,12 @@ final class EventLoop implements Runnable {
         return e == null ? "not started" : e.note;
     }
 
+    /** What becomes of the events the daemon's own rate changes cause (status): see {@link NsEvents#ownChanges}. */
+    String ownChangesNote() {
+        NsEvents e = events;
+        return e == null ? "not started" : e.ownChanges;
+    }
+
     /** Event sockets open for the served namespaces (metrics). */
     int netnsEventSockets() {
         NsEvents e = events;

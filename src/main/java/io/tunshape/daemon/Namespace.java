@@ -41,7 +41,7 @@ final class Namespace {
     volatile String reason = "not opened yet";
     /** The namespace's lock, held open while served; null until served and after release. */
     volatile NamespaceLock.Keeper lock;
-    /** Where rate changes go; null until served (or with no adaptive rule) and after release. */
+    /** Where rate changes go (its socket on SenderFilter.RATE_PORT where free); null until served and after release. */
     volatile RateLink rates;
     /** Failed attempts in a row (the work queue's count, for status). */
     volatile int attempts;

@@ -4,6 +4,7 @@ import io.tunshape.netlink.Message;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.netlink.Netns;
 import io.tunshape.netlink.Nl;
+import io.tunshape.netlink.SenderFilter;
 import io.tunshape.sys.Epoll;
 import io.tunshape.sys.Errno;
 import io.tunshape.sys.Fd;
@@ -50,6 +51,10 @@ final class NsEvents implements AutoCloseable {
     volatile String note = "on (not checked yet: only the daemon's own namespace is served)";
     /** Event sockets open: the one, plus one in each served namespace after a fallback. */
     volatile int sockets = 1;
+    /** Whether the one socket's {@link SenderFilter} drops the rate sockets' changes. */
+    private boolean filtered;
+    /** What becomes of the events the daemon's own rate changes cause, for status. */
+    volatile String ownChanges;
 
     /** Opens the socket in the calling thread's namespace; events are the caller's to wait for (epoll). */
     NsEvents(int rcvbuf, Epoll epoll, Consumer<String> log) {
@@ -64,6 +69,41 @@ final class NsEvents implements AutoCloseable {
             fallBack("NETLINK_LISTEN_ALL_NSID: " + e.getMessage());
         }
         all = s;
+        try {
+            SenderFilter.attach(all, SenderFilter.RATE_PORT);
+            filtered = true;
+            ownChanges = OWN_DROPPED;
+        } catch (NativeException e) {
+            ownChanges = "heard and skipped (" + e.getMessage() + ")";
+            log.accept("the daemon's own rate changes wake its event loop: " + e.getMessage());
+        }
+    }
+
+    private static final String OWN_DROPPED = "dropped by the kernel (the rate sockets' port id "
+            + SenderFilter.RATE_PORT + ")";
+
+    /**
+     * Told of each served namespace's rate socket as it is opened, before the namespace's events count:
+     * where the socket did not get {@link SenderFilter#RATE_PORT} (another process holds it there,
+     * another tunshape daemon serving the same namespace, say), the one socket's filter would drop that
+     * holder's changes, so it comes off for good, said once; the daemon's own events are then heard and
+     * skipped by their sender, as they always are.
+     */
+    synchronized void rateSocket(Namespace ns, NetlinkSocket rates) {
+        if (rates.portId() == SenderFilter.RATE_PORT || !filtered) {
+            return;
+        }
+        String why = "port id " + SenderFilter.RATE_PORT + " is taken in " + ns.label()
+                + ", by another tunshape daemon serving it perhaps";
+        try {
+            SenderFilter.detach(all);
+            filtered = false;
+            ownChanges = "heard and skipped (" + why + ")";
+            log.accept("the daemon's own rate changes: " + ownChanges);
+        } catch (NativeException e) {
+            // a filter that cannot come off would silence that namespace's holder of the port id
+            throw new IllegalStateException("taking the event socket's filter off (" + why + "): " + e.getMessage(), e);
+        }
     }
 
     /** The socket in the daemon's own namespace. */
@@ -175,6 +215,14 @@ final class NsEvents implements AutoCloseable {
 
     /** After a fallback: waits on {@code s}, opened inside {@code ns} and subscribed to {@link #GROUPS}, for its events. */
     void watch(Namespace ns, NetlinkSocket s) {
+        RateLink rates = ns.rates;
+        if (rates != null && rates.portId() == SenderFilter.RATE_PORT) {
+            try {
+                SenderFilter.attach(s, SenderFilter.RATE_PORT); // only this namespace is heard here
+            } catch (NativeException e) {
+                log.accept(ns.label() + ": its event socket hears the daemon's own rate changes: " + e.getMessage());
+            }
+        }
         long key = nextKey++;
         ns.events = s;
         ns.eventsKey = key;

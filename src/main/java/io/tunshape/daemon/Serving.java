@@ -3,6 +3,7 @@ package io.tunshape.daemon;
 import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.netlink.NetnsEntry;
+import io.tunshape.netlink.SenderFilter;
 import io.tunshape.shape.Session;
 import io.tunshape.sys.Fd;
 import io.tunshape.sys.NativeException;
@@ -195,18 +196,8 @@ final class Serving {
         }
     }
 
-    /** Whether any rule shapes adaptively: its namespaces get a rate socket. */
-    private boolean adaptive() {
-        for (DaemonConfig.Entry e : config.get().interfaces()) {
-            if (e.adaptive()) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /**
-     * Opens the request socket (and the rate socket) inside the namespace, from this thread (setns
+     * Opens the request socket and the rate socket inside the namespace, from this thread (setns
      * there and back), its lock file, and gives the namespace an id here, by which its events are
      * told apart on the one event socket; or, where that socket does not hear other namespaces
      * ({@link NsEvents}, checked before the first), opens an event socket inside it too.
@@ -219,7 +210,6 @@ final class Serving {
                 queue.changed(other);
             }
         }
-        boolean rates = adaptive();
         boolean ownEvents = events.perNamespace() && !f.own();
         Object[] opened = new Object[4];
         java.util.concurrent.Callable<Void> make = () -> {
@@ -230,7 +220,7 @@ final class Serving {
             }
             opened[0] = f.own() ? null : Sys.open("/proc/thread-self/ns/net", Sys.O_RDONLY | Sys.O_CLOEXEC);
             opened[1] = new Session(f.own() ? null : f.name() != null ? f.name() : f.label(), codec);
-            opened[2] = rates ? NetlinkSocket.open() : null;
+            opened[2] = rateSocket();
             opened[3] = ownEvents ? NetlinkSocket.open(NsEvents.GROUPS) : null;
             return null;
         };
@@ -243,6 +233,7 @@ final class Serving {
                     net.within(target, make);
                 }
             }
+            events.rateSocket(ns, (NetlinkSocket) opened[2]);
             if (opened[0] instanceof Fd target) {
                 try (target) {
                     namespaces.identified(ns, ids.nsid(target));
@@ -252,7 +243,7 @@ final class Serving {
             synchronized (ns) {
                 ns.lock = lock;
                 ns.session = (Session) opened[1];
-                ns.rates = opened[2] == null ? null : new RateLink((NetlinkSocket) opened[2], codec, lock);
+                ns.rates = new RateLink((NetlinkSocket) opened[2], codec, lock);
             }
             if (opened[3] != null) {
                 events.watch(ns, (NetlinkSocket) opened[3]);
@@ -264,6 +255,22 @@ final class Serving {
         }
         // events before the id was known went unheard: everything is read now
         ns.dirtyAll = true;
+    }
+
+    /**
+     * A served namespace's socket for rate changes, on {@link SenderFilter#RATE_PORT} when that is
+     * free there (the event sockets then drop what its changes cause), else where the kernel puts it.
+     * Every served namespace has one, adaptive or not, so that no other socket there has that port id.
+     */
+    private static NetlinkSocket rateSocket() {
+        try {
+            return NetlinkSocket.open(0, SenderFilter.RATE_PORT);
+        } catch (NativeException e) {
+            if (e.errno() != io.tunshape.sys.Errno.EADDRINUSE) {
+                throw e;
+            }
+            return NetlinkSocket.open();
+        }
     }
 
     private static void closeAll(Object[] opened) {
@@ -347,9 +354,6 @@ final class Serving {
         describedAt.clear();
         describeLater.addAll(host.all());
         for (Namespace ns : namespaces.all()) {
-            if (ns.rates == null && adaptive()) {
-                closeSockets(ns); // opened again with a rate socket
-            }
             ns.dirtyAll = true;
             queue.add(ns);
         }

@@ -58,7 +58,7 @@ public final class ProcConnector implements AutoCloseable {
     }
 
     /** A word as the filter's absolute loads see it (big-endian) when the kernel wrote it in host order. */
-    private static int asLoaded(int v) {
+    static int asLoaded(int v) {
         return ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN ? v : Integer.reverseBytes(v);
     }
 

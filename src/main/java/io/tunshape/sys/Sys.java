@@ -151,6 +151,7 @@ public final class Sys {
     }
 
     public static final int SO_ATTACH_FILTER = 26;
+    public static final int SO_DETACH_FILTER = 27;
 
     /**
      * Attaches a classic BPF program (SO_ATTACH_FILTER): each instruction is {code, jt, jf, k} as in
@@ -175,6 +176,19 @@ public final class Sys {
             // the kernel copies the program during the call: until then its memory must stay
             java.lang.ref.Reference.reachabilityFence(insns);
             java.lang.ref.Reference.reachabilityFence(prog);
+        }
+    }
+
+    /** Removes the socket's classic BPF program (SO_DETACH_FILTER): it receives everything again. */
+    public static void detachFilter(Fd fd) {
+        ByteBuffer none = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder());
+        int n = fd.acquire();
+        try {
+            LibC.setsockopt(n, SOL_SOCKET, SO_DETACH_FILTER, none, 4);
+        } catch (LastErrorException e) {
+            throw new NativeException("setsockopt(SO_DETACH_FILTER)", e.getErrorCode());
+        } finally {
+            fd.release();
         }
     }
 

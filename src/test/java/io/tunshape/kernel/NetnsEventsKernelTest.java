@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NetnsEventsKernelTest {
     private static final String KNOB_NOTE = "off (TUNSHAPE_NETNS_EVENTS=per-namespace, a fault-test knob): "
             + "a socket in each served namespace instead";
+    private static final String OWN_DROPPED = "dropped by the kernel (the rate sockets' port id -2)";
 
     @Test
     void whereTheOneSocketDoesNotHearANamespaceASocketInsideItDoes(@TempDir Path dir) throws Exception {
@@ -33,6 +34,7 @@ class NetnsEventsKernelTest {
             JsonNode d = s.status().get("discovery");
             assertEquals(KNOB_NOTE, d.get("netns_event_source").asText(), d.toString());
             assertEquals(2, d.get("netns_event_sockets").asInt(), "the one socket and the served namespace's own");
+            assertEquals(OWN_DROPPED, d.get("own_change_events").asText(), d.toString());
             assertEquals(1, count(s, "namespace events off ("), "said once: " + s.daemon.lines());
             assertEquals(0, s.daemon.stop(), s.daemon.lines().toString());
             assertFalse(s.qdiscs("t0").contains("7473:") || s.qdiscs("t1").contains("7473:"), "SIGTERM puts back");
@@ -56,6 +58,7 @@ class NetnsEventsKernelTest {
                 assertEquals(0, count(s, "namespace events"), "nothing to say: " + s.daemon.lines());
             }
             assertEquals(1, d.get("netns_event_sockets").asInt(), "one socket for every namespace");
+            assertEquals(OWN_DROPPED, d.get("own_change_events").asText(), d.toString());
         }
     }
 
