@@ -10,8 +10,11 @@
 # batch of N less a batch of 1, over N - 1: tc's own start left out; the fastest of three of each),
 # and the daemon's p50 and p99 over it; also the daemon's own part (from its report thread's recvmsg
 # returning to the ack: status's handled_p50_us/handled_p99_us), which leaves out the scheduler's
-# wake-up of that thread. What the tail was: the JVM's pauses (GC and safepoints, -Xlog) that fell within a slow
-# change, and the report thread's involuntary context switches (another task took its CPU).
+# wake-up of that thread. And the floor under both, where cc and strace are installed (not with
+# SMALL=1): the same change made by bench/latency-floor.c, a C reader of 1-byte datagrams GAP ms apart
+# that sends tc's own bytes for each (one datagram, one ACK), beside the same daemon. What the tail
+# was: the JVM's pauses (GC and safepoints, -Xlog) that fell within a slow change, and the report
+# thread's involuntary context switches (another task took its CPU).
 # POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
 # after the reports or at most 120 s) while the reports go. SERVED=m has the daemon serve m more
 # namespaces meanwhile (half named, half unnamed: processes that unshared theirs), each with a
@@ -143,9 +146,37 @@ for _ in 1 2 3; do
   { [ -z "$one" ] || [ "$a" -lt "$one" ]; } && one=$a
   { [ -z "$all" ] || [ "$b" -lt "$all" ]; } && all=$b
 done
-python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" <<'PY'
-import json, sys
-st, sent, jvm, n, one, alln, iv = sys.argv[1:8]
+# the floor: the same change made by a C reader with nothing else to do (bench/latency-floor.c), from
+# tc's own bytes (strace), after the daemon's reports and beside the same daemon; needs cc and strace
+: >"$D/floor"
+if [ "$SMALL" = 1 ]; then
+  echo "C floor: not measured with SMALL=1" >"$D/floor"
+elif command -v cc >/dev/null && command -v strace >/dev/null; then
+  cc -O2 -o "$D/latency-floor" "$top/bench/latency-floor.c"
+  for r in 2000000 3000000; do
+    echo "class change dev ytap0 parent 7474: classid 7474:1 htb rate ${r}bit ceil ${r}bit burst 1600b cburst 1600b"
+    echo "qdisc change dev ytap0 parent 7474:1 handle 7501: bfifo limit $((r / 8 / 5 + 1600))"
+  done >"$D/pair"
+  ip netns exec "$NS" strace -xx -e trace=sendmsg -e write=3 -o "$D/strace" tc -batch "$D/pair"
+  python3 - "$D/strace" "$D/pair.bin" <<'PY'
+import sys
+msgs, cur = [], None
+for line in open(sys.argv[1]):   # strace's hex dump of each sendmsg on fd 3, tc's netlink socket
+    if "sendmsg(" in line:
+        cur = bytearray(); msgs.append(cur)
+    elif line.startswith(" | ") and cur is not None:
+        cur.extend(bytes.fromhex(line[10:59].replace(" ", "")))
+if len(msgs) != 4:
+    sys.exit("tc sent %d messages, not 4" % len(msgs))
+open(sys.argv[2], "wb").write(b"".join(msgs))
+PY
+  ip netns exec "$NS" "$D/latency-floor" "$N" "$GAP" "$D/pair.bin" >"$D/floor"
+else
+  echo "C floor: not measured (needs cc and strace)" >"$D/floor"
+fi
+python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" "$D/floor" <<'PY'
+import json, re, sys
+st, sent, jvm, n, one, alln, iv, floor = sys.argv[1:9]
 n, one, alln, iv = int(n), int(one), int(alln), int(iv)
 c = json.load(open(st))["changes"]
 p50, p99, cnt = c["p50_us"], c["p99_us"], c["count"]
@@ -160,6 +191,14 @@ print("| %d | %d us | %d us | %.1f us | %.1fx | %.1fx |" % (cnt, p50, p99, tc, p
 print("the daemon's own part, from its recvmsg returning to the ack (the scheduler's wake-up of the report "
       "thread left out): p50 %d us (%.1fx tc), p99 %d us (%.1fx tc)" % (h50, h50 / tc, h99, h99 / tc))
 print("the controllers' changes: " + ", ".join("%s %d" % kv for kv in c["outcomes"].items()))
+f = re.findall(r"p50 (\d+) us, p99 (\d+) us", open(floor).read())
+if len(f) == 2:
+    (a50, a99), (o50, o99) = [(int(x), int(y)) for x, y in f]
+    print("the C floor (bench/latency-floor.c, the same change by a C reader with nothing else to do): from arrival "
+          "p50 %d us (%.1fx tc), p99 %d us (%.1fx tc); from its recvmsg returning p50 %d us (%.1fx tc), p99 %d us (%.1fx tc)"
+          % (a50, a50 / tc, a99, a99 / tc, o50, o50 / tc, o99, o99 / tc))
+else:
+    print(open(floor).read().strip() or "C floor: no figures")
 # what the tail was: the JVM's pauses (safepoints: GC among them) that overlap the slowest changes
 pauses = []   # (start, end) in s of CLOCK_MONOTONIC
 for line in open(jvm):
