@@ -154,8 +154,12 @@ final class WarmUp {
         ByteBuffer[] made = new ByteBuffer[at.length];
         for (int k = 0; k < at.length; k++) {
             long cap = min + (long) (span * at[k]);
-            byte[] b = ReportParser.write(new ReportParser.Report(DEV, Namespaces.WARM_UP_NETNS, 100, cap / 80, 100,
-                    cap, k + 1, k, 0)).getBytes(StandardCharsets.UTF_8);
+            String w = ReportParser.write(new ReportParser.Report(DEV, Namespaces.WARM_UP_NETNS, 100, cap / 80, 100,
+                    cap, k + 1, k, 0));
+            // every other one with the capacity as a decimal, which Jackson reads (ReportScanner leaves it):
+            // both of the parser's paths are compiled before the first real report
+            byte[] b = (k % 2 == 0 ? w : w.replaceFirst("(\"capacity_bps\":)(\\d+)", "$1$2.0"))
+                    .getBytes(StandardCharsets.UTF_8);
             made[k] = ByteBuffer.allocateDirect(b.length).put(b).flip();
         }
         ByteBuffer to = UnixDatagram.address(cfg.reportSocket());
