@@ -131,12 +131,15 @@ echo "the daemon's own figure, from the report's arrival (the socket's kernel st
 "$top/bin/tunshape" status --socket "$D/control.sock" | tail -1
 "$top/bin/tunshape" status --socket "$D/control.sock" --json >"$D/status.json"
 # the yardstick: tc -batch, the same class change and leaf change, alternating rates as the reports do
-yard() {  # $1 changes -> seconds for one `tc -batch` of them
+changes() {  # $1 changes, in tc -batch's words: the htb class's rate and its leaf's limit, two rates in turn
   for i in $(seq 1 "$1"); do
     if [ $((i % 2)) = 0 ]; then r=2000000; else r=3000000; fi
     echo "class change dev ytap0 parent 7474: classid 7474:1 htb rate ${r}bit ceil ${r}bit burst 1600b cburst 1600b"
     echo "qdisc change dev ytap0 parent 7474:1 handle 7501: bfifo limit $((r / 8 / 5 + 1600))"
-  done >"$D/batch"
+  done
+}
+yard() {  # $1 changes -> seconds for one `tc -batch` of them
+  changes "$1" >"$D/batch"
   local a b; a=$(date +%s%N); ip netns exec "$NS" tc -batch "$D/batch"; b=$(date +%s%N); echo $((b - a))
 }
 # the least disturbed of three batches each (other tasks on a loaded machine only ever add time)
@@ -153,10 +156,7 @@ if [ "$SMALL" = 1 ]; then
   echo "C floor: not measured with SMALL=1" >"$D/floor"
 elif command -v cc >/dev/null && command -v strace >/dev/null; then
   cc -O2 -o "$D/latency-floor" "$top/bench/latency-floor.c"
-  for r in 2000000 3000000; do
-    echo "class change dev ytap0 parent 7474: classid 7474:1 htb rate ${r}bit ceil ${r}bit burst 1600b cburst 1600b"
-    echo "qdisc change dev ytap0 parent 7474:1 handle 7501: bfifo limit $((r / 8 / 5 + 1600))"
-  done >"$D/pair"
+  changes 2 >"$D/pair"
   ip netns exec "$NS" strace -xx -e trace=sendmsg -e write=3 -o "$D/strace" tc -batch "$D/pair"
   python3 - "$D/strace" "$D/pair.bin" <<'PY'
 import sys

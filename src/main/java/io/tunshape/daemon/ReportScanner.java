@@ -86,11 +86,21 @@ final class ReportScanner {
             return s != null;
         }
         long n = whole();
+        double max = 1e15; // MAX_DIGITS: within every count's range
         switch (key) {
-            case "v" -> v = n;
-            case "interval_ms" -> interval = n;
+            case "v" -> {
+                v = n;
+                max = 1e9;
+            }
+            case "interval_ms" -> {
+                interval = n;
+                max = ReportParser.MAX_MS;
+            }
             case "tx_bytes" -> tx = n;
-            case "busy_ms" -> busy = n;
+            case "busy_ms" -> {
+                busy = n;
+                max = ReportParser.MAX_MS;
+            }
             case "capacity_bps" -> cap = n;
             case "tx_frames" -> frames = n;
             case "ring" -> ring = n;
@@ -100,10 +110,10 @@ final class ReportScanner {
             }
             default -> { }
         }
-        // out of range (Jackson's refusal) or not a plain whole number
-        return n >= 0 && !((key.equals("interval_ms") || key.equals("busy_ms")) && n > ReportParser.MAX_MS)
-                && !(key.equals("v") && n > 1e9);
+        // not a plain whole number, or out of range (Jackson's refusal)
+        return n >= 0 && n <= max;
     }
+
 
     private void skipSpace() {
         while (i < end && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) {
@@ -160,11 +170,8 @@ final class ReportScanner {
         if (digits == 0 || digits > MAX_DIGITS || digits > 1 && b[from] == '0') {
             return -1;
         }
-        int j = i;
-        while (j < end && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r')) {
-            j++;
-        }
-        if (j >= end || b[j] != ',' && b[j] != '}') {
+        skipSpace();
+        if (i >= end || b[i] != ',' && b[i] != '}') {
             return -1; // a fraction, an exponent, or anything else after it
         }
         return n;

@@ -179,17 +179,9 @@ public final class Sys {
         }
     }
 
-    /** Removes the socket's classic BPF program (SO_DETACH_FILTER): it receives everything again. */
+    /** Removes the socket's classic BPF program (SO_DETACH_FILTER, whose value the kernel ignores): it receives everything again. */
     public static void detachFilter(Fd fd) {
-        ByteBuffer none = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder());
-        int n = fd.acquire();
-        try {
-            LibC.setsockopt(n, SOL_SOCKET, SO_DETACH_FILTER, none, 4);
-        } catch (LastErrorException e) {
-            throw new NativeException("setsockopt(SO_DETACH_FILTER)", e.getErrorCode());
-        } finally {
-            fd.release();
-        }
+        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, 0);
     }
 
     /** An int-valued socket option. */
