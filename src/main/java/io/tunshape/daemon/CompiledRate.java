@@ -5,11 +5,14 @@ import io.tunshape.profile.ShapingRequest;
 import io.tunshape.shape.FastRateChange;
 import io.tunshape.tc.FlowQueues;
 import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbRateTemplate;
 import io.tunshape.tc.HtbSpec;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.Rate;
 import io.tunshape.tc.Size;
 import io.tunshape.tc.TcClient;
+import io.tunshape.tc.TcCodec;
+import io.tunshape.tc.TreeLayout;
 
 import java.util.List;
 import java.util.function.LongFunction;
@@ -36,12 +39,19 @@ final class CompiledRate {
     private final Sizes sizes;
     /** The planner, for a tree the sizes do not cover. */
     private final LongFunction<HtbSpec> plan;
+    /**
+     * When compiled: the class's messages, encoded once, that a change rewrites in place (one change
+     * at a time: the caller's RateLink serialises them); null when the planned rate does not fit them.
+     */
+    private final HtbRateTemplate template;
 
-    private CompiledRate(int ifindex, HtbSpec planned, Sizes sizes, LongFunction<HtbSpec> plan) {
+    private CompiledRate(int ifindex, HtbSpec planned, Sizes sizes, LongFunction<HtbSpec> plan,
+                         HtbRateTemplate template) {
         this.ifindex = ifindex;
         this.planned = planned;
         this.sizes = sizes;
         this.plan = plan;
+        this.template = template;
     }
 
     /** The rate-dependent sizes of a one-class tree, or of a link class over flow queues. */
@@ -79,7 +89,7 @@ final class CompiledRate {
      */
     static CompiledRate compile(int ifindex, ShapingRequest req, HtbSpec planned, int frame, Psched psched,
                                 LongFunction<HtbSpec> plan, long minBps, long maxBps) {
-        CompiledRate planner = new CompiledRate(ifindex, planned, null, plan);
+        CompiledRate planner = new CompiledRate(ifindex, planned, null, plan, null);
         if (planned.classes().size() != 1 || req.ceil() != null) {
             return planner;
         }
@@ -89,7 +99,8 @@ final class CompiledRate {
         if (fq != null && fq.leaf().limit() != null && req.limit() == null && req.latency() == null) {
             senderBytes = fq.leaf().limit().bytes() - c.burst().bytes(); // backpressure: each queue holds the whole
         }
-        CompiledRate compiled = new CompiledRate(ifindex, planned, new Sizes(req, frame, psched, senderBytes), plan);
+        Sizes sizes = new Sizes(req, frame, psched, senderBytes);
+        CompiledRate compiled = new CompiledRate(ifindex, planned, sizes, plan, null);
         try {
             for (long bps : new long[] {minBps, req.rate().bitsPerSecond(), maxBps}) {
                 HtbSpec want = plan.apply(bps);
@@ -102,7 +113,9 @@ final class CompiledRate {
         } catch (RuntimeException e) {
             return planner; // a rate the sizes (or the planner) refuse: plan each change
         }
-        return compiled;
+        HtbRateTemplate template = !HtbRateTemplate.fits(c) ? null : HtbRateTemplate.of(new TcCodec(psched), ifindex,
+                TreeLayout.classHandle(c.minor()), TreeLayout.parentHandle(c), c, TreeLayout.leafHandle(c.minor()));
+        return new CompiledRate(ifindex, planned, sizes, plan, template);
     }
 
     /** Whether a change is made without the planner. */
@@ -115,13 +128,9 @@ final class CompiledRate {
         if (sizes == null) {
             return plan.apply(bps);
         }
-        Rate rate = Rate.ofBits(bps);
-        long bytes = rate.bytesPerSecond();
-        long burst = sizes.burst(bytes);
-        HtbClassSpec c = planned.classes().get(0);
-        Size limit = c.limit() == null ? null : Size.of(sizes.limit(bytes, burst));
-        HtbClassSpec now = new HtbClassSpec(c.minor(), c.parentMinor(), rate, rate, Size.of(burst), Size.of(burst),
-                c.prio(), sizes.quantum(bytes), c.overhead(), c.mpu(), limit, c.name());
+        HtbClassSpec now = classAt(bps);
+        long bytes = now.rate().bytesPerSecond();
+        long burst = now.burst().bytes();
         FlowQueues fq = planned.flows();
         if (fq != null && flush) {
             HtbClassSpec l = fq.leaf();
@@ -139,6 +148,17 @@ final class CompiledRate {
                 planned.filters(), fq);
     }
 
+    /** The class carrying the link's rate at {@code bps}, with its leaf's limit (compiled only). */
+    private HtbClassSpec classAt(long bps) {
+        Rate rate = Rate.ofBits(bps);
+        long bytes = rate.bytesPerSecond();
+        long burst = sizes.burst(bytes);
+        HtbClassSpec c = planned.classes().get(0);
+        Size limit = c.limit() == null ? null : Size.of(sizes.limit(bytes, burst));
+        return new HtbClassSpec(c.minor(), c.parentMinor(), rate, rate, Size.of(burst), Size.of(burst),
+                c.prio(), sizes.quantum(bytes), c.overhead(), c.mpu(), limit, c.name());
+    }
+
     /**
      * Sets the rate over {@code tc}: each class changed in place (no rate tables: the kernel does not
      * read them for our ratespecs), its leaf's limit with it; when {@code flush}, every leaf is
@@ -146,6 +166,13 @@ final class CompiledRate {
      * their classes, but their queues are emptied too).
      */
     void send(TcClient tc, long bps, boolean flush) {
+        if (template != null && !flush) {
+            HtbClassSpec c = classAt(bps);
+            if (HtbRateTemplate.fits(c)) {
+                tc.sendAll(template.at(c)); // the same messages as below, rewritten in place
+                return;
+            }
+        }
         FastRateChange.changeHtbInPlace(tc, ifindex, specAt(bps, flush), flush);
     }
 }

@@ -118,6 +118,17 @@ public final class MessageWriter {
         return this;
     }
 
+    /**
+     * The next {@code n} bytes of the message (zeros), as a buffer of their own in host order for a
+     * struct to put itself into; the message goes on after them.
+     */
+    public ByteBuffer reserve(int n) {
+        ensure(n);
+        ByteBuffer b = buf.slice(buf.position(), n).order(ByteOrder.nativeOrder());
+        buf.position(buf.position() + n);
+        return b;
+    }
+
     /** Starts a raw struct attribute written with u8/u16/u32 calls; closed with {@link #endNest}. */
     public int beginAttr(int attrType) {
         return beginNest(attrType);

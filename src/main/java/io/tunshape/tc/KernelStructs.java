@@ -133,7 +133,13 @@ public final class KernelStructs {
         }
 
         public void write(MessageWriter m) {
-            m.u8(cellLog).u8(linklayer).u16(overhead).u16(cellAlign).u16(mpu).u32(rate);
+            put(m.reserve(LEN));
+        }
+
+        /** Writes the struct at the buffer's position (host order), which it advances. */
+        public void put(ByteBuffer b) {
+            b.put((byte) cellLog).put((byte) linklayer).putShort((short) overhead).putShort((short) cellAlign)
+                    .putShort((short) mpu).putInt((int) rate);
         }
 
         public static TcRatespec read(ByteBuffer b) {
@@ -180,9 +186,14 @@ public final class KernelStructs {
         public static final int LEN = 2 * TcRatespec.LEN + 20;
 
         public void write(MessageWriter m) {
-            rate.write(m);
-            ceil.write(m);
-            m.u32(buffer).u32(cbuffer).u32(quantum).u32(level).u32(prio);
+            put(m.reserve(LEN));
+        }
+
+        /** Writes the struct at the buffer's position (host order), which it advances. */
+        public void put(ByteBuffer b) {
+            rate.put(b);
+            ceil.put(b);
+            b.putInt((int) buffer).putInt((int) cbuffer).putInt((int) quantum).putInt((int) level).putInt((int) prio);
         }
 
         public static HtbOpt read(ByteBuffer b) {

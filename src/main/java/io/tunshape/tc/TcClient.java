@@ -6,6 +6,7 @@ import io.tunshape.netlink.MessageWriter;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.netlink.Nl;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -34,6 +35,11 @@ public final class TcClient {
     /** Sends {@code ms} in one datagram, in order ({@link NetlinkSocket#requestBatch}); throws the first refusal. */
     public Ack sendAll(List<MessageWriter> ms) {
         return sock.requestBatch(ms);
+    }
+
+    /** As {@link #sendAll(List)}, for messages written back to back in {@code messages} (HtbRateTemplate's). */
+    public Ack sendAll(ByteBuffer messages) {
+        return sock.requestBatch(messages);
     }
 
     /** Every qdisc of the namespace (the kernel ignores the ifindex in a qdisc dump). */

@@ -133,18 +133,23 @@ public final class TcCodec {
         if (c.ceil().needs64()) {
             m.attrU64(Tc.TCA_HTB_CEIL64, c.ceil().bytesPerSecond());
         }
-        int cellLog = Psched.cellLog(Tc.HTB_TABLE_MTU);
         int parms = m.beginAttr(Tc.TCA_HTB_PARMS);
-        new HtbOpt(TcRatespec.of(cellLog, c.rate(), c.overhead(), c.mpu()),
-                TcRatespec.of(cellLog, c.ceil(), c.overhead(), c.mpu()),
-                psched.xmitTicks(c.rate().bytesPerSecond(), c.burst().bytes()),
-                psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()), c.quantum(), 0, c.prio()).write(m);
+        htbOpt(c).write(m);
         m.endNest(parms);
         if (tables) {
             table(m, Tc.TCA_HTB_RTAB, c.rate(), Tc.HTB_TABLE_MTU, c.mpu());
             table(m, Tc.TCA_HTB_CTAB, c.ceil(), Tc.HTB_TABLE_MTU, c.mpu());
         }
         return m.endNest(opts);
+    }
+
+    /** The tc_htb_opt of class {@code c}. */
+    HtbOpt htbOpt(HtbClassSpec c) {
+        int cellLog = Psched.cellLog(Tc.HTB_TABLE_MTU);
+        return new HtbOpt(TcRatespec.of(cellLog, c.rate(), c.overhead(), c.mpu()),
+                TcRatespec.of(cellLog, c.ceil(), c.overhead(), c.mpu()),
+                psched.xmitTicks(c.rate().bytesPerSecond(), c.burst().bytes()),
+                psched.xmitTicks(c.ceil().bytesPerSecond(), c.cburst().bytes()), c.quantum(), 0, c.prio());
     }
 
     /** RTM_NEWQDISC for a bfifo with a byte limit (struct tc_fifo_qopt: one __u32). */
