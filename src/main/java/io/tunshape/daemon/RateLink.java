@@ -19,7 +19,7 @@ final class RateLink implements AutoCloseable {
 
     private final NetlinkSocket socket;
     private final TcClient tc;
-    /** Null for the warm-up's private namespace, which no other process can reach. */
+    /** The namespace's (the warm-up's private namespace has one too, so that its changes take this same path). */
     private final NamespaceLock.Keeper lock;
 
     RateLink(NetlinkSocket socket, TcCodec codec, NamespaceLock.Keeper lock) {
@@ -45,7 +45,7 @@ final class RateLink implements AutoCloseable {
         if (d.stall.stalled) {
             return Sent.STALE; // the stall qdisc is the root: the pass after the stall plans with the latest rate
         }
-        if (lock != null && !lock.tryEnter(null)) {
+        if (!lock.tryEnter(null)) {
             return Sent.BUSY;
         }
         try {
@@ -58,9 +58,7 @@ final class RateLink implements AutoCloseable {
                 return Sent.DONE;
             }
         } finally {
-            if (lock != null) {
-                lock.exit();
-            }
+            lock.exit();
         }
     }
 

@@ -1,6 +1,7 @@
 package io.tunshape.daemon;
 
 import io.tunshape.link.LinkInfo;
+import io.tunshape.netlink.NamespaceLock;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.netlink.Netns;
 import io.tunshape.profile.Profile;
@@ -13,6 +14,7 @@ import io.tunshape.tc.TcCodec;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -102,9 +104,13 @@ final class WarmUp {
 
     /** The warm-up, in its private namespace: returns how many rate changes its reports made. */
     private long here(DaemonConfig.Entry e, Profile p) throws Exception {
+        // the private namespace's own lock, taken and dropped by each change as a served one's is: the
+        // flock path is compiled too before the first real report (it ran interpreted for about the
+        // first 250 reports otherwise); no other process can reach the namespace, nor wait for the lock
+        NamespaceLock.Keeper lock = NamespaceLock.keeper();
         try (AutoCloseable tap = maker.tap(DEV);
              Session s = new Session(null, codec);
-             RateLink rates = new RateLink(NetlinkSocket.open(), codec, null);
+             RateLink rates = new RateLink(NetlinkSocket.open(), codec, lock);
              UnixDatagram out = new UnixDatagram()) {
             Shaper.Snapshot snap = s.shaper().snapshot();
             LinkInfo link = null;
@@ -139,6 +145,9 @@ final class WarmUp {
                     ns.rates = null;
                 }
             }
+        } finally {
+            lock.close();
+            Files.deleteIfExists(lock.path()); // the namespace goes with the warm-up: so does its lock file
         }
     }
 

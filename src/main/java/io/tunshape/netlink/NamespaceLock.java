@@ -251,6 +251,12 @@ public final class NamespaceLock implements AutoCloseable {
         return new Keeper(openFile(p), p);
     }
 
+    /** As {@link #keeper(long)}, for the calling thread's network namespace. */
+    public static Keeper keeper() {
+        Path p = file();
+        return new Keeper(openFile(p), p);
+    }
+
     /**
      * One process's hold on a namespace's lock, shared by its threads: the flock is taken when the
      * first user enters and dropped when the last one leaves, so other processes (an apply, a clear)
@@ -268,6 +274,11 @@ public final class NamespaceLock implements AutoCloseable {
         private Keeper(Fd fd, Path path) {
             this.fd = fd;
             this.path = path;
+        }
+
+        /** The lock file. */
+        public Path path() {
+            return path;
         }
 
         /**

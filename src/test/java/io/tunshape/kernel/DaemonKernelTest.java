@@ -264,7 +264,8 @@ class DaemonKernelTest {
     void theWarmUpRunsTheReportPathInAPrivateNamespaceAndLeavesNoTrace(@TempDir Path dir) throws Exception {
         try (Setup s = new Setup(dir)) {
             s.ns.tap("tap0");
-            s.start();
+            Path locks = dir.resolve("locks");
+            s.start(java.util.Map.of("TUNSHAPE_LOCK_DIR", locks.toString()));
             String log = String.join("\n", s.daemon.lines());
             Matcher warm = Pattern.compile("report path warmed up: 2000 reports, (\\d+) rate changes in a private namespace")
                     .matcher(log);
@@ -277,6 +278,11 @@ class DaemonKernelTest {
             assertTrue(!links.contains("warm0"), links);
             String named = KernelNs.exec("ip", "netns", "list").output();
             assertTrue(!named.contains("warm"), named);
+            // its changes took its namespace's lock, whose file went with the namespace: the served one's is left
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(locks)) {
+                List<String> left = files.map(f -> f.getFileName().toString()).toList();
+                assertEquals(1, left.size(), left.toString());
+            }
             assertTrue(within(1000, () -> htbRate(s.qdiscs("tap0")) == 1_000_000), s.qdiscs("tap0"));
             // status counts from ready: no reports, no changes yet
             JsonNode st = s.status();
