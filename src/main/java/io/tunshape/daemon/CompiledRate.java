@@ -40,8 +40,10 @@ final class CompiledRate {
     /** The planner, for a tree the sizes do not cover. */
     private final LongFunction<HtbSpec> plan;
     /**
-     * When compiled: the class's messages, encoded once, that a change rewrites in place (one change
-     * at a time: the caller's RateLink serialises them); null when the planned rate does not fit them.
+     * When compiled: the class's messages, encoded once, that a change rewrites in place and sends
+     * under the template's monitor (a device outlives its namespace's sockets: after a failed pass, a
+     * new RateLink's settle may send while the report thread is still inside the old one's); null when
+     * the planned rate does not fit them.
      */
     private final HtbRateTemplate template;
 
@@ -169,7 +171,9 @@ final class CompiledRate {
         if (template != null && !flush) {
             HtbClassSpec c = classAt(bps);
             if (HtbRateTemplate.fits(c)) {
-                tc.sendAll(template.at(c)); // the same messages as below, rewritten in place
+                synchronized (template) { // the same messages as below, rewritten in place
+                    tc.sendAll(template.at(c));
+                }
                 return;
             }
         }

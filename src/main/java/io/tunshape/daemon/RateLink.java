@@ -25,7 +25,7 @@ final class RateLink implements AutoCloseable {
     RateLink(NetlinkSocket socket, TcCodec codec, NamespaceLock.Keeper lock) {
         this.socket = socket;
         this.tc = new TcClient(socket, codec);
-        this.lock = lock;
+        this.lock = java.util.Objects.requireNonNull(lock, "the namespace's lock");
     }
 
     /** This socket's netlink port id: the events its changes cause carry it. */

@@ -145,7 +145,8 @@ final class ReportListener implements AutoCloseable {
     }
 
     /**
-     * Receives one datagram and hands on its report: true when one came. A method of its own, not the
+     * Receives one datagram and hands on its report: true when a report reached the sink (which ends
+     * a run of socket errors), false for none or a refused one. A method of its own, not the
      * body of {@link #serve}'s loop: the loop is entered once and so runs interpreted (C1 compiles a
      * running loop only after some 60,000 turns), while this is compiled during the warm-up; run by
      * the interpreter, the loop body cost several microseconds of every report after an idle gap.
@@ -169,17 +170,17 @@ final class ReportListener implements AutoCloseable {
         if (!permitted(from)) {
             // the socket's mode keeps others out; this holds if someone loosens it
             refuse(ReportParser.Outcome.refuse(ReportParser.Reason.UNAUTHORISED, null), pid);
-            return true;
+            return false;
         }
         if (n > MAX) {
             refuse(ReportParser.Outcome.refuse(ReportParser.Reason.OVERSIZED, null), pid);
-            return true;
+            return false;
         }
         buf.get(0, bytes, 0, n);
         ReportParser.Outcome o = ReportParser.parse(bytes, 0, n);
         if (o.report() == null) {
             refuse(o, pid);
-            return true;
+            return false;
         }
         ReportParser.Reason r = sink.accept(o.report(), pid, socket.lastArrivalNanos(), received);
         if (r != null) {

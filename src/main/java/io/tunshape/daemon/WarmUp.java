@@ -147,7 +147,11 @@ final class WarmUp {
             }
         } finally {
             lock.close();
-            Files.deleteIfExists(lock.path()); // the namespace goes with the warm-up: so does its lock file
+            try {
+                Files.deleteIfExists(lock.path()); // the namespace goes with the warm-up: so does its lock file
+            } catch (java.io.IOException x) {
+                log.accept("warm-up: its lock file " + lock.path() + " stays: " + x.getMessage());
+            }
         }
     }
 

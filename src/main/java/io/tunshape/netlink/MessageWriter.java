@@ -119,8 +119,9 @@ public final class MessageWriter {
     }
 
     /**
-     * The next {@code n} bytes of the message (zeros), as a buffer of their own in host order for a
-     * struct to put itself into; the message goes on after them.
+     * The next {@code n} bytes of the message (zeros), as a view in host order for a struct to put
+     * itself into; the message goes on after them. Fill it before writing anything else: a write that
+     * grows the message moves it, and the view then points at the old copy.
      */
     public ByteBuffer reserve(int n) {
         ensure(n);

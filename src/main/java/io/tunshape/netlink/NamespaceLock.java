@@ -22,7 +22,8 @@ import java.time.Duration;
  *
  * <p>flock belongs to the open file: the kernel releases it when its holder closes it or dies, even
  * by SIGKILL, so a crashed apply never leaves the namespace locked. The files stay (/run is a tmpfs;
- * deleting a lock file another process may be waiting on would let two holders in); an inode reused
+ * deleting a lock file another process may be waiting on would let two holders in; the one exception
+ * is the daemon's warm-up, whose private namespace no other process can reach); an inode reused
  * by a later namespace reuses its file, which is harmless. The holder writes its pid and what it does
  * into the file, so a waiter that gives up can say who held it. {@code TUNSHAPE_LOCK_DIR} moves the
  * directory (for tests and unusual layouts; every tunshape process on a host must agree on it).

@@ -284,6 +284,9 @@ public final class NetlinkSocket implements AutoCloseable {
     public Ack requestBatch(ByteBuffer messages) {
         int first = seq + 1;
         for (int at = messages.position(); at < messages.limit(); at += Nl.align(messages.getInt(at))) {
+            if (messages.getInt(at) < Nl.HDRLEN) {
+                throw new IllegalArgumentException("a message of " + messages.getInt(at) + " bytes at " + at);
+            }
             messages.putInt(at + 8, ++seq);
         }
         Sys.sendto(fd, messages, 0, kernel());

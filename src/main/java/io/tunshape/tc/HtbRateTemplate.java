@@ -88,9 +88,10 @@ public final class HtbRateTemplate {
     }
 
     /**
-     * The messages for class {@code c} now (the handles and every field but the sizes as at {@link
-     * #of}; its limit is its leaf's), ready to send: a buffer of its own over the template's bytes,
-     * from the first message to the end of the last.
+     * The messages for class {@code c} now: its tc_htb_opt (rates, buffers, quantum, priority, overhead,
+     * mpu) and its limit (the leaf's) written over the template's; the device, handles and flags stay
+     * as at {@link #of}. The result is a view of the template's bytes, from the first message to the end
+     * of the last, which the next call overwrites: the caller rewrites and sends under one lock.
      */
     public ByteBuffer at(HtbClassSpec c) {
         if (!fits(c)) {

@@ -4,9 +4,14 @@ import io.tunshape.netlink.NetlinkException;
 import io.tunshape.netlink.NetlinkSocket;
 import io.tunshape.netlink.Netns;
 import io.tunshape.tc.Handle;
+import io.tunshape.tc.HtbClassSpec;
+import io.tunshape.tc.HtbRateTemplate;
 import io.tunshape.tc.Psched;
 import io.tunshape.tc.TcClient;
+import io.tunshape.tc.Rate;
+import io.tunshape.tc.Size;
 import io.tunshape.tc.TcCodec;
+import io.tunshape.tc.TreeLayout;
 import io.tunshape.testing.CliRun;
 import io.tunshape.testing.KernelNs;
 import org.junit.jupiter.api.Test;
@@ -61,6 +66,53 @@ class NetlinkBatchKernelTest {
                 return null;
             });
         }
+    }
+
+    /**
+     * {@link NetlinkSocket#requestBatch(java.nio.ByteBuffer)}: the daemon's change as {@link
+     * HtbRateTemplate} rewrites it, sent from the template's own bytes with the sequence numbers
+     * written in place; the kernel holds the new rate and limit, a refusal is thrown with the kernel's
+     * errno, and the socket stays in step.
+     */
+    @Test
+    void aTemplateRewrittenInPlaceIsOneDatagramAndItsRefusalIsThrown() throws Exception {
+        try (KernelNs ns = KernelNs.create()) {
+            ns.tun("t0");
+            CliRun applied = CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "1mbit", "--qdisc", "htb");
+            assertEquals(0, applied.status(), applied.toString());
+            int ix = Integer.parseInt(ns.ip("-o", "link", "show", "t0").split(":")[0].trim());
+            TcCodec codec = new TcCodec(Psched.system());
+            HtbRateTemplate t = HtbRateTemplate.of(codec, ix, CLASS, TreeLayout.HTB_HANDLE, spec(125_000, 100_000), LEAF);
+            HtbRateTemplate missing = HtbRateTemplate.of(codec, ix, Handle.of(0x7474, 9), TreeLayout.HTB_HANDLE,
+                    spec(125_000, 100_000), Handle.of(0x7509, 0));
+            Netns.run(ns.name(), () -> {
+                try (NetlinkSocket s = NetlinkSocket.open()) {
+                    TcClient tc = new TcClient(s, codec);
+                    for (long bytes : new long[] {250_000, 375_000}) {
+                        long before = s.requestsSent();
+                        tc.sendAll(t.at(spec(bytes, bytes / 5)));
+                        assertEquals(2, s.requestsSent() - before, "two messages");
+                        String classes = ns.tc("class", "show", "dev", "t0");
+                        assertTrue(classes.contains("rate " + bytes * 8 / 1000 + "Kbit")
+                                || classes.contains("rate " + bytes * 8 / 1_000_000 + "Mbit"), classes);
+                        String qdiscs = ns.tc("qdisc", "show", "dev", "t0");
+                        assertTrue(qdiscs.contains("limit " + bytes / 5 + "b"), qdiscs);
+                    }
+                    NetlinkException refused = assertThrows(NetlinkException.class,
+                            () -> tc.sendAll(missing.at(spec(250_000, 1000))));
+                    assertEquals(io.tunshape.sys.Errno.ENOENT, refused.errno(), "no such class: " + refused);
+                    tc.send(leaf(codec, ix, LEAF, 150_000)); // in step: no answer of the batch is taken for this one's
+                    assertTrue(ns.tc("qdisc", "show", "dev", "t0").contains("limit 150000b"));
+                }
+                return null;
+            });
+        }
+    }
+
+    /** The link class at {@code bytesPerSecond}, its leaf's limit {@code limit}. */
+    private static HtbClassSpec spec(long bytesPerSecond, long limit) {
+        Rate r = Rate.ofBytes(bytesPerSecond);
+        return new HtbClassSpec(1, 0, r, r, Size.of(1600), Size.of(1600), 0, 1514, 0, 0, Size.of(limit), null);
     }
 
     private static io.tunshape.netlink.MessageWriter leaf(TcCodec codec, int ix, Handle h, long limit) {

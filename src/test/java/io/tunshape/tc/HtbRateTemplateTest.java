@@ -66,9 +66,9 @@ class HtbRateTemplateTest {
     }
 
     @Test
-    void whatDoesNotFollowTheRateStaysAsBuilt() {
-        // priority, overhead and mpu come from the class the template was built for, as the daemon's do
-        HtbClassSpec c = spec(1_000_000, 3000, 60_000, 50_000L, 3, 24, 64);
+    void priorityOverheadAndMpuAreWrittenAsTheClassGivesThem() {
+        // the whole tc_htb_opt is rewritten from the class given (the daemon's keep those of the pass)
+        HtbClassSpec c = spec(1_000_000, 3000, 60_000, 50_000L, 0, 0, 0);
         HtbRateTemplate t = HtbRateTemplate.of(CODEC, 12, CLASS, PARENT, c, LEAF);
         HtbClassSpec faster = spec(2_500_000, 5000, 200_000, 80_000L, 3, 24, 64);
         assertArrayEquals(codec(12, faster), bytes(t.at(faster)));
