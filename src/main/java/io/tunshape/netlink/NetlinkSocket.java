@@ -208,17 +208,36 @@ public final class NetlinkSocket implements AutoCloseable {
             tx = ByteBuffer.allocateDirect(Math.max(len, 2 * tx.capacity())).order(ByteOrder.nativeOrder());
         }
         tx.clear();
-        for (int i = 0; i < ms.size(); i++) {
-            int at = tx.position();
-            ms.get(i).writeTo(tx, ++seq);
-            if (i < ms.size() - 1) {
-                tx.putShort(at + 6, (short) (tx.getShort(at + 6) & ~Nl.F_ACK));
-            }
+        for (MessageWriter m : ms) {
+            m.writeTo(tx, 0); // numbered below
         }
         tx.flip();
-        Sys.sendto(fd, tx, 0, kernel());
-        requestsSent += ms.size();
+        sendNumbered(tx);
         return seq;
+    }
+
+    /**
+     * Sends the messages written back to back from {@code b}'s position to its limit as one datagram,
+     * each given the next sequence number in place and only the last keeping its ACK flag; returns the
+     * first one's sequence number.
+     */
+    private int sendNumbered(ByteBuffer b) {
+        int first = seq + 1;
+        for (int at = b.position(); at < b.limit(); ) {
+            int len = b.getInt(at);
+            if (len < Nl.HDRLEN) {
+                throw new IllegalArgumentException("a message of " + len + " bytes at " + at);
+            }
+            int next = at + Nl.align(len);
+            b.putInt(at + 8, ++seq);
+            if (next < b.limit()) {
+                b.putShort(at + 6, (short) (b.getShort(at + 6) & ~Nl.F_ACK));
+            }
+            at = next;
+        }
+        Sys.sendto(fd, b, 0, kernel());
+        requestsSent += seq - first + 1;
+        return first;
     }
 
     private static ByteBuffer kernelAddr;
@@ -277,21 +296,12 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /**
      * As {@link #requestBatch(List)}, for messages already written back to back from {@code
-     * messages}'s position to its limit (each with its length, and the ACK flag on the last only):
-     * each gets the next sequence number in place, and the datagram is sent from {@code messages}
-     * itself, with no copy (the daemon's rate changes: {@code io.tunshape.tc.HtbRateTemplate}).
+     * messages}'s position to its limit (each with its length): numbered and flagged in place as a
+     * list's are, and sent from {@code messages} itself, with no copy (the daemon's
+     * rate changes: {@code io.tunshape.tc.HtbRateTemplate}).
      */
     public Ack requestBatch(ByteBuffer messages) {
-        int first = seq + 1;
-        for (int at = messages.position(); at < messages.limit(); at += Nl.align(messages.getInt(at))) {
-            if (messages.getInt(at) < Nl.HDRLEN) {
-                throw new IllegalArgumentException("a message of " + messages.getInt(at) + " bytes at " + at);
-            }
-            messages.putInt(at + 8, ++seq);
-        }
-        Sys.sendto(fd, messages, 0, kernel());
-        requestsSent += seq - first + 1;
-        return awaitAck(first, seq);
+        return awaitAck(sendNumbered(messages), seq);
     }
 
     /** Waits for the ACK of {@code last}, throwing the first error of the requests {@code first}..{@code last}. */

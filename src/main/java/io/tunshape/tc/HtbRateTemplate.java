@@ -9,8 +9,8 @@ import java.nio.ByteOrder;
 /**
  * One htb class's rate change, encoded once and rewritten in place for each new rate: the class
  * change (RTM_NEWTCLASS without rate tables) and, when the class has one, its bfifo leaf's limit
- * (RTM_NEWQDISC), back to back in one buffer with the ACK asked on the last only, the bytes the codec
- * writes for them ({@link TcCodec#htbClass}, {@link TcCodec#bfifo}). A change puts the class's new
+ * (RTM_NEWQDISC), back to back in one buffer (the socket asks the ACK of the last only, as for
+ * any batch: {@code NetlinkSocket.requestBatch}), the bytes the codec writes for them ({@link TcCodec#htbClass}, {@link TcCodec#bfifo}). A change puts the class's new
  * tc_htb_opt and the leaf's tc_fifo_qopt over the old ones and nothing else: the daemon's report
  * path builds no messages (on this project's VM, building them took 16-23 us p50 of a report that
  * came after 20 ms of idleness, 45-61 us p99). A class of 2^32 bytes/s or more needs the 64-bit
@@ -48,9 +48,6 @@ public final class HtbRateTemplate {
         byte[] b = fifo == null ? new byte[0] : fifo.toBytes(0);
         ByteBuffer buf = ByteBuffer.allocateDirect(a.length + b.length).order(ByteOrder.nativeOrder());
         buf.put(a).put(b).flip();
-        if (fifo != null) {
-            buf.putShort(6, (short) (buf.getShort(6) & ~Nl.F_ACK)); // the ACK comes for the last
-        }
         int options = payload(buf, 0, Nl.HDRLEN + KernelStructs.TcMsg.LEN, a.length, Tc.TCA_OPTIONS, -1);
         int opt = payload(buf, 0, options, a.length, Tc.TCA_HTB_PARMS, KernelStructs.HtbOpt.LEN);
         int limit = fifo == null ? -1

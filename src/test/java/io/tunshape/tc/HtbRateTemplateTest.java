@@ -30,7 +30,7 @@ class HtbRateTemplateTest {
                 limit == null ? null : Size.of(limit), null);
     }
 
-    /** What the codec writes for {@code c}: the class change, then its leaf's, the first without its ACK flag. */
+    /** What the codec writes for {@code c}: the class change, then its leaf's. */
     private static byte[] codec(int ifindex, HtbClassSpec c) {
         byte[] cls = CODEC.htbClass(TcClient.CHANGE, ifindex, CLASS, PARENT, c, false).toBytes(0);
         if (c.limit() == null) {
@@ -39,7 +39,6 @@ class HtbRateTemplateTest {
         byte[] leaf = CODEC.bfifo(TcClient.CHANGE, ifindex, LEAF, CLASS, c.limit().bytes()).toBytes(0);
         ByteBuffer b = ByteBuffer.allocate(cls.length + leaf.length).order(java.nio.ByteOrder.nativeOrder());
         b.put(cls).put(leaf);
-        b.putShort(6, (short) (b.getShort(6) & ~Nl.F_ACK));
         return b.array();
     }
 
