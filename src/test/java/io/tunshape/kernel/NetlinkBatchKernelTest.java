@@ -36,10 +36,7 @@ class NetlinkBatchKernelTest {
     @Test
     void oneDatagramOneAckEveryRefusalThrownAndTheRestStillHandled() throws Exception {
         try (KernelNs ns = KernelNs.create()) {
-            ns.tun("t0");
-            CliRun applied = CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "1mbit", "--qdisc", "htb");
-            assertEquals(0, applied.status(), applied.toString());
-            int ix = Integer.parseInt(ns.ip("-o", "link", "show", "t0").split(":")[0].trim());
+            int ix = shapedTun(ns);
             TcCodec codec = new TcCodec(Psched.system());
             Netns.run(ns.name(), () -> {
                 try (NetlinkSocket s = NetlinkSocket.open()) {
@@ -77,10 +74,7 @@ class NetlinkBatchKernelTest {
     @Test
     void aTemplateRewrittenInPlaceIsOneDatagramAndItsRefusalIsThrown() throws Exception {
         try (KernelNs ns = KernelNs.create()) {
-            ns.tun("t0");
-            CliRun applied = CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "1mbit", "--qdisc", "htb");
-            assertEquals(0, applied.status(), applied.toString());
-            int ix = Integer.parseInt(ns.ip("-o", "link", "show", "t0").split(":")[0].trim());
+            int ix = shapedTun(ns);
             TcCodec codec = new TcCodec(Psched.system());
             HtbRateTemplate t = HtbRateTemplate.of(codec, ix, CLASS, TreeLayout.HTB_HANDLE, spec(125_000, 100_000), LEAF);
             HtbRateTemplate missing = HtbRateTemplate.of(codec, ix, Handle.of(0x7474, 9), TreeLayout.HTB_HANDLE,
@@ -90,8 +84,13 @@ class NetlinkBatchKernelTest {
                     TcClient tc = new TcClient(s, codec);
                     for (long bytes : new long[] {250_000, 375_000}) {
                         long before = s.requestsSent();
-                        tc.sendAll(t.at(spec(bytes, bytes / 5)));
+                        java.nio.ByteBuffer sent = t.at(spec(bytes, bytes / 5));
+                        tc.sendAll(sent);
                         assertEquals(2, s.requestsSent() - before, "two messages");
+                        int second = io.tunshape.netlink.Nl.align(sent.getInt(0));
+                        assertEquals(0, sent.getShort(6) & io.tunshape.netlink.Nl.F_ACK, "no ACK asked for the first");
+                        assertEquals(io.tunshape.netlink.Nl.F_ACK, sent.getShort(second + 6) & io.tunshape.netlink.Nl.F_ACK,
+                                "the ACK asked for the last");
                         String classes = ns.tc("class", "show", "dev", "t0");
                         assertTrue(classes.contains("rate " + bytes * 8 / 1000 + "Kbit")
                                 || classes.contains("rate " + bytes * 8 / 1_000_000 + "Mbit"), classes);
@@ -107,6 +106,14 @@ class NetlinkBatchKernelTest {
                 return null;
             });
         }
+    }
+
+    /** A tun device t0 in {@code ns} shaped by apply (htb at 1mbit: class 7474:1, its bfifo leaf 7501:); its ifindex. */
+    private static int shapedTun(KernelNs ns) throws Exception {
+        ns.tun("t0");
+        CliRun applied = CliRun.of("--netns", ns.name(), "apply", "t0", "--rate", "1mbit", "--qdisc", "htb");
+        assertEquals(0, applied.status(), applied.toString());
+        return Integer.parseInt(ns.ip("-o", "link", "show", "t0").split(":")[0].trim());
     }
 
     /** The link class at {@code bytesPerSecond}, its leaf's limit {@code limit}. */
