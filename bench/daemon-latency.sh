@@ -14,7 +14,10 @@
 # SMALL=1): the same change made by bench/latency-floor.c, a C reader of 1-byte datagrams GAP ms apart
 # that sends tc's own bytes for each (one datagram, one ACK), beside the same daemon. What the tail
 # was: the JVM's pauses (GC and safepoints, -Xlog) that fell within a slow change, and the report
-# thread's involuntary context switches (another task took its CPU).
+# thread's involuntary context switches (another task took its CPU); and which changes came first
+# after one of DAMON's sampling rounds (bench/lib/damon.sh: the kernel's tracer records when kdamond
+# ran), which on this project's VM make the daemon's first wake-up after them slower in proportion to
+# its resident memory (bench/damon-tail.sh; docs/daemon.md).
 # POLICY is the daemon's report_scheduling policy; LOAD=k keeps k CPUs busy (k shell loops, stopped
 # after the reports or at most 120 s) while the reports go. SERVED=m has the daemon serve m more
 # namespaces meanwhile (half named, half unnamed: processes that unshared theirs), each with a
@@ -34,10 +37,11 @@ LOAD=${LOAD:-0}
 SERVED=${SERVED:-0}
 EXTRA=(); EXTRA_PIDS=()
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib/damon.sh"
 [ -f "$top/target/tunshape.jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 NS=tslat$$; D=$(mktemp -d)
 HOGS=""
-cleanup() { [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true
+cleanup() { damon_trace_stop /dev/null 2>/dev/null || true; [ -n "$HOGS" ] && kill $HOGS 2>/dev/null || true; [ -n "${P:-}" ] && kill "$P" 2>/dev/null || true
   [ ${#EXTRA_PIDS[@]} -gt 0 ] && kill "${EXTRA_PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true
   if [ ${#EXTRA[@]} -gt 0 ]; then printf 'netns del %s\n' "${EXTRA[@]}" | ip -force -batch - 2>/dev/null || true; fi
   ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
@@ -86,6 +90,9 @@ if [ "$SERVED" -gt 0 ]; then
   done
   echo "serving $(grep -c 'lat0: shaped with' "$D/log") more namespaces with a shaped tap each; threads $(awk '/Threads/ {print $2}' /proc/$P/status)"
 fi
+damon_describe
+: >"$D/damon"
+damon_trace_start "tunshape-daemon-latency-$$" || echo "the changes are not split by DAMON's rounds: $DAMON_WHY"
 for _ in $(seq "$LOAD"); do timeout 120 sh -c 'while :; do :; done' & HOGS="$HOGS $!"; done
 ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" "$D/sent" <<'PY'
 import json, socket, struct, sys, time
@@ -126,6 +133,7 @@ with open(out, "w") as f:
         f.write("%.6f %.3f\n" % (t, l))
 PY
 if [ -n "$HOGS" ]; then kill $HOGS 2>/dev/null || true; wait $HOGS 2>/dev/null || true; HOGS=""; fi
+damon_trace_stop "$D/damon"
 iv1=$(ivcs)
 echo "the daemon's own figure, from the report's arrival (the socket's kernel stamp) to the kernel's ack:"
 "$top/bin/tunshape" status --socket "$D/control.sock" | tail -1
@@ -174,9 +182,9 @@ PY
 else
   echo "C floor: not measured (needs cc and strace)" >"$D/floor"
 fi
-python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" "$D/floor" <<'PY'
+python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" "$D/floor" "$D/damon" <<'PY'
 import json, re, sys
-st, sent, jvm, n, one, alln, iv, floor = sys.argv[1:9]
+st, sent, jvm, n, one, alln, iv, floor, damon = sys.argv[1:10]
 n, one, alln, iv = int(n), int(one), int(alln), int(iv)
 c = json.load(open(st))["changes"]
 p50, p99, cnt = c["p50_us"], c["p99_us"], c["count"]
@@ -213,6 +221,40 @@ print("tail: the slowest %d changes (the sender's view) took %.2f-%.2f ms; the J
       "run (%.2f ms at most), %d of them within a slowest change; the report thread was preempted %d times "
       "(involuntary context switches)" % (len(slow), slow[-1][1], slow[0][1], len(during),
       max([(b - a) * 1000 for a, b in during] or [0]), hit, iv))
+# DAMON: a change is first after a sampling round when a kdamond run came between the change before's
+# end and its own (the sender's records); the daemon's slowest changes (status's changes.slowest, with
+# their reports' arrival) are matched to those records by time, and the daemon's p99 is given again
+# without the changes first after a round
+runs = sorted(float(l) for l in open(damon) if l.strip())
+if not runs:
+    print("DAMON: no sampling round seen during the reports (off, not traced, or none in their time)")
+else:
+    import datetime, time
+    after, j, prev = [], 0, xs[0][0]
+    for t, l in xs:
+        end = t + l / 1000
+        while j < len(runs) and runs[j] <= prev:
+            j += 1
+        after.append(j < len(runs) and runs[j] <= end)
+        prev = end
+    mono = time.clock_gettime(time.CLOCK_MONOTONIC) - time.time()   # epoch s + this = CLOCK_MONOTONIC s
+    listed = []   # (us, first after a round) of the daemon's slowest
+    for x in c.get("slowest", []):
+        if x["arrived"] is None:
+            continue
+        a = datetime.datetime.fromisoformat(x["arrived"].replace("Z", "+00:00")).timestamp() + mono
+        k = min(range(len(xs)), key=lambda i: abs(xs[i][0] - a))
+        if abs(xs[k][0] - a) < 0.005:
+            listed.append((x["us"], after[k]))
+    m = sum(after)
+    top = max(1, cnt // 100)
+    others = [us for us, aft in listed if not aft]
+    rank = (cnt - m) - -(-(cnt - m) * 99 // 100)   # how many of the others are slower than their p99
+    p99o = others[rank] if rank < len(others) else None
+    print("DAMON: %d sampling rounds during the reports, %d changes came first after one; of the daemon's %d "
+          "slowest (p99 and above), %d were such; its p99 without them: %s" % (len(runs), m, top,
+          sum(1 for _, aft in listed[:top] if aft),
+          "%d us (%.1fx tc)" % (p99o, p99o / tc) if p99o is not None else "not known (past the %d listed)" % len(listed)))
 PY
 if [ "$SMALL" = 1 ]; then exit 0; fi
 echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"

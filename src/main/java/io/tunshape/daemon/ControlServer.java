@@ -257,8 +257,25 @@ final class ControlServer implements AutoCloseable {
         quantiles(g, "", daemon.reportPath.latency);
         // the daemon's own part: from the report thread's recvmsg returning (after its wake-up) to the ack
         quantiles(g, "handled_", daemon.reportPath.handled);
+        // what the p99 is made of, with when each came (to set beside the host's other work then)
+        g.writeArrayFieldStart("slowest");
+        for (ChangeLatency.Sample x : daemon.reportPath.latency.slowest(SLOWEST)) {
+            g.writeStartObject();
+            if (x.arrivedEpochNanos() >= 0) {
+                g.writeStringField("arrived", java.time.Instant.ofEpochSecond(0, x.arrivedEpochNanos())
+                        .truncatedTo(java.time.temporal.ChronoUnit.MICROS).toString());
+            } else {
+                g.writeNullField("arrived");
+            }
+            g.writeNumberField("us", x.micros());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
         g.writeEndObject();
     }
+
+    /** How many of the slowest kept changes status lists: with 4096 kept, the p99's 41 and a few more. */
+    static final int SLOWEST = 48;
 
     private static void quantiles(JsonGenerator g, String prefix, ChangeLatency l) throws IOException {
         for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {

@@ -75,7 +75,7 @@ final class ReportPath implements ReportListener.Sink {
             }
             Instant now = Instant.now();
             long took = now.getEpochSecond() * 1_000_000_000L + now.getNano() - arrivalNanos;
-            (warm ? warmUpLatency : latency).record(took);
+            (warm ? warmUpLatency : latency).record(took, arrivalNanos);
             if (!warm) {
                 d.latency.record(took);
             }

@@ -2,6 +2,8 @@ package io.tunshape.daemon;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The change-latency record behind status and metrics. */
@@ -33,5 +35,23 @@ class ChangeLatencyTest {
         assertEquals(100, l.quantileMicros(1), "the old slow ones are gone");
         l.record(-5);
         assertEquals(0, l.quantileMicros(0), "a clock step back counts as 0, not negative");
+    }
+
+    @Test
+    void theSlowestKeptChangesComeWithTheirArrivalSlowestFirst() {
+        ChangeLatency l = new ChangeLatency();
+        assertEquals(List.of(), l.slowest(3), "nothing yet");
+        l.record(9_000_000L, 111); // slow, but overwritten below
+        for (int i = 1; i < ChangeLatency.KEPT; i++) {
+            l.record(i % 7 * 1000L, 1000L + i);
+        }
+        assertEquals(List.of(new ChangeLatency.Sample(111, 9000)), l.slowest(1));
+        l.record(50_000L, 5);
+        l.record(40_000L, -1);
+        l.record(50_000L, 7);
+        // the 9 ms one is gone; of equal ones the later first; an unknown arrival stays unknown
+        assertEquals(List.of(new ChangeLatency.Sample(7, 50), new ChangeLatency.Sample(5, 50),
+                new ChangeLatency.Sample(-1, 40), new ChangeLatency.Sample(1000L + 4094, 6)), l.slowest(4));
+        assertEquals(ChangeLatency.KEPT, l.slowest(ChangeLatency.KEPT + 10).size(), "at most the kept ones");
     }
 }

@@ -353,6 +353,12 @@ class DaemonKernelTest {
             JsonNode ch = st.get("changes");
             assertTrue(ch.get("count").asLong() >= 1, st.toString());
             assertTrue(ch.get("p50_us").asLong() > 0 && ch.get("max_us").asLong() < 1_000_000, st.toString());
+            // the slowest of them, slowest first, each with its report's arrival (the kernel's stamp, UTC)
+            JsonNode slowest = ch.get("slowest");
+            assertTrue(slowest.size() >= 1 && slowest.size() <= ch.get("count").asLong(), st.toString());
+            assertEquals(ch.get("max_us").asLong(), slowest.get(0).get("us").asLong(), st.toString());
+            java.time.Instant arrived = java.time.Instant.parse(slowest.get(0).get("arrived").asText());
+            assertTrue(Math.abs(java.time.Duration.between(arrived, java.time.Instant.now()).toSeconds()) < 120, st.toString());
             // garbage changes nothing: malformed, wrong version, oversized, unknown device
             long rejected = st.get("reports").get("rejected").asLong();
             s.report("{not json");
