@@ -45,7 +45,8 @@ cleanup() { damon_trace_stop /dev/null 2>/dev/null || true; [ -n "$HOGS" ] && ki
   [ ${#EXTRA_PIDS[@]} -gt 0 ] && kill "${EXTRA_PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true
   if [ ${#EXTRA[@]} -gt 0 ]; then printf 'netns del %s\n' "${EXTRA[@]}" | ip -force -batch - 2>/dev/null || true; fi
   ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 143' INT TERM
 ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap; ip -n "$NS" tuntap add dev ytap0 mode tap
 if [ "$SERVED" -gt 0 ]; then
   for i in $(seq 1 $((SERVED / 2))); do EXTRA+=("$NS-x$i"); done
@@ -92,7 +93,7 @@ if [ "$SERVED" -gt 0 ]; then
 fi
 damon_describe
 : >"$D/damon"
-damon_trace_start "tunshape-daemon-latency-$$" || echo "the changes are not split by DAMON's rounds: $DAMON_WHY"
+damon_trace_start daemon-latency || echo "the changes are not split by DAMON's rounds: $DAMON_WHY"
 for _ in $(seq "$LOAD"); do timeout 120 sh -c 'while :; do :; done' & HOGS="$HOGS $!"; done
 ip netns exec "$NS" nice -n "$SENDER_NICE" /usr/bin/python3 - "$D/report.sock" "$NS" "$N" "$GAP" "$D/sent" <<'PY'
 import json, socket, struct, sys, time
@@ -128,6 +129,8 @@ def summary(xs):
     xs = sorted(xs)
     return "p50 %.3f ms, p99 %.3f ms, max %.3f ms" % (xs[len(xs) // 2], xs[-(len(xs) // 100) - 1], xs[-1])
 print("seen from the sender: its sendto to the class event reaching it, %d changes: %s" % (n, summary(lat)))
+with open(out + ".offset", "w") as f:   # CLOCK_REALTIME less CLOCK_MONOTONIC, right after the reports
+    f.write(repr(time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)))
 with open(out, "w") as f:
     for t, l in zip(starts, lat):   # when each was sent (s, CLOCK_MONOTONIC) and what it took (ms)
         f.write("%.6f %.3f\n" % (t, l))
@@ -182,8 +185,8 @@ PY
 else
   echo "C floor: not measured (needs cc and strace)" >"$D/floor"
 fi
-python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" "$D/floor" "$D/damon" <<'PY'
-import json, re, sys
+python3 - "$D/status.json" "$D/sent" "$D/jvm.log" "$N" "$one" "$all" "$((iv1 - iv0))" "$D/floor" "$D/damon" "$GAP" <<'PY'
+import json, re, sys, time
 st, sent, jvm, n, one, alln, iv, floor, damon = sys.argv[1:10]
 n, one, alln, iv = int(n), int(one), int(alln), int(iv)
 c = json.load(open(st))["changes"]
@@ -221,15 +224,15 @@ print("tail: the slowest %d changes (the sender's view) took %.2f-%.2f ms; the J
       "run (%.2f ms at most), %d of them within a slowest change; the report thread was preempted %d times "
       "(involuntary context switches)" % (len(slow), slow[-1][1], slow[0][1], len(during),
       max([(b - a) * 1000 for a, b in during] or [0]), hit, iv))
-# DAMON: a change is first after a sampling round when a kdamond run came between the change before's
-# end and its own (the sender's records); the daemon's slowest changes (status's changes.slowest, with
-# their reports' arrival) are matched to those records by time, and the daemon's p99 is given again
-# without the changes first after a round
+# DAMON: a change is first after a sampling round when a round (bench/lib/damon.sh) came between the
+# change before's end and its own end (the sender's records); the daemon's slowest changes (status's
+# changes.slowest, with their reports' arrival) are matched to those records by time, and the daemon's
+# p99 is given again without the changes first after a round (its quantiles: the ceil(q n)-th smallest)
 runs = sorted(float(l) for l in open(damon) if l.strip())
 if not runs:
     print("DAMON: no sampling round seen during the reports (off, not traced, or none in their time)")
 else:
-    import datetime, time
+    import datetime
     after, j, prev = [], 0, xs[0][0]
     for t, l in xs:
         end = t + l / 1000
@@ -237,24 +240,35 @@ else:
             j += 1
         after.append(j < len(runs) and runs[j] <= end)
         prev = end
-    mono = time.clock_gettime(time.CLOCK_MONOTONIC) - time.time()   # epoch s + this = CLOCK_MONOTONIC s
-    listed = []   # (us, first after a round) of the daemon's slowest
+    offset = float(open(sent + ".offset").read())          # epoch s - this = CLOCK_MONOTONIC s
+    near = max(0.0005, min(0.005, float(sys.argv[10]) / 2000))  # s: half the gap between reports, 0.5-5 ms
+    listed = []   # the daemon's slowest, slowest first: (us, first after a round; None: not matched)
     for x in c.get("slowest", []):
-        if x["arrived"] is None:
-            continue
-        a = datetime.datetime.fromisoformat(x["arrived"].replace("Z", "+00:00")).timestamp() + mono
-        k = min(range(len(xs)), key=lambda i: abs(xs[i][0] - a))
-        if abs(xs[k][0] - a) < 0.005:
-            listed.append((x["us"], after[k]))
+        a = None if x["arrived"] is None else \
+            datetime.datetime.fromisoformat(x["arrived"].replace("Z", "+00:00")).timestamp() - offset
+        k = None if a is None else min(range(len(xs)), key=lambda i: abs(xs[i][0] - a))
+        listed.append((x["us"], None if k is None or abs(xs[k][0] - a) >= near else after[k]))
     m = sum(after)
-    top = max(1, cnt // 100)
-    others = [us for us, aft in listed if not aft]
-    rank = (cnt - m) - -(-(cnt - m) * 99 // 100)   # how many of the others are slower than their p99
-    p99o = others[rank] if rank < len(others) else None
+    kept = min(cnt, 4096)
+    top = kept - -(-kept * 99 // 100) + 1          # the daemon's p99 and the changes slower than it
+    p99o = "not computed (the daemon counted %d changes, the sender %d)" % (kept, len(xs))
+    if kept == len(xs):
+        rank = (kept - m) - -(-(kept - m) * 99 // 100)   # how many of the others are slower than their p99
+        p99o = "not known (past the %d listed)" % len(listed)
+        others = 0
+        for us, aft in listed:
+            if aft is None:
+                p99o = "not known (a listed change matched no report)"
+                break
+            if not aft:
+                if others == rank:
+                    p99o = "%d us (%.1fx tc)" % (us, us / tc)
+                    break
+                others += 1
     print("DAMON: %d sampling rounds during the reports, %d changes came first after one; of the daemon's %d "
-          "slowest (p99 and above), %d were such; its p99 without them: %s" % (len(runs), m, top,
-          sum(1 for _, aft in listed[:top] if aft),
-          "%d us (%.1fx tc)" % (p99o, p99o / tc) if p99o is not None else "not known (past the %d listed)" % len(listed)))
+          "slowest (its p99 and the ones above it), %d were such, %d not matched to a report; its p99 without "
+          "the %d: %s" % (len(runs), m, top, sum(1 for _, aft in listed[:top] if aft),
+          sum(1 for _, aft in listed[:top] if aft is None), m, p99o))
 PY
 if [ "$SMALL" = 1 ]; then exit 0; fi
 echo "daemon resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/$P/status)"

@@ -18,12 +18,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib/damon.sh"
 D=$(mktemp -d)
 cleanup() { damon_trace_stop /dev/null 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 143' INT TERM
 command -v cc >/dev/null || { echo "damon-tail: needs cc (gcc)" >&2; exit 1; }
 cc -O2 -o "$D/damon-tail" "$top/bench/damon-tail.c"
 damon_describe
 traced=1
-damon_trace_start "tunshape-damon-tail-$$" || { traced=0; echo "readings not split by DAMON's rounds: $DAMON_WHY"; }
+damon_trace_start damon-tail || { traced=0; echo "readings not split by DAMON's rounds: $DAMON_WHY"; }
 for s in $SIZES; do
     mb=${s%h}
     HUGE=$([ "$s" != "$mb" ] && echo 1 || echo 0) "$D/damon-tail" "$N" "$GAP" "$mb" > "$D/read-$s"
@@ -34,15 +35,17 @@ python3 - "$D" "$GAP" "$traced" $SIZES <<'PY'
 import sys
 d, gap, traced, sizes = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4:]
 runs = sorted(int(float(l) * 1e9) for l in open(d + "/runs") if l.strip())
-def pct(xs, p):
+def pct(xs, p):   # as the daemon's status ranks them: the ceil(p * n)-th smallest
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p))] / 1000 if xs else None
+    return xs[max(0, -(-len(xs) * round(p * 100) // 100) - 1)] / 1000 if xs else None
 def us(x):
     return "-" if x is None else "%.0f us" % x
 print("| resident | readings | after a DAMON round: n, p50, max | the others: p50, p99 | all: p99 |")
 print("| --- | --- | --- | --- | --- |")
 for s in sizes:
-    rows = [tuple(map(int, l.split())) for l in open("%s/read-%s" % (d, s))]
+    lines = open("%s/read-%s" % (d, s)).read().splitlines()
+    huge = [l.split(":", 1)[1].strip() for l in lines if l.startswith("# AnonHugePages:")]
+    rows = [tuple(map(int, l.split())) for l in lines if not l.startswith("#")]
     if not rows:
         sys.exit("no readings for %s MB" % s)
     after, other = [], []
@@ -53,7 +56,7 @@ for s in sizes:
             j += 1
         (after if j < len(runs) and runs[j] < at else other).append(took)
         prev = at
-    label = s[:-1] + " MiB in huge pages" if s.endswith("h") else s + " MiB"
+    label = s[:-1] + " MiB asking for huge pages (%s of them)" % (huge[0] if huge else "? kB") if s.endswith("h") else s + " MiB"
     print("| %s | %d | %d, %s, %s | %s, %s | %s |" % (label, len(rows), len(after), us(pct(after, .5)),
           us(max(after) / 1000 if after else None), us(pct(other, .5)), us(pct(other, .99)), us(pct([t for _, t in rows], .99))))
 if traced:

@@ -147,8 +147,8 @@ public final class StatusCommand implements Callable<Integer> {
                 + "the latency), and for tun/tap devices whether kernel flow control (IFF_BACKPRESSURE) is on, from "
                 + "the device's tun_flags in sysfs; reports accepted and refused by reason. --json prints the "
                 + "daemon's answer as it is (per interface \"tun_flags\" and \"kernel_flow_control\", null where "
-                + "they cannot be read; \"changes\": the report-driven rate changes of the last 4096, from a "
-                + "report's arrival to the kernel's ack, \"p50_us\", \"p99_us\", \"max_us\", the daemon's own part "
+                + "they cannot be read; \"changes\": report-driven rate changes, \"count\" since start, and of the "
+                + "last 4096, from a report's arrival to the kernel's ack, \"p50_us\", \"p99_us\", \"max_us\", the daemon's own part "
                 + "from its recvmsg returning as \"handled_p50_us\" and so on, and \"slowest\": the 48 slowest, "
                 + "slowest first, each with \"arrived\", when its report arrived (UTC), and \"us\").");
         c.top = top;

@@ -245,7 +245,8 @@ final class ControlServer implements AutoCloseable {
         g.writeEndObject();
         // report-driven changes, from the report's arrival to the kernel's ack (the last 4096)
         g.writeObjectFieldStart("changes");
-        g.writeNumberField("count", daemon.reportPath.latency.count());
+        ChangeLatency.Snapshot latency = daemon.reportPath.latency.snapshot();
+        g.writeNumberField("count", latency.count());
         // what became of the controllers' changes (reports' and ticks'): made, superseded by a newer,
         // left to a pass (another process held the lock; not compiled yet; refused by the kernel)
         g.writeObjectFieldStart("outcomes");
@@ -254,12 +255,12 @@ final class ControlServer implements AutoCloseable {
         }
         g.writeNumberField("refused", daemon.reportPath.outcomes.get(RateLink.Sent.values().length));
         g.writeEndObject();
-        quantiles(g, "", daemon.reportPath.latency);
+        quantiles(g, "", latency);
         // the daemon's own part: from the report thread's recvmsg returning (after its wake-up) to the ack
-        quantiles(g, "handled_", daemon.reportPath.handled);
+        quantiles(g, "handled_", daemon.reportPath.handled.snapshot());
         // what the p99 is made of, with when each came (to set beside the host's other work then)
         g.writeArrayFieldStart("slowest");
-        for (ChangeLatency.Sample x : daemon.reportPath.latency.slowest(SLOWEST)) {
+        for (ChangeLatency.Sample x : latency.slowest(SLOWEST)) {
             g.writeStartObject();
             if (x.arrivedEpochNanos() >= 0) {
                 g.writeStringField("arrived", java.time.Instant.ofEpochSecond(0, x.arrivedEpochNanos())
@@ -277,7 +278,7 @@ final class ControlServer implements AutoCloseable {
     /** How many of the slowest kept changes status lists: with 4096 kept, the p99's 41 and a few more. */
     static final int SLOWEST = 48;
 
-    private static void quantiles(JsonGenerator g, String prefix, ChangeLatency l) throws IOException {
+    private static void quantiles(JsonGenerator g, String prefix, ChangeLatency.Snapshot l) throws IOException {
         for (String[] q : new String[][] {{"p50_us", "0.5"}, {"p99_us", "0.99"}, {"max_us", "1"}}) {
             long v = l.quantileMicros(Double.parseDouble(q[1]));
             if (v >= 0) {
@@ -312,14 +313,15 @@ final class ControlServer implements AutoCloseable {
                 "Per device, from a report's arrival to the kernel's ack of the rate it brought.", all);
         b.append("# HELP tunshape_change_latency_seconds From a report's arrival to the kernel's ack of the rate it "
                 + "brought (the last 4096 changes).\n# TYPE tunshape_change_latency_seconds summary\n");
+        ChangeLatency.Snapshot latency = daemon.reportPath.latency.snapshot();
         for (double q : new double[] {0.5, 0.99, 1}) {
-            long v = daemon.reportPath.latency.quantileMicros(q);
+            long v = latency.quantileMicros(q);
             if (v >= 0) {
                 b.append("tunshape_change_latency_seconds{quantile=\"").append(q == 1 ? "1" : Double.toString(q))
                         .append("\"} ").append(v / 1e6).append('\n');
             }
         }
-        b.append("tunshape_change_latency_seconds_count ").append(daemon.reportPath.latency.count()).append('\n');
+        b.append("tunshape_change_latency_seconds_count ").append(latency.count()).append('\n');
         b.append("# HELP tunshape_reports_total Reports received, by result.\n# TYPE tunshape_reports_total counter\n");
         b.append("tunshape_reports_total{result=\"accepted\"} ").append(daemon.reportPath.accepted.get()).append('\n');
         b.append("tunshape_reports_total{result=\"refused\"} ").append(daemon.reports.refusedTotal()).append('\n');
