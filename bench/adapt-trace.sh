@@ -37,7 +37,9 @@ fail() { echo "adapt-trace: FAILED: $*" >&2; failures=$((failures + 1)); }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
             ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 MEAN=$(awk 'END {printf "%d", NR * 1500 * 8 / ($1 / 1000)}' "$TRACE")
 OFFER=$(/usr/bin/python3 "$top/bench/adapt-trace.py" offer "$TRACE" "$SECS")
 LAT_MS=500

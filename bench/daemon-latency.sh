@@ -46,7 +46,8 @@ cleanup() { damon_trace_stop /dev/null 2>/dev/null || true; [ -n "$HOGS" ] && ki
   if [ ${#EXTRA[@]} -gt 0 ]; then printf 'netns del %s\n' "${EXTRA[@]}" | ip -force -batch - 2>/dev/null || true; fi
   ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT
-trap 'exit 143' INT TERM
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 ip netns add "$NS"; ip -n "$NS" tuntap add dev tap0 mode tap; ip -n "$NS" tuntap add dev ytap0 mode tap
 if [ "$SERVED" -gt 0 ]; then
   for i in $(seq 1 $((SERVED / 2))); do EXTRA+=("$NS-x$i"); done

@@ -32,7 +32,9 @@ cleanup() {
   if [ ${#NAMED[@]} -gt 0 ]; then printf 'netns del %s\n' "${NAMED[@]}" | ip -force -batch - 2>/dev/null || true; fi
   PIDS=(); NAMED=(); P=""
 }
-trap 'cleanup; rm -rf "$D"' EXIT INT TERM
+trap 'cleanup; rm -rf "$D"' EXIT
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 config() {
   cat > "$D/tunshape.yaml" <<Y
 report_socket: $D/report.sock

@@ -19,7 +19,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 D=$(mktemp -d)
 cleanup() { damon_trace_stop /dev/null 2>/dev/null || true; rm -rf "$D"; }
 trap cleanup EXIT
-trap 'exit 143' INT TERM
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 command -v cc >/dev/null || { echo "damon-tail: needs cc (gcc)" >&2; exit 1; }
 cc -O2 -o "$D/damon-tail" "$top/bench/damon-tail.c"
 damon_describe

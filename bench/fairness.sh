@@ -35,7 +35,9 @@ fi
 FLOWS=${FLOWS:-16}
 NS=tsfair$$
 cleanup() { ip netns del "$NS" 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 
 printf '%-8s %-9s %-12s %-12s %-9s %-30s %-6s %-13s %-8s %-8s\n' rate qdisc 'sparse p50' 'sparse p95' \
     delivered 'bulk kbit/s' Jain 'bulk dlv/sent' 'qdisc dr' 'tun dr'

@@ -19,7 +19,9 @@ jar="$top/target/tunshape.jar"
 [ -f "$jar" ] || (cd "$top" && mvn -B -q -DskipTests package)
 NS=tsbench$$
 cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -f "/tmp/$NS".*; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 ip netns add "$NS"
 step 1 "creating $N tun devices"
 for i in $(seq 0 $((N - 1))); do echo "tuntap add dev t$i mode tun"; done > "/tmp/$NS.mk"

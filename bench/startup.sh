@@ -37,7 +37,9 @@ cleanup() {
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$D"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT   # through the EXIT trap: a signal ends the run, after the cleanup
+trap 'exit 143' TERM
 printf 'public class Hello { public static void main(String[] a) { System.out.println("hello"); } }\n' > "$D/Hello.java"
 "$javac" -d "$D" "$D/Hello.java"
 ip netns add "$NS"
