@@ -249,12 +249,14 @@ else:
             datetime.datetime.fromisoformat(x["arrived"].replace("Z", "+00:00")).timestamp() - offset
         k = None if a is None else min(range(len(xs)), key=lambda i: abs(xs[i][0] - a))
         listed.append((x["us"], None if k is None or abs(xs[k][0] - a) >= near else after[k]))
+    def above_p99(n):   # how many of n changes are slower than their p99, the ceil(0.99 n)-th smallest
+        return n - -(-n * 99 // 100)
     m = sum(after)
     kept = min(cnt, 4096)
-    top = kept - -(-kept * 99 // 100) + 1          # the daemon's p99 and the changes slower than it
+    top = above_p99(kept) + 1                      # the daemon's p99 and the changes slower than it
     p99o = "not computed (the daemon counted %d changes, the sender %d)" % (kept, len(xs))
     if kept == len(xs):
-        rank = (kept - m) - -(-(kept - m) * 99 // 100)   # how many of the others are slower than their p99
+        rank = above_p99(kept - m)                  # the others' p99, counted from the slowest
         p99o = "not known (past the %d listed)" % len(listed)
         others = 0
         for us, aft in listed:
